@@ -1,0 +1,49 @@
+# Two commands on a fresh machine: `make app` serves the course, `make test` runs every test.
+# Each sets itself up: a virtual environment in .venv with qlearn installed editable.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.qlearn-installed
+HOST ?= 127.0.0.1
+PORT ?= 8866
+
+.PHONY: setup app lab test test-unit test-notebooks test-browser check-stripped bench clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+	  { echo "qlearn needs Python 3.11 or newer (found $$($(PYTHON) --version))"; exit 1; }
+	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { \
+	  echo "python3 -m venv failed: installing Debian's python3-venv"; \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null && $(PYTHON) -m venv $(VENV); \
+	  else echo "run: sudo apt-get install python3-venv"; exit 1; fi; }
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[test]"
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+app: setup
+	$(VENV)/bin/qlearn serve --host $(HOST) --port $(PORT)
+
+lab: setup
+	$(VENV)/bin/jupyter lab notebooks/00_index.ipynb
+
+test: setup check-stripped test-unit test-notebooks
+
+test-unit: setup
+	$(PY) -m pytest -q tests qlearn
+
+test-notebooks: setup
+	$(PY) -m pytest -q --nbval-lax --nbval-current-env -p no:randomly notebooks
+
+check-stripped: setup
+	@$(VENV)/bin/nbstripout --verify notebooks/*.ipynb || \
+	  { echo "notebooks are not stripped: run $(VENV)/bin/nbstripout notebooks/*.ipynb"; exit 1; }
+
+bench: setup
+	for f in benchmarks/bench_*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis

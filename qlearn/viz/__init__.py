@@ -1,0 +1,24 @@
+"""Figures and explorers: the only part of qlearn that imports plotly or ipywidgets.
+
+Figure functions (``qlearn.viz.figures``-style modules) return ``go.Figure`` and
+display nothing; explorer builders (names ending in ``_explorer``) return an
+:class:`Explorer`, a VBox of controls, a FigureWidget and a readout.
+"""
+from __future__ import annotations
+
+import importlib
+
+from qlearn.viz.explorer import Explorer
+from qlearn.viz.quiz import Question, quiz
+
+
+def __getattr__(name):  # submodules and explorers on first use
+    try:
+        return importlib.import_module(f"qlearn.viz.{name}")
+    except ModuleNotFoundError as exc:
+        if exc.name == f"qlearn.viz.{name}":
+            raise AttributeError(f"module 'qlearn.viz' has no attribute {name!r}") from None
+        raise
+
+
+__all__ = ["Explorer", "Question", "quiz"]

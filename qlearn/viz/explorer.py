@@ -1,0 +1,68 @@
+"""The one way widgets are built: controls + a FigureWidget + a text readout, in a VBox.
+
+An explorer's callback maps control values to core calls and assigns trace data;
+it never rebuilds the figure. Errors the core raises on purpose (``ValueError`` for
+a combination the maths does not allow, such as 1-bit signed symmetric codes) are
+shown in the readout instead of escaping: a widget never raises.
+"""
+from __future__ import annotations
+
+import html
+from collections.abc import Callable
+
+import ipywidgets as widgets
+import plotly.graph_objects as go
+
+
+class Explorer(widgets.VBox):
+    """Controls, a figure and a readout. Displays itself (it is a VBox).
+
+    Parameters
+    ----------
+    controls : dict[str, ipywidgets.Widget]
+        Named controls; ``explorer.controls["bits"].value = 4`` drives it from code.
+    fig : plotly.graph_objects.FigureWidget or None
+    update : callable(values: dict) -> str | None
+        Called with ``{name: control.value}`` whenever a control changes; assigns
+        trace data and returns the readout text (HTML) or None.
+    """
+
+    def __init__(self, controls: dict, fig: go.FigureWidget | None, update: Callable,
+                 *, readout: bool = True, extra: list | None = None):
+        self.controls = dict(controls)
+        self.fig = fig
+        self._update = update
+        self.readout = widgets.HTML(layout=widgets.Layout(min_height="1.6em"))
+        self.last_error: str | None = None
+        rows = [widgets.HBox(list(self.controls.values()),
+                             layout=widgets.Layout(flex_flow="row wrap", gap="4px 16px"))]
+        if fig is not None:
+            rows.append(fig)
+        if extra:
+            rows.extend(extra)
+        if readout:
+            rows.append(self.readout)
+        super().__init__(rows)
+        for c in self.controls.values():
+            c.observe(self.refresh, names="value")
+        self.refresh()
+
+    @property
+    def values(self) -> dict:
+        return {k: c.value for k, c in self.controls.items()}
+
+    def refresh(self, _=None) -> None:
+        """Recompute from the current control values (called by every control change)."""
+        try:
+            if self.fig is not None:
+                with self.fig.batch_update():
+                    text = self._update(self.values)
+            else:
+                text = self._update(self.values)
+        except ValueError as exc:  # a combination the maths rules out: say so, keep the old figure
+            self.last_error = str(exc)
+            self.readout.value = f"<span style='color:#b00020'>&#9888; {html.escape(str(exc))}</span>"
+            return
+        self.last_error = None
+        if text is not None:
+            self.readout.value = text
