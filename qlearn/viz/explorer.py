@@ -43,6 +43,7 @@ class Explorer(widgets.VBox):
         if readout:
             rows.append(self.readout)
         super().__init__(rows)
+        self.add_class("qlearn-explorer")  # browser tests find explorers by this class
         for c in self.controls.values():
             c.observe(self.refresh, names="value")
         self.refresh()

@@ -14,7 +14,7 @@ class Question(widgets.VBox):
     """One question. ``choices`` makes it multiple choice; ``tolerance`` makes it numeric."""
 
     def __init__(self, prompt: str, *, answer, choices: list | None = None, tolerance: float | None = None,
-                 explanation: str = ""):
+                 explanation: str = "", hint: str = ""):
         if choices is None and tolerance is None:
             raise ValueError("a Question needs choices= (multiple choice) or tolerance= (numeric)")
         if choices is not None and answer not in choices:
@@ -24,6 +24,7 @@ class Question(widgets.VBox):
         self.answer = answer
         self.tolerance = tolerance
         self.explanation = explanation
+        self.hint = hint
         self.prompt = widgets.HTML(f"<b>{prompt}</b>")
         if choices is not None:
             self.input = widgets.RadioButtons(options=list(choices), value=None,
@@ -36,6 +37,7 @@ class Question(widgets.VBox):
         self.button.on_click(lambda _: self.check())
         super().__init__([self.prompt, self.input, widgets.HBox([self.button, self.feedback])],
                          layout=widgets.Layout(margin="0 0 12px 0"))
+        self.add_class("qlearn-question")
 
     def is_correct(self) -> bool:
         v = self.input.value
@@ -54,7 +56,11 @@ class Question(widgets.VBox):
         ok = self.is_correct()
         mark = ("<span style='color:#007a3d'>&#10004; Correct.</span>" if ok
                 else "<span style='color:#b00020'>&#10008; Not quite.</span>")
-        self.feedback.value = f"{mark} {html.escape(self.explanation) if ok else 'Try again.'}"
+        if ok:
+            text = self.explanation
+        else:
+            text = f"Hint: {self.hint}" if self.hint else "Try again."
+        self.feedback.value = f"{mark} {html.escape(text)}"
         return ok
 
 
@@ -63,5 +69,6 @@ def quiz(*questions: Question) -> widgets.VBox:
     if not questions:
         raise ValueError("quiz needs at least one Question")
     box = widgets.VBox([widgets.HTML("<h3>Check yourself</h3>"), *questions])
+    box.add_class("qlearn-quiz")  # browser tests find quizzes by this class
     box.questions = list(questions)
     return box
