@@ -86,7 +86,8 @@ class QParams:
             zp = np.broadcast_to(zp, scale.shape) if zp.ndim == 0 else zp
             if scale.ndim != 1 or zp.shape != scale.shape:
                 raise ValueError(
-                    f"per-channel scale and zero_point must be 1-D of equal length, got shapes {scale.shape} and {zp.shape}"
+                    "per-channel scale and zero_point must be 1-D of equal length, "
+                    f"got shapes {scale.shape} and {zp.shape}"
                 )
             object.__setattr__(self, "scale", scale.copy())
             object.__setattr__(self, "zero_point", zp.astype(np.int64))

@@ -35,7 +35,7 @@ class Explorer(widgets.VBox):
         self.readout = widgets.HTML(layout=widgets.Layout(min_height="1.6em"))
         self.last_error: str | None = None
         rows = [widgets.HBox(list(self.controls.values()),
-                             layout=widgets.Layout(flex_flow="row wrap", gap="4px 16px"))]
+                             layout=widgets.Layout(flex_flow="row wrap"))]
         if fig is not None:
             rows.append(fig)
         if extra:
