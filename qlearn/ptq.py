@@ -1,0 +1,326 @@
+"""Post-training quantization (PTQ) of the course MLP: weights, activations, biases.
+
+Introduced in lesson ``08_post_training_quantization`` (per-channel scales in
+``07_per_channel``). No retraining: the float model is converted as it is, using a
+small calibration set for activation ranges (Jacob et al. 2018; Krishnamoorthi 2018;
+Nagel et al. 2021).
+
+Modes (``PTQ_MODES``):
+
+``full_integer``
+    Weights as ``bits``-bit integer codes (symmetric: signed, narrow range
+    ``-(2**(bits-1) - 1)..2**(bits-1) - 1``, zero point 0), every layer's input
+    activation as ``bits``-bit codes with a scale calibrated on ``calib_data``, biases
+    as int32 codes with scale ``s_x * s_w`` (so they add straight into the int32
+    accumulator). Simulated here in float64 ("fake quantization"): each layer
+    computes ``x_hat @ W_hat.T + b_hat`` on exactly the values the integer codes
+    represent; lesson 11 runs the same codes in integer arithmetic.
+``weight_only``
+    Weights as integer codes, activations and biases stay float ("dynamic range"
+    / weight-only quantization: saves memory, not arithmetic).
+``float16`` / ``bfloat16``
+    Weights, biases and every layer's input and output rounded to IEEE half
+    precision or bfloat16 (ml_dtypes); products accumulate in float64 here, as
+    fp16/bf16 hardware accumulates in fp32.
+
+What is not modelled: the final layer's output (the logits) stays float, and the
+int32 accumulator never overflows in the simulation (at 8 bits and 64 inputs it
+cannot: ``64 * 127 * 255 < 2**31``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import ml_dtypes
+import numpy as np
+
+from qlearn import affine
+from qlearn._validate import as_finite_array, check_int
+from qlearn.nn import MLP, _check_X, _check_y, relu
+
+#: The conversion modes of :func:`quantize_model`.
+PTQ_MODES = ("full_integer", "weight_only", "float16", "bfloat16")
+#: Activation calibrators (:func:`qlearn.observers.calibrate` methods).
+CALIBRATIONS = ("minmax", "percentile", "mse", "entropy")
+MIN_BITS, MAX_BITS = 2, 16
+BIAS_BITS = 32
+SCALE_BYTES = 4      # a float32 scale
+ZERO_POINT_BYTES = 4  # an int32 zero point
+FLOAT_DTYPES = {"float16": np.float16, "bfloat16": ml_dtypes.bfloat16}
+
+
+def calibrate(x, *, method: str = "minmax", bits: int = 8, symmetric: bool = True, signed: bool = True,
+              axis=None) -> affine.QParams:
+    """Quantization parameters for data ``x``: :func:`qlearn.observers.calibrate`.
+
+    Falls back to :func:`qlearn.affine.minmax_qparams` only while ``qlearn.observers``
+    cannot be imported.
+    """
+    try:
+        from qlearn.observers import calibrate as _calibrate
+    except ImportError:  # pragma: no cover - until observers lands
+        if method not in CALIBRATIONS:
+            raise ValueError(f"calibration must be one of {CALIBRATIONS}, got {method!r}") from None
+        return affine.minmax_qparams(x, bits=bits, symmetric=symmetric, signed=signed, axis=axis)
+    return _calibrate(x, method=method, bits=bits, symmetric=symmetric, signed=signed, axis=axis)
+
+
+def weight_qparams(W, *, bits: int = 8, per_channel: bool = False, symmetric: bool = True) -> affine.QParams:
+    """Min/max parameters for a weight matrix ``W (out, in)``: one scale, or one per output row.
+
+    Introduced in lesson ``07_per_channel``. Symmetric weights use the narrow signed
+    range (``-127..127`` at 8 bits) so that ``-W`` quantizes to ``-q``, as TFLite does.
+
+    Examples
+    --------
+    >>> W = np.array([[0.5, -1.0], [0.02, 0.01]])
+    >>> weight_qparams(W, bits=8).scale * 127
+    1.0
+    >>> weight_qparams(W, bits=8, per_channel=True).scale * 127
+    array([1.  , 0.02])
+    """
+    W = as_finite_array(W, "W", allow_empty=False)
+    if W.ndim != 2:
+        raise ValueError(f"W must be 2-D (out, in), got shape {W.shape}")
+    bits = check_int(bits, "bits", MIN_BITS, MAX_BITS)
+    return affine.minmax_qparams(W, bits=bits, symmetric=symmetric, signed=True, narrow_range=symmetric,
+                                 axis=0 if per_channel else None)
+
+
+@dataclass(eq=False)
+class QuantizedLayer:
+    """One layer after PTQ.
+
+    Attributes
+    ----------
+    W : ndarray (out, in)
+        The weights the layer computes with (dequantized codes, or the rounded floats).
+    b : ndarray (out,)
+        The biases the layer computes with.
+    W_q : ndarray of int64 or None
+        Integer weight codes (integer modes).
+    W_qp : QParams or None
+        Weight parameters; per-channel along axis 0 of ``W (out, in)``.
+    act_qp : QParams or None
+        Parameters of this layer's input activation (``full_integer``).
+    b_q, bias_qp : int32 bias codes and their parameters, scale ``s_x * s_w`` (``full_integer``).
+    quantized : bool
+        False for a layer left in float (see ``layers=`` in :func:`quantize_model`).
+    """
+
+    W: np.ndarray
+    b: np.ndarray
+    W_q: np.ndarray | None = None
+    W_qp: affine.QParams | None = None
+    act_qp: affine.QParams | None = None
+    b_q: np.ndarray | None = None
+    bias_qp: affine.QParams | None = None
+    quantized: bool = True
+
+
+class QuantizedModel:
+    """A model converted by :func:`quantize_model`; forward runs on the quantized values."""
+
+    def __init__(self, layers, *, mode, bits, per_channel, calibration, symmetric):
+        self.layers = list(layers)
+        self.mode, self.bits, self.per_channel = mode, bits, per_channel
+        self.calibration, self.symmetric = calibration, symmetric
+
+    @property
+    def sizes(self) -> tuple:
+        return (self.layers[0].W.shape[1],) + tuple(layer.W.shape[0] for layer in self.layers)
+
+    def forward(self, X) -> np.ndarray:
+        """Logits computed on the quantized weights and (full integer) activations."""
+        h = _check_X(X, self.layers[0].W.shape[1])
+        cast = FLOAT_DTYPES.get(self.mode)
+        last = len(self.layers) - 1
+        for i, layer in enumerate(self.layers):
+            if layer.act_qp is not None:
+                h = affine.fake_quantize(h, layer.act_qp)
+            elif cast is not None and layer.quantized:
+                h = h.astype(cast).astype(np.float64)
+            h = h @ layer.W.T + layer.b
+            if cast is not None and layer.quantized:
+                h = h.astype(cast).astype(np.float64)
+            if i < last:
+                h = relu(h)
+        return h
+
+    __call__ = forward
+
+    def predict(self, X) -> np.ndarray:
+        return np.argmax(self.forward(X), axis=1)
+
+    def accuracy(self, X, y) -> float:
+        X = _check_X(X, self.layers[0].W.shape[1])
+        y = _check_y(y, X.shape[0], self.layers[-1].W.shape[0])
+        return float(np.mean(self.predict(X) == y))
+
+    def agreement(self, X, float_model) -> float:
+        """Fraction of rows of ``X`` where this model predicts the same class as ``float_model``."""
+        return float(np.mean(self.predict(X) == float_model.predict(X)))
+
+    @property
+    def size_bytes(self) -> int:
+        """Bytes to store the converted model (see :func:`model_size_bytes`)."""
+        return model_size_bytes(self)
+
+    def __repr__(self):
+        pc = ", per_channel" if self.per_channel else ""
+        return f"QuantizedModel(mode={self.mode!r}, bits={self.bits}{pc}, size_bytes={self.size_bytes})"
+
+
+def model_size_bytes(qmodel: QuantizedModel) -> int:
+    """Storage of a :class:`QuantizedModel`, counted parameter by parameter.
+
+    Notes
+    -----
+    Per layer: integer weight codes packed at ``bits`` bits, ``ceil(W.size * bits / 8)``
+    bytes; one float32 scale and one int32 zero point per weight channel (1 per tensor,
+    ``out`` per channel); biases as int32 (full integer) or float32 (weight only);
+    activation parameters 8 bytes a layer (full integer). float16/bfloat16: 2 bytes
+    per weight and bias. A float layer (``quantized=False``) costs 4 bytes a parameter.
+    """
+    total = 0
+    for layer in qmodel.layers:
+        n_w, n_b = layer.W.size, layer.b.size
+        if not layer.quantized:
+            total += 4 * (n_w + n_b)
+        elif layer.W_q is None:  # float16 / bfloat16
+            total += 2 * (n_w + n_b)
+        else:
+            n_scales = np.size(layer.W_qp.scale)
+            total += -(-n_w * qmodel.bits // 8) + n_scales * (SCALE_BYTES + ZERO_POINT_BYTES)
+            total += 4 * n_b  # int32 or float32 biases
+            if layer.act_qp is not None:
+                total += SCALE_BYTES + ZERO_POINT_BYTES
+    return int(total)
+
+
+def _check_mode(mode):
+    if mode not in PTQ_MODES:
+        raise ValueError(f"mode must be one of {PTQ_MODES}, got {mode!r}")
+
+
+def quantize_model(model: MLP, *, mode: str = "full_integer", bits: int = 8, per_channel: bool = False,
+                   calibration: str = "minmax", calib_data=None, symmetric: bool = True,
+                   layers=None) -> QuantizedModel:
+    """Convert a float :class:`~qlearn.nn.MLP` after training.
+
+    Introduced in lesson ``08_post_training_quantization``.
+
+    Parameters
+    ----------
+    model : MLP
+    mode : one of ``PTQ_MODES``
+    bits : int in [2, 16]
+        Width of weight and activation codes (integer modes; ignored by float16/bfloat16).
+    per_channel : bool
+        One weight scale per output channel (row of ``W``) instead of one per tensor.
+    calibration : one of ``CALIBRATIONS``
+        How activation ranges are chosen from ``calib_data`` (``full_integer``).
+    calib_data : array (n, in), required for ``full_integer``
+        Inputs whose activations set the activation scales (e.g. ``load_digits().X_calib``).
+    symmetric : bool
+        Symmetric weights (zero point 0, narrow range) or asymmetric min/max weights.
+    layers : iterable of int, optional
+        Quantize only these layers, leave the others float (per-layer sensitivity).
+
+    Returns
+    -------
+    QuantizedModel
+
+    Examples
+    --------
+    >>> from qlearn.nn import pretrained
+    >>> from qlearn.data import load_digits
+    >>> d = load_digits()
+    >>> q = quantize_model(pretrained(), mode="full_integer", bits=8, calib_data=d.X_calib)
+    >>> q.layers[0].W_q.dtype, int(np.abs(q.layers[0].W_q).max())
+    (dtype('int64'), 127)
+    >>> q.agreement(d.X_test, pretrained()) > 0.98
+    True
+    """
+    if not isinstance(model, MLP):
+        raise TypeError(f"model must be a qlearn.nn.MLP, got {type(model).__name__}")
+    _check_mode(mode)
+    if calibration not in CALIBRATIONS:
+        raise ValueError(f"calibration must be one of {CALIBRATIONS}, got {calibration!r}")
+    bits = check_int(bits, "bits", MIN_BITS, MAX_BITS)
+    n = len(model.layers)
+    chosen = set(range(n)) if layers is None else {int(i) for i in layers}
+    if any(not 0 <= i < n for i in chosen):
+        raise ValueError(f"layers must hold layer indices in [0, {n - 1}], got {sorted(chosen)}")
+    acts = None
+    if mode == "full_integer":
+        if calib_data is None:
+            raise ValueError("calib_data is required for mode='full_integer' (e.g. load_digits().X_calib)")
+        C = as_finite_array(calib_data, "calib_data", allow_empty=False)
+        if C.ndim != 2 or C.shape[1] != model.layers[0].n_in:
+            raise ValueError(f"calib_data must have shape (n, {model.layers[0].n_in}), got {C.shape}")
+        _, acts = model.forward(C, return_activations=True)
+    out = []
+    for i, layer in enumerate(model.layers):
+        if i not in chosen:
+            out.append(QuantizedLayer(layer.W.copy(), layer.b.copy(), quantized=False))
+            continue
+        if mode in FLOAT_DTYPES:
+            dt = FLOAT_DTYPES[mode]
+            out.append(QuantizedLayer(layer.W.astype(dt).astype(np.float64), layer.b.astype(dt).astype(np.float64)))
+            continue
+        W_qp = weight_qparams(layer.W, bits=bits, per_channel=per_channel, symmetric=symmetric)
+        W_q = affine.quantize(layer.W, W_qp)
+        W_hat = affine.dequantize(W_q, W_qp)
+        if mode == "weight_only":
+            out.append(QuantizedLayer(W_hat, layer.b.copy(), W_q=W_q, W_qp=W_qp))
+            continue
+        a = acts[i]
+        act_qp = calibrate(a, method=calibration, bits=bits, symmetric=symmetric, signed=bool(a.min() < 0))
+        bias_scale = W_qp.scale * act_qp.scale  # the scale of the int32 accumulator
+        bqmin, bqmax = affine.qrange(BIAS_BITS)
+        if W_qp.per_channel:
+            bias_qp = affine.QParams(bias_scale, np.zeros(bias_scale.size, np.int64), bqmin, bqmax, axis=0)
+        else:
+            bias_qp = affine.QParams(bias_scale, 0, bqmin, bqmax)
+        b_q = affine.quantize(layer.b, bias_qp)
+        out.append(QuantizedLayer(W_hat, affine.dequantize(b_q, bias_qp), W_q=W_q, W_qp=W_qp, act_qp=act_qp,
+                                  b_q=b_q, bias_qp=bias_qp))
+    return QuantizedModel(out, mode=mode, bits=bits, per_channel=per_channel, calibration=calibration,
+                          symmetric=symmetric)
+
+
+def evaluate(qmodel: QuantizedModel, data, float_model: MLP) -> dict:
+    """Test accuracy, size in bytes and agreement with the float model: the three PTQ figures."""
+    return dict(accuracy=qmodel.accuracy(data.X_test, data.y_test), size_bytes=qmodel.size_bytes,
+                agreement=qmodel.agreement(data.X_test, float_model))
+
+
+def layer_sensitivity(model: MLP, data, *, mode: str = "weight_only", bits: int = 4, per_channel: bool = False,
+                      calibration: str = "minmax", symmetric: bool = True) -> np.ndarray:
+    """Test accuracy with only layer ``i`` quantized, for each ``i`` (the others stay float).
+
+    Introduced in lesson ``08_post_training_quantization``: the layer whose
+    quantization costs the most accuracy is the one to keep wider.
+    """
+    return np.array([
+        quantize_model(model, mode=mode, bits=bits, per_channel=per_channel, calibration=calibration,
+                       calib_data=data.X_calib, symmetric=symmetric, layers=[i]).accuracy(data.X_test, data.y_test)
+        for i in range(len(model.layers))
+    ])
+
+
+def accuracy_vs_bits(model: MLP, data, bits_list, *, mode: str = "weight_only", per_channel: bool = False,
+                     calibration: str = "minmax", symmetric: bool = True) -> np.ndarray:
+    """Test accuracy of :func:`quantize_model` at each width in ``bits_list``.
+
+    Introduced in lesson ``07_per_channel`` (per-tensor vs per-channel curves).
+    """
+    bits_list = [check_int(b, "bits", MIN_BITS, MAX_BITS) for b in bits_list]
+    if not bits_list:
+        raise ValueError("bits_list is empty: give at least one width")
+    return np.array([
+        quantize_model(model, mode=mode, bits=b, per_channel=per_channel, calibration=calibration,
+                       calib_data=data.X_calib, symmetric=symmetric).accuracy(data.X_test, data.y_test)
+        for b in bits_list
+    ])

@@ -1,0 +1,168 @@
+"""qlearn.ptq: post-training quantization checked against plain re-implementations."""
+import ml_dtypes
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from qlearn import nn, ptq
+from qlearn.data import load_digits
+
+D = load_digits()
+M = nn.pretrained()
+FLOAT_ACC = M.accuracy(D.X_test, D.y_test)
+
+
+def plain_weight_fq(W, bits, per_channel):
+    """Symmetric narrow-range weight quantization written out: s = max|W| / (2**(b-1) - 1)."""
+    qmax = 2 ** (bits - 1) - 1
+    amax = np.abs(W).max(axis=1, keepdims=True) if per_channel else np.abs(W).max()
+    s = amax / qmax
+    return np.clip(np.round(W / s), -qmax, qmax) * s
+
+
+@pytest.mark.parametrize("bits", [2, 3, 4, 8])
+@pytest.mark.parametrize("per_channel", [False, True])
+def test_weight_only_matches_plain_formula(bits, per_channel):
+    q = ptq.quantize_model(M, mode="weight_only", bits=bits, per_channel=per_channel)
+    h = D.X_test
+    for i, (layer, ql) in enumerate(zip(M.layers, q.layers, strict=True)):
+        W_hat = plain_weight_fq(layer.W, bits, per_channel)
+        np.testing.assert_allclose(ql.W, W_hat, rtol=0, atol=1e-15)
+        assert ql.W_qp.per_channel == per_channel and (not per_channel or ql.W_qp.axis == 0)
+        assert np.abs(ql.W_q).max() == 2 ** (bits - 1) - 1
+        h = h @ W_hat.T + layer.b
+        if i < 2:
+            h = np.maximum(h, 0)
+    np.testing.assert_allclose(q.forward(D.X_test), h, atol=1e-12)
+
+
+def test_full_integer_matches_plain_simulation_and_integer_arithmetic():
+    bits = 8
+    q = ptq.quantize_model(M, mode="full_integer", bits=bits, calibration="minmax", calib_data=D.X_calib)
+    _, acts = M.forward(D.X_calib, return_activations=True)
+    h = D.X_test
+    for i, (layer, ql) in enumerate(zip(M.layers, q.layers, strict=True)):
+        # ReLU outputs and pixels are >= 0: unsigned codes 0..255, scale = max / 255, zero point 0
+        s_x = acts[i].max() / (2**bits - 1)
+        assert ql.act_qp.scale == pytest.approx(s_x, rel=1e-12) and ql.act_qp.zero_point == 0
+        x_q = np.clip(np.round(h / s_x), 0, 2**bits - 1)
+        s_w = np.abs(layer.W).max() / 127
+        W_q = np.clip(np.round(layer.W / s_w), -127, 127)
+        np.testing.assert_array_equal(ql.W_q, W_q)
+        b_q = np.round(layer.b / (s_x * s_w))
+        np.testing.assert_array_equal(ql.b_q, b_q)
+        # integer arithmetic: int32 accumulator, one rescale by s_x * s_w
+        acc = x_q.astype(np.int64) @ W_q.astype(np.int64).T + b_q.astype(np.int64)
+        assert np.abs(acc).max() < 2**31
+        h = acc * (s_x * s_w)
+        if i < 2:
+            h = np.maximum(h, 0)
+    np.testing.assert_allclose(q.forward(D.X_test), h, rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("mode, dtype", [("float16", np.float16), ("bfloat16", ml_dtypes.bfloat16)])
+def test_float_modes_round_weights_to_the_format(mode, dtype):
+    q = ptq.quantize_model(M, mode=mode)
+    eps = float(ml_dtypes.finfo(dtype).eps)  # 2**-10 for float16, 2**-7 for bfloat16
+    for layer, ql in zip(M.layers, q.layers, strict=True):
+        np.testing.assert_array_equal(ql.W.astype(dtype).astype(np.float64), ql.W)  # representable
+        fi = ml_dtypes.finfo(dtype)
+        normal = np.abs(layer.W) >= float(fi.smallest_normal)
+        rel = np.abs(ql.W - layer.W)[normal] / np.abs(layer.W)[normal]
+        assert rel.max() <= eps / 2 * (1 + 1e-12)  # round to nearest: half an ulp
+        # subnormals: absolute error at most half the smallest subnormal step
+        assert np.all(np.abs(ql.W - layer.W)[~normal] <= float(fi.smallest_subnormal) / 2)
+    assert q.size_bytes == 2 * M.n_params
+    assert abs(q.accuracy(D.X_test, D.y_test) - FLOAT_ACC) <= 0.005
+
+
+def test_size_bytes_by_hand():
+    # 64-64-32-10: 6464 weights, 106 biases, 3 layers
+    n_w, n_b = 64 * 64 + 32 * 64 + 10 * 32, 64 + 32 + 10
+    assert n_w + n_b == M.n_params
+    q8 = ptq.quantize_model(M, mode="full_integer", bits=8, calib_data=D.X_calib)
+    assert q8.size_bytes == n_w + 4 * n_b + 3 * 8 + 3 * 8  # codes + int32 biases + weight + activation qparams
+    q4c = ptq.quantize_model(M, mode="weight_only", bits=4, per_channel=True)
+    assert q4c.size_bytes == n_w // 2 + 4 * n_b + (64 + 32 + 10) * 8
+    q3 = ptq.quantize_model(M, mode="weight_only", bits=3)
+    assert q3.size_bytes == sum(-(-w * 3 // 8) for w in (4096, 2048, 320)) + 4 * n_b + 3 * 8
+    assert q8.size_bytes < M.size_bytes(32) / 3.5  # a smaller model, not a bigger one
+
+
+def test_int8_within_one_point_of_float_and_agrees():
+    # int8 step is max|W| / 127 (< 0.4 % of the range): predictions change only for images
+    # whose two top logits are within a fraction of a percent; allow 1 point (5 of 539 images)
+    for pc in (False, True):
+        for mode in ("weight_only", "full_integer"):
+            q = ptq.quantize_model(M, mode=mode, bits=8, per_channel=pc, calib_data=D.X_calib)
+            assert abs(q.accuracy(D.X_test, D.y_test) - FLOAT_ACC) <= 0.01
+            assert q.agreement(D.X_test, M) >= 0.98
+
+
+def test_per_channel_beats_per_tensor_at_low_bits():
+    # rows of W0 span max|W| from about 0.37 to 0.87: per tensor, the small rows get few levels
+    r = np.abs(M.layers[0].W).max(axis=1)
+    assert r.max() / r.min() > 2
+    pt = ptq.accuracy_vs_bits(M, D, [2, 3], per_channel=False)
+    pc = ptq.accuracy_vs_bits(M, D, [2, 3], per_channel=True)
+    assert np.all(pc > pt)
+    assert pc[0] - pt[0] > 0.3  # 2 bits: per tensor collapses, per channel keeps most digits
+    assert pt[0] < 0.5
+
+
+def test_layer_sensitivity_and_partial_quantization():
+    q_none = ptq.quantize_model(M, mode="weight_only", bits=2, layers=[])
+    np.testing.assert_array_equal(q_none.forward(D.X_test), M.forward(D.X_test))
+    assert q_none.size_bytes == M.size_bytes(32)
+    sens = ptq.layer_sensitivity(M, D, bits=2)
+    for i in range(3):
+        qi = ptq.quantize_model(M, mode="weight_only", bits=2, layers=[i])
+        assert sens[i] == qi.accuracy(D.X_test, D.y_test)
+        assert not qi.layers[(i + 1) % 3].quantized
+    # every single layer at 2 bits hurts, but less than all three together
+    assert np.all(sens < FLOAT_ACC) and np.all(sens > ptq.accuracy_vs_bits(M, D, [2])[0])
+
+
+@pytest.mark.parametrize("cal", ptq.CALIBRATIONS)
+def test_every_calibrator_runs_and_int8_is_close(cal):
+    q = ptq.quantize_model(M, mode="full_integer", bits=8, calibration=cal, calib_data=D.X_calib)
+    assert all(ql.act_qp is not None and ql.act_qp.zero_point == 0 for ql in q.layers)
+    assert abs(q.accuracy(D.X_test, D.y_test) - FLOAT_ACC) <= 0.02
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(2, 16), st.booleans(), st.integers(0, 1000))
+def test_weight_codes_in_range_and_error_at_most_half_a_step(bits, per_channel, seed):
+    m = nn.init_mlp((6, 5, 3), rng=np.random.default_rng(seed))
+    q = ptq.quantize_model(m, mode="weight_only", bits=bits, per_channel=per_channel)
+    qmax = 2 ** (bits - 1) - 1
+    for layer, ql in zip(m.layers, q.layers, strict=True):
+        assert ql.W_q.min() >= -qmax and ql.W_q.max() <= qmax
+        s = np.asarray(ql.W_qp.scale).reshape(-1, 1) if per_channel else ql.W_qp.scale
+        assert np.all(np.abs(layer.W - ql.W) <= s / 2 * (1 + 1e-9))
+
+
+def test_bad_input():
+    with pytest.raises(ValueError, match="mode must be one of"):
+        ptq.quantize_model(M, mode="int3")
+    with pytest.raises(ValueError, match="bits must be in \\[2, 16\\]"):
+        ptq.quantize_model(M, bits=1, calib_data=D.X_calib)
+    with pytest.raises(ValueError, match="bits must be in \\[2, 16\\]"):
+        ptq.quantize_model(M, mode="weight_only", bits=17)
+    with pytest.raises(ValueError, match="calib_data is required"):
+        ptq.quantize_model(M, mode="full_integer")
+    with pytest.raises(ValueError, match="calib_data is empty"):
+        ptq.quantize_model(M, mode="full_integer", calib_data=np.zeros((0, 64)))
+    with pytest.raises(ValueError, match="calib_data must have shape"):
+        ptq.quantize_model(M, mode="full_integer", calib_data=np.zeros((5, 63)))
+    with pytest.raises(ValueError, match="calib_data contains NaN"):
+        ptq.quantize_model(M, mode="full_integer", calib_data=np.full((5, 64), np.nan))
+    with pytest.raises(ValueError, match="calibration must be one of"):
+        ptq.quantize_model(M, calibration="kl", calib_data=D.X_calib)
+    with pytest.raises(ValueError, match="layers must hold layer indices"):
+        ptq.quantize_model(M, mode="weight_only", layers=[3])
+    with pytest.raises(ValueError, match="X must have shape"):
+        ptq.quantize_model(M, mode="weight_only").forward(np.zeros((2, 10)))
+    with pytest.raises(ValueError, match="bits_list is empty"):
+        ptq.accuracy_vs_bits(M, D, [])
