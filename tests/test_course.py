@@ -1,0 +1,47 @@
+"""The course map, the notebooks folder and the index agree; every link in every lesson resolves."""
+import json
+import re
+from pathlib import Path
+
+from qlearn.course import LESSONS, lesson
+
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+
+
+def _markdown(path: Path) -> str:
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    return "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
+
+
+def test_every_notebook_is_a_lesson_and_every_lesson_a_notebook():
+    on_disk = sorted(p.name for p in NOTEBOOKS.glob("*.ipynb"))
+    assert on_disk == sorted(le.file for le in LESSONS)
+
+
+def test_index_links_every_lesson_in_order():
+    text = _markdown(NOTEBOOKS / "00_index.ipynb")
+    linked = re.findall(r"\]\((\d\d_[a-z0-9_]+\.ipynb)\)", text)
+    table = [f for f in dict.fromkeys(linked)]
+    assert table[: len(LESSONS) - 1] == [le.file for le in LESSONS[1:]]
+
+
+def test_every_relative_link_resolves():
+    for path in NOTEBOOKS.glob("*.ipynb"):
+        for target in re.findall(r"\]\(([^)#\s]+\.ipynb)", _markdown(path)):
+            assert (NOTEBOOKS / target).exists(), f"{path.name} links to missing {target}"
+
+
+def test_lessons_follow_the_template():
+    for le in LESSONS[1:]:
+        text = _markdown(NOTEBOOKS / le.file)
+        for heading in ("You will learn", "Predict", "What you should see", "Summary", "Exercises", "References"):
+            assert heading in text, f"{le.file} lacks '{heading}'"
+        nb = json.loads((NOTEBOOKS / le.file).read_text(encoding="utf-8"))
+        code = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+        assert "ql.viz.quiz(" in code, f"{le.file} has no quiz"
+        assert not re.search(r"^\s*def ", code, re.M), f"{le.file} defines a function: it belongs in qlearn"
+        assert "interact(" not in code and "widgets.Output" not in code, f"{le.file} uses interact/Output"
+
+
+def test_lesson_lookup():
+    assert lesson("02_rounding.ipynb").title == "Rounding"
