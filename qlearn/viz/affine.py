@@ -45,7 +45,7 @@ def staircase_explorer(*, bits: int = 3, x_range=(-1.0, 2.5), symmetric: bool = 
     fig = go.FigureWidget(staircase(x, qp0))
     controls = {
         "bits": C.int_slider("bits", min=1, max=8, value=bits),
-        "range": C.range_slider("real range [x_min, x_max]", min=-4.0, max=4.0, value=tuple(x_range)),
+        "range": C.range_slider("range [x_min, x_max]", min=-4.0, max=4.0, value=tuple(x_range)),
         "symmetric": C.toggle("symmetric", symmetric),
         "signed": C.toggle("signed codes", True),
         "narrow_range": C.toggle("narrow range", False),

@@ -8,7 +8,7 @@ from __future__ import annotations
 import ipywidgets as widgets
 
 _STYLE = {"description_width": "initial"}
-_LAYOUT = dict(width="320px")
+_LAYOUT = dict(width="360px")
 
 
 def int_slider(description: str, *, min: int, max: int, value: int, step: int = 1,
@@ -32,7 +32,7 @@ def range_slider(description: str, *, min: float, max: float, value: tuple, step
     """A two-handle float slider for a real range ``(lo, hi)``."""
     return widgets.FloatRangeSlider(value=value, min=min, max=max, step=step, description=description,
                                     readout_format=readout_format, continuous_update=continuous_update,
-                                    style=_STYLE, layout=widgets.Layout(**_LAYOUT))
+                                    style=_STYLE, layout=widgets.Layout(width="460px"))
 
 
 def dropdown(description: str, options, value=None) -> widgets.Dropdown:
