@@ -525,3 +525,31 @@ def test_int_cast_in_range(x, name):
     for sat in (False, True):
         y = F.cast(x, name, saturate=sat)
         assert f.qmin <= y <= f.qmax and y == int(y)
+
+
+def test_lesson_01_numbers():
+    """Every number lesson 01 states, derived here by hand."""
+    cast = F.cast
+    # 0.1 = 1.6 * 2**-4; 1.6 * 2**7 = 204.8 -> 205: E = 127 - 4, M = 205 - 128
+    assert F.fields(0.1, "bf16")["exponent"] == 123 and F.fields(0.1, "bf16")["mantissa"] == 77
+    # maxima: (2 - 2**-m) * 2**emax, E4M3 "fn": 1.75 * 2**8
+    assert F.get_format("fp16").max_normal == (2 - 2**-10) * 2**15 == 65504
+    assert f"{F.get_format('bf16').max_normal:.3g}" == "3.39e+38" == f"{(2 - 2**-7) * 2.0**127:.3g}"
+    # 70000 in [2**16, 2**17): bf16 spacing 2**(16-7) = 512; 70000 / 512 = 136.7 -> 137 * 512 = 70144
+    assert cast(70000, "bf16") == 137 * 512 and cast(70000, "fp16") == np.inf
+    # 1.001: fp16 spacing 2**-10 -> 1 + 1/1024 (1.001 * 1024 = 1025.02); bf16 spacing 2**-7 -> 1
+    assert cast(1.001, "fp16") == 1 + 2**-10 and cast(1.001, "bf16") == 1.0
+    # integers: fp16 exact up to 2**11, bf16 up to 2**8; the odd one above is a tie -> even
+    assert cast(2049, "fp16") == 2048 and cast(257, "bf16") == 256
+    # overflow: e4m3 500 > 464 (tie above 448) -> NaN; e5m2 70000 > 61440 (tie above 57344) -> inf
+    assert np.isnan(cast(500, "fp8_e4m3")) and cast(70000, "fp8_e5m2") == np.inf
+    assert cast(200, "int8") == 200 - 256
+    # subnormals of E4M3: k * 2**-9 for k = 1..7; 0.003 / 2**-9 = 1.536 -> 2
+    assert cast(0.003, "fp8_e4m3") == 2 * 2**-9 and round((2 * 2**-9 - 0.003) / 0.003, 2) == 0.30
+    assert cast(1e-5, "fp8_e4m3") == 0 and cast(1e-5, "fp8_e5m2") == 2.0**-16  # 1e-5 / 2**-16 = 0.66 -> 1
+    # memory of 7e9 parameters: bytes = n * bits / 8
+    assert [F.model_bytes(7e9, n) / 1e9 for n in ["fp32", "tf32", "bf16", "int8", "int4"]] == [28, 28, 14, 7, 3.5]
+    # digits: (m + 1) * log10(2)
+    assert round(F.get_format("fp8_e5m2").decimal_digits, 2) == round(3 * math.log10(2), 2) == 0.9
+    # TPU v1 box: the largest int8 product (-128)**2 = 2**14; a signed 32-bit accumulator holds 131071 of them
+    assert (2**31 - 1) // F.get_format("int8").qmin ** 2 == 131071
