@@ -205,7 +205,7 @@ def _check_mode(mode):
 
 def quantize_model(model: MLP, *, mode: str = "full_integer", bits: int = 8, per_channel: bool = False,
                    calibration: str = "minmax", calib_data=None, symmetric: bool = True,
-                   layers=None) -> QuantizedModel:
+                   layers=None, act_qparams=None) -> QuantizedModel:
     """Convert a float :class:`~qlearn.nn.MLP` after training.
 
     Introduced in lesson ``08_post_training_quantization``.
@@ -226,6 +226,10 @@ def quantize_model(model: MLP, *, mode: str = "full_integer", bits: int = 8, per
         Symmetric weights (zero point 0, narrow range) or asymmetric min/max weights.
     layers : iterable of int, optional
         Quantize only these layers, leave the others float (per-layer sensitivity).
+    act_qparams : list of QParams, optional
+        ``full_integer`` only: use these activation parameters (one per layer input)
+        instead of calibrating, as quantization-aware training does with the ranges
+        it tracked (``calib_data`` is then not needed).
 
     Returns
     -------
@@ -253,7 +257,13 @@ def quantize_model(model: MLP, *, mode: str = "full_integer", bits: int = 8, per
     if any(not 0 <= i < n for i in chosen):
         raise ValueError(f"layers must hold layer indices in [0, {n - 1}], got {sorted(chosen)}")
     acts = None
-    if mode == "full_integer":
+    if act_qparams is not None:
+        if mode != "full_integer":
+            raise ValueError("act_qparams only applies to mode='full_integer'")
+        act_qparams = list(act_qparams)
+        if len(act_qparams) != n or not all(isinstance(a, affine.QParams) for a in act_qparams):
+            raise ValueError(f"act_qparams must be a list of {n} QParams, one per layer input")
+    elif mode == "full_integer":
         if calib_data is None:
             raise ValueError("calib_data is required for mode='full_integer' (e.g. load_digits().X_calib)")
         C = as_finite_array(calib_data, "calib_data", allow_empty=False)
@@ -275,8 +285,11 @@ def quantize_model(model: MLP, *, mode: str = "full_integer", bits: int = 8, per
         if mode == "weight_only":
             out.append(QuantizedLayer(W_hat, layer.b.copy(), W_q=W_q, W_qp=W_qp))
             continue
-        a = acts[i]
-        act_qp = calibrate(a, method=calibration, bits=bits, symmetric=symmetric, signed=bool(a.min() < 0))
+        if act_qparams is not None:
+            act_qp = act_qparams[i]
+        else:
+            a = acts[i]
+            act_qp = calibrate(a, method=calibration, bits=bits, symmetric=symmetric, signed=bool(a.min() < 0))
         bias_scale = W_qp.scale * act_qp.scale  # the scale of the int32 accumulator
         bqmin, bqmax = affine.qrange(BIAS_BITS)
         if W_qp.per_channel:
