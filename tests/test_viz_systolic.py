@@ -1,0 +1,42 @@
+"""Explorers of lesson 12, driven in plain Python."""
+import numpy as np
+
+from qlearn import systolic
+from qlearn.viz.systolic import dataflow_explorer, shape_for, systolic_explorer, tiling_explorer
+
+
+def test_systolic_explorer_scrubs_the_simulated_trace():
+    ex = systolic_explorer()
+    assert ex.last_error is None
+    c = ex.controls
+    assert c["cycle"].max == systolic.cycle_count(4, 4, 4, 4, 4) - 1
+    c["cycle"].value = 4 + 2            # WS: after the 4 load cycles, the wavefront is 3 diagonals deep
+    xs, ys = list(ex.fig.data[1].x), list(ex.fig.data[1].y)
+    assert len(xs) == 6 and all(i + j <= 2 for i, j in zip(ys, xs))
+    for size in (4, 8):
+        for df in systolic.DATAFLOWS:
+            for preset in ("square", "batch", "folded"):
+                c["size"].value, c["dataflow"].value, c["shape"].value = size, df, preset
+                M, K, N = shape_for(size, preset)
+                assert c["cycle"].max == systolic.cycle_count(M, K, N, size, size, df) - 1
+                c["cycle"].value = c["cycle"].max
+                assert f"outputs done: {M * N} of {M * N}" in ex.readout.value
+                assert np.asarray(ex.fig.data[0].z).shape == (size, size)
+    assert ex.last_error is None
+
+
+def test_dataflow_explorer_bars_are_the_closed_form():
+    ex = dataflow_explorer()
+    c = ex.controls
+    c["array"].value, c["M"].value, c["K"].value, c["N"].value = 8, 10, 20, 30
+    assert list(ex.fig.data[0].y) == [systolic.cycle_count(10, 20, 30, 8, 8, df) for df in systolic.DATAFLOWS]
+    assert max(ex.fig.data[1].y) <= 100
+
+
+def test_tiling_explorer_counts_folds():
+    ex = tiling_explorer()
+    c = ex.controls
+    c["array"].value, c["K"].value, c["N"].value, c["fold"].value = 8, 20, 30, 64
+    z = np.asarray(ex.fig.data[0].z)
+    assert z.shape == (20, 30) and z.max() == 3 * 4 - 1
+    assert "fold <b>12</b> of 12" in ex.readout.value

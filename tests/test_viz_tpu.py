@@ -1,0 +1,49 @@
+"""Explorers of lessons 11 and 13, driven in plain Python."""
+import numpy as np
+import pytest
+
+from qlearn import intops, tpu
+from qlearn.viz.intops import accumulator_explorer, requantize_explorer
+from qlearn.viz.tpu import capstone_explorer, tpu_roofline_explorer
+
+
+def test_roofline_explorer_places_layers_under_the_roof():
+    ex = tpu_roofline_explorer()
+    assert ex.last_error is None
+    for net in ("MLP0", "course"):
+        ex.controls["network"].value = net
+        for b in (1, 200, 4096):
+            ex.controls["batch"].value = b
+            xs, ys = np.asarray(ex.fig.data[2].x), np.asarray(ex.fig.data[2].y)
+            assert np.all(ys <= tpu.roofline(xs) + 1e-9)
+    ex.controls["network"].value = "MLP0"
+    ex.controls["batch"].value = 200
+    assert np.allclose(ex.fig.data[2].x, 200)
+
+
+def test_capstone_explorer_matches_the_table():
+    ex = capstone_explorer()
+    rows = tpu.capstone_table(batch=200, benchmark="course")
+    assert list(ex.fig.data[0].y) == pytest.approx([r["latency_us"] for r in rows])
+    assert list(ex.fig.data[0].text)[0] == f"{100 * rows[0]['accuracy']:.1f}%"
+    ex.controls["benchmark"].value = "MLP0"
+    assert list(ex.fig.data[0].text)[0] == "n/a"
+
+
+def test_requantize_explorer_gemmlowp_is_within_one_code():
+    ex = requantize_explorer()
+    assert ex.last_error is None
+    d = np.asarray(ex.fig.data[2].y)
+    assert np.abs(d).max() <= 1
+    ex.controls["rounding"].value = "truncate"
+    assert np.asarray(ex.fig.data[2].y).min() <= -1        # truncation is biased downward
+    m0, shift = intops.quantize_multiplier(0.0123)
+    ex.controls["rounding"].value = "gemmlowp"
+    assert f"m0 = <b>{m0}</b>, shift = <b>{shift}</b>" in ex.readout.value
+
+
+def test_accumulator_explorer_16_vs_32_bits():
+    ex = accumulator_explorer()
+    assert max(ex.fig.data[0].y) > 0                  # 16 bits overflow on long random dot products
+    ex.controls["bits"].value = 32
+    assert max(ex.fig.data[0].y) == 0
