@@ -684,3 +684,174 @@ def rescale_op_counts(batch: int, out_features: int, in_features: int, *, per_ch
         "input_zero_point_folded": bool(input_zero_point),
     }
 
+
+
+# ---------------------------------------------------------------------------------------------
+# whole layers and a whole MLP in integers
+# ---------------------------------------------------------------------------------------------
+def _check_act_qp(qp, name):
+    from qlearn.affine import QParams
+    if not isinstance(qp, QParams):
+        raise TypeError(f"{name} must be a QParams (e.g. qlearn.affine.minmax_qparams), got {type(qp).__name__}")
+    if qp.per_channel:
+        raise ValueError(f"{name} must be per-tensor: one scale and zero point for the activations")
+    if qp.qmin < -128 or qp.qmax > 255:
+        raise ValueError(f"{name} must describe 8-bit codes (qmin >= -128, qmax <= 255), got [{qp.qmin}, {qp.qmax}]")
+    return qp
+
+
+@dataclass(frozen=True, eq=False)
+class IntegerLayer:
+    """A dense layer ready for integer-only inference (built by :func:`integer_layer`).
+
+    Attributes
+    ----------
+    W_q : (out, in) int64 weight codes; ``w_qp`` their QParams (per tensor or per output channel)
+    b_q : (out,) int32 bias codes at scale ``s_x s_w``
+    x_qp, y_qp : per-tensor QParams of the input and output activations
+    real_multiplier : float or (out,) array, ``s_x s_w / s_y``
+    m0, shift : its fixed-point form (:func:`quantize_multiplier`)
+    relu : bool, a fused ReLU (the output clamp starts at ``y_qp.zero_point``)
+    """
+
+    W_q: np.ndarray
+    b_q: np.ndarray
+    w_qp: object
+    x_qp: object
+    y_qp: object
+    real_multiplier: object
+    m0: object
+    shift: object
+    relu: bool
+
+    @property
+    def qmin(self) -> int:
+        return max(self.y_qp.qmin, self.y_qp.zero_point) if self.relu else self.y_qp.qmin
+
+    @property
+    def per_channel(self) -> bool:
+        return np.ndim(self.m0) == 1
+
+    def accumulators(self, X_q) -> np.ndarray:
+        """The int32 accumulators ``sum_k (q_x - z_x)(q_w - z_w) + q_b`` (exact)."""
+        X = _as_int_array(X_q, "X_q", ndim=2)
+        zw = np.broadcast_to(np.asarray(self.w_qp.zero_point), (self.W_q.shape[0],))
+        return (X - self.x_qp.zero_point) @ (self.W_q - zw[:, None]).T + self.b_q
+
+    def __call__(self, X_q, *, acc_bits: int = 32, on_overflow: str = "raise") -> np.ndarray:
+        """Output codes, computed in integers only (:func:`quantized_linear`)."""
+        return quantized_linear(X_q, self.W_q, self.b_q, x_zero_point=self.x_qp.zero_point,
+                                w_zero_point=self.w_qp.zero_point, m0=self.m0, shift=self.shift,
+                                y_zero_point=self.y_qp.zero_point, qmin=self.qmin, qmax=self.y_qp.qmax,
+                                acc_bits=acc_bits, on_overflow=on_overflow)
+
+    def reference(self, X_q) -> np.ndarray:
+        """The same codes with the real multiplier in float64 (:func:`real_requantize`)."""
+        return real_requantize(self.accumulators(X_q), self.real_multiplier, self.y_qp.zero_point,
+                               self.qmin, self.y_qp.qmax)
+
+
+def integer_layer(W, b, *, x_qp, y_qp, per_channel: bool = False, symmetric_weights: bool = True,
+                  relu: bool = False) -> IntegerLayer:
+    """Quantize a float dense layer ``W (out, in)``, ``b (out,)`` for integer-only inference.
+
+    Introduced in lesson ``11_integer_inference``.
+
+    Parameters
+    ----------
+    W, b : float arrays
+    x_qp, y_qp : QParams
+        Per-tensor 8-bit parameters of the layer's input and output (from calibration).
+    per_channel : bool
+        One weight scale (and so one multiplier) per output channel.
+    symmetric_weights : bool
+        TFLite's choice: symmetric narrow-range int8 weights, ``z_w = 0``. False gives
+        asymmetric min/max weights with zero points, and a run-time row-sum term.
+    relu : bool
+        Fuse a ReLU into the output clamp.
+
+    Returns
+    -------
+    IntegerLayer
+
+    Examples
+    --------
+    >>> from qlearn.affine import compute_qparams
+    >>> W = np.array([[0.5, -0.25], [0.1, 0.2]]); b = np.array([0.1, -0.05])
+    >>> layer = integer_layer(W, b, x_qp=compute_qparams(-1, 1), y_qp=compute_qparams(-1, 1))
+    >>> layer.W_q.tolist(), layer.b_q.tolist()     # b_q = round(0.1 / (2/255 * 0.5/127)) = round(3238.5)
+    ([[127, -64], [25, 51]], [3238, -1619])
+    >>> X_q = np.array([[127, -128]])
+    >>> layer(X_q).tolist(), layer.reference(X_q).tolist()   # 0.851 and -0.154 at s_y = 2/255
+    ([[109, -20]], [[109, -20]])
+    """
+    from qlearn import affine
+    W = as_finite_array(W, "W", allow_empty=False)
+    b = as_finite_array(b, "b")
+    if W.ndim != 2 or b.shape != (W.shape[0],):
+        raise ValueError(f"W must be (out, in) and b (out,), got {W.shape} and {b.shape}")
+    x_qp = _check_act_qp(x_qp, "x_qp")
+    y_qp = _check_act_qp(y_qp, "y_qp")
+    w_qp = affine.minmax_qparams(W, bits=8, symmetric=symmetric_weights, narrow_range=symmetric_weights,
+                                 axis=0 if per_channel else None)
+    W_q = affine.quantize(W, w_qp)
+    sw = np.broadcast_to(np.asarray(w_qp.scale, dtype=np.float64), (W.shape[0],))
+    b_q = quantize_bias(b, x_qp.scale, sw)
+    M = x_qp.scale * sw / y_qp.scale
+    M = M if per_channel else float(M[0])
+    m0, shift = quantize_multiplier(M)
+    return IntegerLayer(W_q=W_q, b_q=b_q, w_qp=w_qp, x_qp=x_qp, y_qp=y_qp, real_multiplier=M, m0=m0, shift=shift,
+                        relu=bool(relu))
+
+
+class IntegerMLP:
+    """An MLP whose every layer runs in integers: int8 in, int8 between layers, int8 logits."""
+
+    def __init__(self, layers):
+        self.layers = list(layers)
+
+    def quantize_input(self, X) -> np.ndarray:
+        from qlearn import affine
+        return affine.quantize(X, self.layers[0].x_qp)
+
+    def forward_codes(self, X) -> np.ndarray:
+        """The output codes of the last layer, every step in integer arithmetic after the input quantizer."""
+        q = self.quantize_input(X)
+        for layer in self.layers:
+            q = layer(q)
+        return q
+
+    def predict(self, X) -> np.ndarray:
+        return np.argmax(self.forward_codes(X), axis=1)
+
+    def accuracy(self, X, y) -> float:
+        return float(np.mean(self.predict(X) == np.asarray(y)))
+
+
+def integer_mlp(model, calib_data, *, per_channel: bool = False, symmetric_weights: bool = True) -> IntegerMLP:
+    """Convert a float :class:`qlearn.nn.MLP` for integer-only inference, calibrating on ``calib_data``.
+
+    Introduced in lesson ``11_integer_inference``. Activations are asymmetric int8 with
+    min/max ranges observed on ``calib_data`` (each layer's output range sets the next
+    layer's input parameters, and the logits get their own); ReLUs are fused into the clamps.
+
+    Examples
+    --------
+    >>> from qlearn import nn, data
+    >>> d = data.load_digits()
+    >>> imlp = integer_mlp(nn.pretrained(), d.X_calib)
+    >>> imlp.accuracy(d.X_test, d.y_test) > 0.95
+    True
+    """
+    from qlearn import affine
+    C = as_finite_array(calib_data, "calib_data", allow_empty=False)
+    logits, acts = model.forward(C, return_activations=True)
+    outs = acts[1:] + [logits]
+    layers = []
+    last = len(model.layers) - 1
+    for i, layer in enumerate(model.layers):
+        x_qp = affine.minmax_qparams(acts[i], bits=8) if i == 0 else layers[-1].y_qp
+        y_qp = affine.minmax_qparams(outs[i], bits=8)
+        layers.append(integer_layer(layer.W, layer.b, x_qp=x_qp, y_qp=y_qp, per_channel=per_channel,
+                                    symmetric_weights=symmetric_weights, relu=i < last))
+    return IntegerMLP(layers)

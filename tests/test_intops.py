@@ -354,3 +354,57 @@ def test_rescale_op_counts_per_channel_and_asymmetric():
     assert asym["row_sum_adds"] == 8 * 128 and asym["overhead_fraction"] > base["overhead_fraction"]
     with pytest.raises(ValueError, match="batch must be in"):
         intops.rescale_op_counts(0, 1, 1)
+
+
+# ----------------------------------------------------------------- the course model in integers (lesson 11)
+@pytest.fixture(scope="module")
+def course():
+    from qlearn import data, nn
+    return nn.pretrained(), data.load_digits()
+
+
+@pytest.mark.parametrize("per_channel", [False, True])
+@pytest.mark.parametrize("symmetric_weights", [True, False])
+def test_integer_mlp_tracks_the_float_model(course, per_channel, symmetric_weights):
+    model, d = course
+    im = intops.integer_mlp(model, d.X_calib, per_channel=per_channel, symmetric_weights=symmetric_weights)
+    acc = im.accuracy(d.X_test, d.y_test)
+    assert abs(acc - model.accuracy(d.X_test, d.y_test)) <= 0.01
+    assert np.mean(im.predict(d.X_test) == model.predict(d.X_test)) >= 0.98
+
+
+def test_lesson11_first_layer_numbers(course):
+    """The numbers lesson 11 states about the first layer of the course model."""
+    model, d = course
+    im = intops.integer_mlp(model, d.X_calib)
+    L = im.layers[0]
+    Xq = im.quantize_input(d.X_test)
+    # the input is [0, 1] pixels: asymmetric int8 puts 0.0 on code -128
+    assert L.x_qp.zero_point == -128 and L.x_qp.scale == pytest.approx(1 / 255)
+    y, ref = L(Xq), L.reference(Xq)
+    assert np.abs(y - ref).max() <= 1 and (y == ref).mean() > 0.99
+    # same codes as the Python-int reference of gemmlowp, element by element
+    acc = L.accumulators(Xq)
+    want = np.array([[min(127, max(L.qmin, ref_mbqm(int(a), int(L.m0), int(L.shift)) + L.y_qp.zero_point))
+                      for a in row] for row in acc[:40]])
+    np.testing.assert_array_equal(y[:40], want)
+    # int16 accumulators overflow on this layer, int32 never does
+    r16 = intops.int_matmul(Xq - L.x_qp.zero_point, L.W_q.T, acc_bits=16)
+    assert r16.overflowed > 0.3 * r16.acc.size
+    assert intops.int_matmul(Xq - L.x_qp.zero_point, L.W_q.T, acc_bits=32).overflowed == 0
+    assert intops.accumulator_bits_needed(64, 9, 8) == 23
+    # float layer vs dequantized integer output: within a few output steps
+    y_float = np.maximum(d.X_test @ model.layers[0].W.T + model.layers[0].b, 0)
+    y_hat = L.y_qp.scale * (y - L.y_qp.zero_point)
+    assert np.abs(y_hat - y_float).max() < 3 * L.y_qp.scale
+
+
+def test_integer_layer_bad_input():
+    from qlearn.affine import compute_qparams
+    qp = compute_qparams(-1, 1)
+    with pytest.raises(ValueError, match="W must be"):
+        intops.integer_layer(np.ones((2, 3)), np.ones(3), x_qp=qp, y_qp=qp)
+    with pytest.raises(TypeError, match="x_qp must be a QParams"):
+        intops.integer_layer(np.ones((2, 3)), np.ones(2), x_qp=0.1, y_qp=qp)
+    with pytest.raises(ValueError, match="8-bit codes"):
+        intops.integer_layer(np.ones((2, 3)), np.ones(2), x_qp=compute_qparams(-1, 1, bits=16), y_qp=qp)
