@@ -485,6 +485,8 @@ class MSEObserver(_HistogramObserver):
 
     def _range(self, st):
         top, bottom = max(st.dmax, 0.0), min(st.dmin, 0.0)
+        if st.dmin == st.dmax:  # constant data: its own range represents it exactly
+            return bottom, top
         if self.symmetric:
             top = max(-bottom, top)
             if top == 0:
