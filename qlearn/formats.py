@@ -260,21 +260,21 @@ def _round_to_odd_fp32(a: np.ndarray) -> np.ndarray:
     """
     with np.errstate(over="ignore", invalid="ignore"):
         y = a.astype(np.float32)
-        inexact = np.isfinite(a) & (y.astype(np.float64) != a)
-    if not inexact.any():
-        return y
-    u = y.view(np.uint32).copy()
-    too_big = inexact & (np.abs(y.astype(np.float64)) > np.abs(a))  # rounded away from zero: step back
-    u[too_big] -= np.uint32(1)
-    u[inexact] |= np.uint32(1)
+        yd = y.astype(np.float64)
+        inexact = yd != a  # also True for NaN: setting the last bit of a NaN keeps it NaN
+        too_big = np.abs(yd, out=yd) > np.abs(a)  # rounded away from zero (inf included): step back one code
+    u = y.view(np.uint32) - too_big.view(np.uint8).astype(np.uint32)
+    u |= inexact.view(np.uint8).astype(np.uint32)
     return u.view(np.float32)
 
 
 def _tf32_from_fp32_bits(y: np.ndarray) -> np.ndarray:
     """Round FP32 values to TF32 on the bit pattern: nearest even on the 13 dropped mantissa bits."""
-    u = y.astype(np.float32).view(np.uint32).astype(np.uint64)
-    lsb = (u >> np.uint64(13)) & np.uint64(1)
-    r = ((u + np.uint64(0x0FFF) + lsb) & np.uint64(0xFFFFE000)).astype(np.uint32)
+    y = np.asarray(y, dtype=np.float32)
+    u = y.view(np.uint32)
+    lsb = (u >> np.uint32(13)) & np.uint32(1)
+    with np.errstate(over="ignore"):
+        r = (u + (np.uint32(0x0FFF) + lsb)) & np.uint32(0xFFFFE000)  # uint32 wraps only for NaN codes
     out = r.view(np.float32).astype(np.float64)
     nan = np.isnan(y)
     if nan.any():
