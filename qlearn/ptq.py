@@ -30,6 +30,7 @@ cannot: ``64 * 127 * 255 < 2**31``).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import ml_dtypes
 import numpy as np
@@ -337,3 +338,60 @@ def accuracy_vs_bits(model: MLP, data, bits_list, *, mode: str = "weight_only", 
                        calib_data=data.X_calib, symmetric=symmetric).accuracy(data.X_test, data.y_test)
         for b in bits_list
     ])
+
+
+# ---------------------------------------------------------------------------------------------
+# Does quantization noise "improve accuracy"? Measured over several independently trained models.
+
+STUDY_FILE = Path(__file__).parent / "data" / "ptq_seeds.npz"
+#: Seeds of the float models in :func:`regularization_study` (shipped in ``qlearn/data/ptq_seeds.npz``).
+STUDY_SEEDS = tuple(range(8))
+STUDY_BITS = (8, 6, 5, 4, 3)
+
+
+def regularization_study(data=None, *, seeds=STUDY_SEEDS, bits_list=STUDY_BITS, per_channel: bool = False,
+                         mode: str = "full_integer", callback=None) -> dict:
+    """Train one float model per seed, quantize each at every width, compare test accuracy with float.
+
+    Introduced in lesson ``09_quantization_aware_training`` (the claim "quantization can
+    improve the accuracy of the model"). Each model is trained with
+    :data:`qlearn.nn.PRETRAINED_TRAINING` but its own seed.
+
+    Returns
+    -------
+    dict
+        ``seeds``, ``bits``, ``float_accuracy`` (n_seeds,), ``float_train_accuracy``,
+        ``ptq_accuracy`` (n_seeds, n_bits), ``delta`` = ptq - float (in accuracy, 1/539 per image).
+    """
+    from qlearn.data import load_digits
+    from qlearn.nn import PRETRAINED_SIZES, PRETRAINED_TRAINING, train
+
+    data = load_digits() if data is None else data
+    seeds = [check_int(s, "seed", 0, 2**31) for s in seeds]
+    bits_list = [check_int(b, "bits", MIN_BITS, MAX_BITS) for b in bits_list]
+    if not seeds or not bits_list:
+        raise ValueError("seeds and bits_list must not be empty")
+    f_acc, f_train, q_acc = [], [], []
+    settings = {k: v for k, v in PRETRAINED_TRAINING.items() if k != "seed"}
+    for k, seed in enumerate(seeds):
+        m = train(PRETRAINED_SIZES, data, seed=seed, **settings)
+        f_acc.append(m.accuracy(data.X_test, data.y_test))
+        f_train.append(m.accuracy(data.X_train, data.y_train))
+        q_acc.append([quantize_model(m, mode=mode, bits=b, per_channel=per_channel, calib_data=data.X_calib)
+                      .accuracy(data.X_test, data.y_test) for b in bits_list])
+        if callback is not None:
+            callback(k + 1, len(seeds))
+    f_acc, q_acc = np.array(f_acc), np.array(q_acc)
+    return dict(seeds=np.array(seeds), bits=np.array(bits_list), float_accuracy=f_acc,
+                float_train_accuracy=np.array(f_train), ptq_accuracy=q_acc, delta=q_acc - f_acc[:, None])
+
+
+def load_regularization_study() -> dict:
+    """The shipped :func:`regularization_study` (default arguments), from ``qlearn/data/ptq_seeds.npz``."""
+    with np.load(STUDY_FILE) as f:
+        return {k: f[k] for k in f.files}
+
+
+def save_regularization_study() -> None:
+    """Recompute and write the shipped study (maintainers only)."""
+    np.savez_compressed(STUDY_FILE, **regularization_study())

@@ -166,3 +166,30 @@ def test_bad_input():
         ptq.quantize_model(M, mode="weight_only").forward(np.zeros((2, 10)))
     with pytest.raises(ValueError, match="bits_list is empty"):
         ptq.accuracy_vs_bits(M, D, [])
+
+
+def test_regularization_claim_shipped_study():
+    """Seed 003: "quantization can improve the accuracy". Over 8 independently trained models:"""
+    r = ptq.load_regularization_study()
+    n_test = len(D.y_test)
+    delta_images = np.round(r["delta"] * n_test).astype(int)
+    bits = list(r["bits"])
+    d8, d4, d3 = (delta_images[:, bits.index(b)] for b in (8, 4, 3))
+    # 8 bits: PTQ changes at most a couple of test images either way, with no consistent sign
+    assert np.abs(d8).max() <= 2 and abs(d8.mean()) < 1
+    # 4 bits: on average it costs accuracy; 3 bits: it costs accuracy for every model
+    assert d4.mean() < 0 and np.all(d3 < 0)
+    # improvements exist, but are rare and tiny (one image = 0.19 points)
+    assert 0 < np.sum(delta_images > 0) <= 0.15 * delta_images.size and delta_images.max() <= 2
+    # the shipped float model is seed 0 of the study
+    assert r["float_accuracy"][0] == M.accuracy(D.X_test, D.y_test)
+    assert np.all(r["float_train_accuracy"] >= 0.99)  # the models fit the training set
+
+
+@pytest.mark.slow
+def test_regularization_study_reproduces_from_the_seeds():
+    shipped = ptq.load_regularization_study()
+    fresh = ptq.regularization_study(D, seeds=shipped["seeds"][:3], bits_list=shipped["bits"])
+    # identical up to BLAS summation order; allow 1 point (5 images) per entry
+    np.testing.assert_allclose(fresh["float_accuracy"], shipped["float_accuracy"][:3], atol=0.01)
+    np.testing.assert_allclose(fresh["ptq_accuracy"], shipped["ptq_accuracy"][:3], atol=0.01)
