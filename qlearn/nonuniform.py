@@ -309,6 +309,12 @@ class CompressedModel:
     bits: float
     size_bytes: int
 
+    def forward(self, X):
+        return self.model.forward(X)
+
+    def predict(self, X):
+        return self.model.predict(X)
+
     def accuracy(self, X, y) -> float:
         return self.model.accuracy(X, y)
 
