@@ -100,10 +100,10 @@ def float_bits_explorer(fmt: str = "bf16", value: float = 0.1, *, k: int = 3) ->
                     marker=dict(color=COLORS["quant"], size=14))
     fig.add_scatter(x=[0.0], y=[0.0], mode="markers", name="x (typed)",
                     marker=dict(color=COLORS["float"], size=12, symbol="diamond"))
-    fig.add_scatter(x=[0.0, 1.0], y=[-0.5, -0.5], mode="lines+text", name="1 ULP at x_hat",
+    fig.add_scatter(x=[0.0, 1.0], y=[-0.7, -0.7], mode="lines+text", name="1 ULP at x_hat",
                     text=["", "1 ULP"], textposition="middle right", line=dict(color=COLORS["dark"], width=4))
     base_layout(fig, xaxis_title="distance from x_hat, in ULPs of x_hat", height=260)
-    fig.update_yaxes(visible=False, range=[-1, 1.2])
+    fig.update_yaxes(visible=False, range=[-1.0, 0.9])
     fig.update_xaxes(zeroline=False)
 
     state = {"fmt": None, "value": None, "code": None, "syncing": False}
@@ -157,7 +157,7 @@ def float_bits_explorer(fmt: str = "bf16", value: float = 0.1, *, k: int = 3) ->
             fig.data[1].x, fig.data[1].y = [0.0], [0.0]
             if math.isfinite(x):
                 lim = float(np.max(np.abs(pos))) + 0.5 if pos.size else 1.0
-                fig.data[2].x, fig.data[2].y = [float(np.clip((x - x_hat) / u, -lim, lim))], [0.25]
+                fig.data[2].x, fig.data[2].y = [float(np.clip((x - x_hat) / u, -lim, lim))], [-0.3]
             else:
                 fig.data[2].x, fig.data[2].y = [], []
         head = (f"<b>{html.escape(f.name)}</b> bits: {colored_bits(bits, f)} &nbsp; code {code} "
@@ -191,7 +191,7 @@ def float_bits_explorer(fmt: str = "bf16", value: float = 0.1, *, k: int = 3) ->
     return Explorer(controls, fig, update)
 
 
-def _relative_spacing_curves(names, n=1500):
+def _relative_spacing_curves(names, n=4000):
     out = {}
     for name in names:
         f = F.get_format(name)
@@ -266,6 +266,8 @@ def format_table_figure(names=None) -> go.Figure:
             return "yes" if v else "no"
         if isinstance(v, int):
             return str(v)
+        if float(v).is_integer() and abs(v) < 1e7:
+            return str(int(v))
         return f"{v:.4g}" if kind == "g" else f"{v:.2f}"
 
     cols = [("format", "name", "s"), ("bits", "bits", "g"), ("exponent", "exp_bits", "g"),
