@@ -47,3 +47,15 @@ def test_accumulator_explorer_16_vs_32_bits():
     assert max(ex.fig.data[0].y) > 0                  # 16 bits overflow on long random dot products
     ex.controls["bits"].value = 32
     assert max(ex.fig.data[0].y) == 0
+
+
+def test_requantize_explorer_statements_of_lesson_11():
+    """Lesson 11: truncation is low on about half the accumulators; gemmlowp differs on a handful."""
+    ex = requantize_explorer()
+    d = np.asarray(ex.fig.data[2].y)
+    assert 0 < np.count_nonzero(d) <= 10
+    ex.controls["rounding"].value = "truncate"
+    d = np.asarray(ex.fig.data[2].y)
+    assert d.max() == 0 and 0.4 < np.count_nonzero(d) / d.size < 0.6
+    ex.controls["rounding"].value = "q15"
+    assert np.count_nonzero(ex.fig.data[2].y) <= 10
