@@ -553,3 +553,10 @@ def test_lesson_01_numbers():
     assert round(F.get_format("fp8_e5m2").decimal_digits, 2) == round(3 * math.log10(2), 2) == 0.9
     # TPU v1 box: the largest int8 product (-128)**2 = 2**14; a signed 32-bit accumulator holds 131071 of them
     assert (2**31 - 1) // F.get_format("int8").qmin ** 2 == 131071
+    # pi: FP32 pattern 0x40490FDB (the well-known constant); dropped bits 0x0FDB < 0x1000 (TF32) and
+    # 0x0FDB < 0x8000 (BF16) round down, so both are prefixes. E4M3 spacing in [2, 4) is 0.25: pi / 0.25 =
+    # 12.57 -> 13 -> 3.25; E5M2 spacing 0.5: 6.28 -> 6 -> 3.0
+    bits32 = format(0x40490FDB, "032b")
+    assert F.encode_bits(np.pi, "fp32") == bits32
+    assert F.encode_bits(np.pi, "bf16") == bits32[:16] and F.encode_bits(np.pi, "tf32") == bits32[:19]
+    assert F.cast(np.pi, "fp8_e4m3") == 3.25 and F.cast(np.pi, "fp8_e5m2") == 3.0
