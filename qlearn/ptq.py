@@ -395,3 +395,62 @@ def load_regularization_study() -> dict:
 def save_regularization_study() -> None:
     """Recompute and write the shipped study (maintainers only)."""
     np.savez_compressed(STUDY_FILE, **regularization_study())
+
+
+# ---------------------------------------------------------------------------------------------
+# The PTQ grid behind lesson 08's explorer: every mode x bits x calibration x per-channel.
+
+GRID_FILE = Path(__file__).parent / "data" / "ptq_grid.npz"
+GRID_BITS = tuple(range(2, 9))
+
+
+def ptq_grid(model: MLP | None = None, data=None, *, bits_list=GRID_BITS, calibrations=CALIBRATIONS,
+             callback=None) -> dict:
+    """Accuracy, size and agreement of :func:`quantize_model` over a grid of settings.
+
+    Introduced in lesson ``08_post_training_quantization``. Defaults: the pretrained model
+    and the digits. Arrays are indexed ``[mode, calibration, per_channel, bits]`` with
+    ``modes = PTQ_MODES``; settings a mode ignores (bits for float16, calibration for
+    weight-only) repeat the same value.
+    """
+    from qlearn.data import load_digits
+    from qlearn.nn import pretrained
+
+    model = pretrained() if model is None else model
+    data = load_digits() if data is None else data
+    bits_list = [check_int(b, "bits", MIN_BITS, MAX_BITS) for b in bits_list]
+    shape = (len(PTQ_MODES), len(calibrations), 2, len(bits_list))
+    acc, size, agree = np.zeros(shape), np.zeros(shape, dtype=np.int64), np.zeros(shape)
+    done, total = 0, len(PTQ_MODES) * len(calibrations) * 2 * len(bits_list)
+    memo = {}
+    for mi, mode in enumerate(PTQ_MODES):
+        for ci, cal in enumerate(calibrations):
+            for pc in (0, 1):
+                for bi, b in enumerate(bits_list):
+                    key = (mode, cal if mode == "full_integer" else None,
+                           pc if mode in ("full_integer", "weight_only") else None,
+                           b if mode in ("full_integer", "weight_only") else None)
+                    if key not in memo:
+                        q = quantize_model(model, mode=mode, bits=b, per_channel=bool(pc), calibration=cal,
+                                           calib_data=data.X_calib)
+                        memo[key] = (q.accuracy(data.X_test, data.y_test), q.size_bytes,
+                                     q.agreement(data.X_test, model))
+                    acc[mi, ci, pc, bi], size[mi, ci, pc, bi], agree[mi, ci, pc, bi] = memo[key]
+                    done += 1
+                    if callback is not None:
+                        callback(done, total)
+    return dict(modes=np.array(PTQ_MODES), calibrations=np.array(calibrations), bits=np.array(bits_list),
+                accuracy=acc, size_bytes=size, agreement=agree,
+                float_accuracy=np.array(model.accuracy(data.X_test, data.y_test)),
+                float_size_bytes=np.array(model.size_bytes(32)))
+
+
+def load_ptq_grid() -> dict:
+    """The shipped :func:`ptq_grid` (defaults), from ``qlearn/data/ptq_grid.npz``."""
+    with np.load(GRID_FILE) as f:
+        return {k: f[k] for k in f.files}
+
+
+def save_ptq_grid() -> None:
+    """Recompute and write the shipped grid (maintainers only)."""
+    np.savez_compressed(GRID_FILE, **ptq_grid())
