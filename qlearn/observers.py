@@ -39,7 +39,7 @@ from qlearn.affine import MAX_BITS, MIN_BITS, QParams, compute_qparams, qrange
 __all__ = [
     "NotFittedError", "Observer", "MinMaxObserver", "MovingAverageMinMaxObserver",
     "PercentileObserver", "MSEObserver", "EntropyObserver", "OBSERVERS", "calibrate",
-    "histogram_mse", "kl_divergence_curve",
+    "histogram_mse", "kl_divergence_curve", "kl_distributions",
 ]
 
 
@@ -577,6 +577,35 @@ def kl_divergence_curve(hist, levels: int = 128, *, start: int = 128):
         kl = np.where(bad | ~np.isfinite(kl), np.inf, kl)
         out[s:s + 512] = np.maximum(kl, 0.0)
     return cand, out
+
+
+def kl_distributions(hist, i: int, levels: int = 128):
+    """The two distributions TensorRT compares at candidate ``i``: ``(P, Q)``, each normalised, length ``i``.
+
+    ``P`` is ``hist[:i]`` with the outliers folded into its last bin; ``Q`` is
+    ``hist[:i]`` merged into ``levels`` groups and expanded back, each group's count
+    spread evenly over its non-empty bins. See :func:`kl_divergence_curve`.
+
+    Examples
+    --------
+    >>> P, Q = kl_distributions([4, 0, 2, 2, 1], 4, levels=2)
+    >>> (9 * P).round(12).tolist()   # [4, 0, 2, 2 + 1 outlier] / 9
+    [4.0, 0.0, 2.0, 3.0]
+    >>> Q.tolist()                   # groups {0, 1} and {2, 3}: 4 on one bin, 4 over two
+    [0.5, 0.0, 0.25, 0.25]
+    """
+    h = np.asarray(hist, dtype=np.float64)
+    i = check_int(i, "i", 1, h.size)
+    levels = check_int(levels, "levels", 1, 1 << 24)
+    P = h[:i].copy()
+    P[-1] += h[i:].sum()
+    g = (np.arange(i) * levels) // i
+    nz = h[:i] > 0
+    tot = np.bincount(g, weights=h[:i], minlength=levels)
+    cnt = np.bincount(g, weights=nz.astype(float), minlength=levels)
+    Q = np.where(nz, tot[g] / np.maximum(cnt[g], 1), 0.0)
+    sp, sq = P.sum(), Q.sum()
+    return (P / sp if sp > 0 else P), (Q / sq if sq > 0 else Q)
 
 
 class EntropyObserver(_HistogramObserver):

@@ -315,3 +315,18 @@ def test_constant_data_does_not_break():
         for v in (0.0, 3.0, -2.0):
             qp = cls(bits=8).fit(np.full(100, v)).qparams()
             assert np.isfinite(qp.scale) and qp.scale > 0, name
+
+
+def test_kl_distributions_match_the_pseudocode_and_the_curve():
+    rng = np.random.default_rng(14)
+    h = np.histogram(np.abs(rng.laplace(size=5000)), bins=256)[0].astype(float)
+    h[[3, 50, 51]] = 0
+    from qlearn.observers import kl_distributions
+    _, kl = kl_divergence_curve(h, 16, start=16)
+    for i in (16, 40, 99, 256):
+        P, Q = kl_distributions(h, i, 16)
+        assert P.sum() == pytest.approx(1) and Q.sum() == pytest.approx(1)
+        m = P > 0
+        direct = np.inf if np.any(Q[m] == 0) else float(np.sum(P[m] * np.log(P[m] / Q[m])))
+        assert direct == pytest.approx(kl[i - 16], abs=1e-12)
+        assert direct == pytest.approx(_ref_kl_single(h, i, 16), abs=1e-12)
