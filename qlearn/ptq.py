@@ -35,7 +35,7 @@ from pathlib import Path
 import ml_dtypes
 import numpy as np
 
-from qlearn import affine
+from qlearn import affine, observers
 from qlearn._validate import as_finite_array, check_int
 from qlearn.nn import MLP, _check_X, _check_y, relu
 
@@ -52,18 +52,13 @@ FLOAT_DTYPES = {"float16": np.float16, "bfloat16": ml_dtypes.bfloat16}
 
 def calibrate(x, *, method: str = "minmax", bits: int = 8, symmetric: bool = True, signed: bool = True,
               axis=None) -> affine.QParams:
-    """Quantization parameters for data ``x``: :func:`qlearn.observers.calibrate`.
+    """Quantization parameters for activations ``x``: :func:`qlearn.observers.calibrate`.
 
-    Falls back to :func:`qlearn.affine.minmax_qparams` only while ``qlearn.observers``
-    cannot be imported.
+    ``method`` must be one of ``CALIBRATIONS``.
     """
-    try:
-        from qlearn.observers import calibrate as _calibrate
-    except ImportError:  # pragma: no cover - until observers lands
-        if method not in CALIBRATIONS:
-            raise ValueError(f"calibration must be one of {CALIBRATIONS}, got {method!r}") from None
-        return affine.minmax_qparams(x, bits=bits, symmetric=symmetric, signed=signed, axis=axis)
-    return _calibrate(x, method=method, bits=bits, symmetric=symmetric, signed=signed, axis=axis)
+    if method not in CALIBRATIONS:
+        raise ValueError(f"calibration must be one of {CALIBRATIONS}, got {method!r}")
+    return observers.calibrate(x, method=method, bits=bits, symmetric=symmetric, signed=signed, axis=axis)
 
 
 def weight_qparams(W, *, bits: int = 8, per_channel: bool = False, symmetric: bool = True) -> affine.QParams:
