@@ -117,3 +117,30 @@ def test_bad_input():
         SystolicArray(0, 4)
     with pytest.raises(ValueError, match="too large to record"):
         SystolicArray(256, 256).matmul(np.ones((256, 256), int), np.ones((256, 256), int), trace=True)
+
+
+def test_lesson12_numbers():
+    """Every number lesson 12 states, from the closed form (itself checked against the register model)."""
+    c1 = {df: cycle_count(1, 256, 256, 128, 128, df) for df in DATAFLOWS}
+    assert c1 == {"weight_stationary": 1532, "output_stationary": 1276, "input_stationary": 1276}
+    c1024 = {df: cycle_count(1024, 256, 256, 128, 128, df) for df in DATAFLOWS}
+    assert c1024["weight_stationary"] == 5624 and c1024["output_stationary"] == 10208
+    assert cycle_count(1, 256, 256, 256, 256) == 767
+    assert 0.0013 < systolic.utilization(1, 256, 256, 256, 256) < 0.0014
+    assert 0.25 < systolic.utilization(256, 256, 256, 256, 256) < 0.2506
+    assert (cycle_count(64, 128, 128, 128, 128), cycle_count(64, 129, 129, 128, 128)) == (446, 1784)
+    assert (cycle_count(256, 256, 256, 128, 128), cycle_count(256, 256, 256, 128, 128, overlap=True)) == (2552, 2168)
+    assert cycle_count(10, 8, 8, 8, 8) == 32
+
+
+def test_lesson12_course_layer_on_the_array():
+    from qlearn import affine, data, intops, nn
+    d = data.load_digits()
+    layer = intops.integer_mlp(nn.pretrained(), d.X_calib).layers[0]
+    Xq = affine.quantize(d.X_test[:16], layer.x_qp)
+    res = SystolicArray(8, 8).matmul(Xq, layer.W_q.T)
+    terms = intops.zero_point_terms(Xq, layer.W_q.T, layer.x_qp.zero_point, layer.w_qp.zero_point)
+    y = intops.requantize(res.output + terms.b_term + layer.b_q, layer.m0, layer.shift, layer.y_qp.zero_point,
+                          layer.qmin, layer.y_qp.qmax)
+    np.testing.assert_array_equal(y, layer(Xq))
+    assert res.folds == 64
