@@ -397,10 +397,14 @@ class PercentileObserver(_HistogramObserver):
 # -- MSE --------------------------------------------------------------------------
 def _sawtooth_integral(x, step):
     """``F(x) = integral_0^x (u - step*round(u/step))**2 du`` (any real ``x``, vectorised)."""
-    v = x + step / 2
-    n = np.floor(v / step)
-    r = v - n * step - step / 2
-    return n * step**3 / 12 + (r**3 + (step / 2) ** 3) / 3
+    u = x / step
+    n = np.floor(u + 0.5)
+    t = u - n  # in [-1/2, 1/2): the error in steps
+    t *= t * t
+    t += 0.125
+    t *= 1 / 3
+    t += n / 12
+    return t * step**3
 
 
 def histogram_mse(counts, edges, lo, hi, step):
@@ -461,7 +465,7 @@ class MSEObserver(_HistogramObserver):
 
     _absolute = False  # the signed grid clips -t and t differently (qmin = -qmax - 1)
 
-    def __init__(self, *, grid: int = 100, **kw):
+    def __init__(self, *, grid: int = 64, **kw):
         self.grid = check_int(grid, "grid", 8, 100_000)
         super().__init__(**kw)
 
@@ -480,7 +484,7 @@ class MSEObserver(_HistogramObserver):
             i = int(np.argmin(cost))
             lo_i, hi_i = max(i - 1, 0), min(i + 1, xs.size - 1)
             best = xs[i]
-            xs = np.linspace(xs[lo_i], xs[hi_i], 33)
+            xs = np.linspace(xs[lo_i], xs[hi_i], 25)
         return float(best)
 
     def _range(self, st):
