@@ -70,7 +70,7 @@ def round_(x, mode: str = "half_even", *, rng: np.random.Generator | None = None
     if mode == "half_even":
         out = np.rint(a)
     elif mode == "half_away":
-        out = np.sign(a) * np.floor(np.abs(a) + 0.5)
+        out = np.copysign(np.floor(np.abs(a) + 0.5), a)
     elif mode == "half_up":
         out = np.floor(a + 0.5)
     elif mode == "floor":
@@ -86,6 +86,8 @@ def round_(x, mode: str = "half_even", *, rng: np.random.Generator | None = None
             raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
         lo = np.floor(a)
         out = lo + (rng.random(a.shape) < (a - lo))
+    # IEEE 754 roundToIntegral keeps the sign of a zero result: round(-0.3) is -0.0
+    out = np.where(out == 0, np.copysign(0.0, a), out)
     return out[()] if scalar else out
 
 

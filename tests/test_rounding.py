@@ -99,3 +99,12 @@ def test_shape_preserved_and_scalar_returns_scalar():
     assert round_(np.zeros((3, 4))).shape == (3, 4)
     assert np.ndim(round_(1.2)) == 0
     assert round_(np.array([])).shape == (0,)
+
+
+@pytest.mark.parametrize("mode", ROUNDING_MODES)
+def test_sign_of_zero_is_kept(mode):
+    # IEEE 754 roundToIntegral: a negative input that rounds to zero gives -0.0
+    rng = np.random.default_rng(0)
+    out = round_(np.array([-0.0, -0.3, 0.3, 0.0]), mode, rng=rng)
+    zero = out == 0
+    assert np.all(np.signbit(out[zero]) == np.signbit(np.array([-0.0, -0.3, 0.3, 0.0])[zero]))

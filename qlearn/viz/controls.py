@@ -35,6 +35,12 @@ def range_slider(description: str, *, min: float, max: float, value: tuple, step
                                     style=_STYLE, layout=widgets.Layout(width="460px"))
 
 
+def float_text(description: str, value: float = 0.0, *, continuous_update: bool = False) -> widgets.FloatText:
+    """A number box (updates when the learner presses Enter or leaves the box)."""
+    return widgets.FloatText(value=value, description=description, continuous_update=continuous_update,
+                             style=_STYLE, layout=widgets.Layout(width="260px"))
+
+
 def dropdown(description: str, options, value=None) -> widgets.Dropdown:
     """A dropdown; ``options`` is a list of values or of ``(label, value)`` pairs."""
     opts = list(options)
