@@ -113,6 +113,46 @@ class TPUv1:
 #: The TPU v1 of the paper.
 TPU_V1 = TPUv1()
 
+#: Where each constant of :class:`TPUv1` comes from (Jouppi et al., ISCA 2017), for tables and readers.
+SOURCES = {
+    "rows": ("matrix unit rows", "", "Sec. 2, Fig. 1"),
+    "cols": ("matrix unit columns", "", "Sec. 2, Fig. 1"),
+    "clock_hz": ("clock", "Hz", "Table 2"),
+    "weight_bandwidth": ("weight memory bandwidth (DDR3)", "B/s", "Table 2"),
+    "weight_memory_bytes": ("weight memory (DDR3)", "bytes", "Sec. 2"),
+    "unified_buffer_bytes": ("unified buffer (activations)", "bytes", "Sec. 2"),
+    "accumulator_entries": ("accumulators: entries of 256 x 32 bit", "", "Sec. 2"),
+    "weight_fifo_tiles": ("weight FIFO depth", "tiles of 64 KiB", "Sec. 2"),
+    "tile_shift_cycles": ("cycles to shift a weight tile in", "cycles", "Sec. 2"),
+    "pcie_bandwidth": ("host interface (PCIe Gen3 x16)", "B/s", "Fig. 1"),
+    "tdp_w": ("TDP per die", "W", "Table 2"),
+    "idle_w": ("measured idle power per die", "W", "Table 2"),
+    "busy_w": ("measured busy power per die", "W", "Table 2"),
+    "server_idle_w": ("server (4 TPUs + host) idle", "W", "Table 2"),
+    "server_busy_w": ("server (4 TPUs + host) busy", "W", "Table 2"),
+    "speed_8x16": ("8 x 16-bit operand speed", "x 8-bit rate", "Sec. 2"),
+    "speed_16x16": ("16 x 16-bit operand speed", "x 8-bit rate", "Sec. 2"),
+}
+
+
+def spec_table(spec: TPUv1 = TPU_V1) -> list[tuple]:
+    """``(quantity, value, unit, source)`` for every sourced constant, then the derived headline figures.
+
+    Introduced in lesson ``13_tpu_v1_capstone``.
+
+    Examples
+    --------
+    >>> rows = spec_table()
+    >>> rows[2]
+    ('clock', 700000000.0, 'Hz', 'Table 2')
+    >>> rows[-2][0], round(rows[-2][1], 2)
+    ('peak int8 TOPS (derived: 2 R C f)', 91.75)
+    """
+    rows = [(label, getattr(spec, name), unit, src) for name, (label, unit, src) in SOURCES.items()]
+    rows.append(("peak int8 TOPS (derived: 2 R C f)", spec.peak_tops, "TOPS", "derived"))
+    rows.append(("ridge point (derived: R C f / bandwidth)", spec.ridge_point, "MACs per weight byte", "derived"))
+    return rows
+
 
 @dataclass(frozen=True)
 class HostChip:
@@ -427,7 +467,8 @@ def capstone_table(*, batch: int = 200, benchmark: str = "course", model=None, d
     -------
     list of dict
         One row per configuration: ``scheme``, ``calibration``, ``hardware``, ``accuracy``
-        (None for MLP0), ``latency_us``, ``inferences_per_s``, ``tops``, ``tops_per_watt``,
+        and ``agreement`` (share of test images classified as the float model does; None for
+        MLP0), ``latency_us``, ``inferences_per_s``, ``tops``, ``tops_per_watt``,
         ``inferences_per_joule``, ``rescale_cycles``, ``rescale_share``. The last row is
         FP32 on the Haswell host (the TPU v1 cannot run float matmuls).
     """
@@ -448,19 +489,22 @@ def capstone_table(*, batch: int = 200, benchmark: str = "course", model=None, d
     for scheme, per_channel in (("per-tensor", False), ("per-channel", True)):
         cost = model_cost(shapes, B, per_channel=per_channel)
         for cal in calibrations:
-            acc = None
+            acc = agree = None
             if benchmark == "course":
                 q = ptq.quantize_model(model, mode="full_integer", bits=8, per_channel=per_channel,
                                        calibration=cal, calib_data=data.X_calib)
                 acc = q.accuracy(data.X_test, data.y_test)
+                agree = q.agreement(data.X_test, model)
             rows.append(dict(scheme=scheme, calibration=CALIBRATION_LABELS.get(cal, cal), hardware="TPU v1 int8",
-                             accuracy=acc, latency_us=cost.latency_s * 1e6, inferences_per_s=cost.inferences_per_s,
+                             accuracy=acc, agreement=agree, latency_us=cost.latency_s * 1e6,
+                             inferences_per_s=cost.inferences_per_s,
                              tops=cost.tops, tops_per_watt=cost.tops_per_watt,
                              inferences_per_joule=cost.inferences_per_joule, rescale_cycles=cost.rescale_cycles,
                              rescale_share=cost.rescale_share_of_arith_energy, cycles=cost.cycles))
     host = host_fp32_cost(shapes, B, HASWELL)
     rows.append(dict(scheme="FP32 (no quantization)", calibration="-", hardware="Haswell host (TPU v1: no float)",
-                     accuracy=float_acc, latency_us=host["latency_s"] * 1e6, inferences_per_s=host["inferences_per_s"],
+                     accuracy=float_acc, agreement=None if float_acc is None else 1.0,
+                     latency_us=host["latency_s"] * 1e6, inferences_per_s=host["inferences_per_s"],
                      tops=host["tops"], tops_per_watt=host["tops_per_watt"],
                      inferences_per_joule=host["inferences_per_joule"], rescale_cycles=0, rescale_share=0.0,
                      cycles=None))
@@ -469,12 +513,13 @@ def capstone_table(*, batch: int = 200, benchmark: str = "course", model=None, d
 
 def format_table(rows: list[dict]) -> str:
     """The capstone rows as an HTML table (for a notebook cell or a Voila page)."""
-    head = ["scheme", "calibration", "hardware", "accuracy", "latency (us)", "inferences/s", "TOPS",
+    head = ["scheme", "calibration", "hardware", "accuracy", "agrees with FP32", "latency (us)", "inferences/s", "TOPS",
             "TOPS/W", "rescale cycles", "rescale share of arith. energy"]
     out = ["<table><tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr>"]
     for r in rows:
         acc = "n/a" if r["accuracy"] is None else f"{100 * r['accuracy']:.2f}%"
-        cells = [r["scheme"], r["calibration"], r["hardware"], acc, f"{r['latency_us']:.2f}",
+        agr = "n/a" if r.get("agreement") is None else f"{100 * r['agreement']:.2f}%"
+        cells = [r["scheme"], r["calibration"], r["hardware"], acc, agr, f"{r['latency_us']:.2f}",
                  f"{r['inferences_per_s']:.3g}", f"{r['tops']:.3g}", f"{r['tops_per_watt']:.3g}",
                  str(r["rescale_cycles"]), f"{100 * r['rescale_share']:.2f}%"]
         out.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
