@@ -51,6 +51,12 @@ def rows():
                  "binary": "binary weights (XNOR-Net alpha per channel)",
                  "ternary": "ternary weights (TWN, alpha per channel)"}[method]
         yield row(label + ", no retraining", c, c.size_bytes)
+    for method in ("binary", "ternary"):
+        c = nu.compress_model(m, method, per_channel=False)
+        yield row(f"{method} weights, one alpha per tensor, no retraining", c, c.size_bytes)
+    for method in ("binary", "ternary"):
+        c = nu.train_codes(m, d, method=method, epochs=10, lr=1e-3, seed=0)
+        yield row(f"{method} weights (alpha per channel), trained 10 epochs with STE", c, c.size_bytes)
 
 
 def main():

@@ -213,6 +213,8 @@ def _channel_view(W, axis):
     W = as_finite_array(W, "W", allow_empty=False)
     if W.ndim < 1:
         raise ValueError("W must have at least one dimension")
+    if axis is None:  # one scale for the whole tensor
+        return W, None, tuple(range(W.ndim)), [1] * W.ndim
     ax = check_axis(axis, W.ndim)
     others = tuple(i for i in range(W.ndim) if i != ax)
     shape = [1] * W.ndim
@@ -220,10 +222,17 @@ def _channel_view(W, axis):
     return W, ax, others, shape
 
 
-def binarize(W, *, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def binarize(W, *, axis: int | None = 0) -> tuple[np.ndarray, np.ndarray]:
     """XNOR-Net binary weights: ``W ~ alpha * B``, ``B = sign(W)``, one ``alpha`` per output channel.
 
     Introduced in lesson ``10_nonuniform_and_binary``.
+
+    Parameters
+    ----------
+    W : array_like
+    axis : int or None
+        The output-channel axis (0 for ``W (out, in)``); None for one ``alpha`` for the
+        whole tensor (shape ``()``), to compare.
 
     Returns
     -------
@@ -254,7 +263,7 @@ def binarize(W, *, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return alpha, B
 
 
-def ternarize(W, *, axis: int = 0, threshold_ratio: float = 0.7) -> tuple[np.ndarray, np.ndarray]:
+def ternarize(W, *, axis: int | None = 0, threshold_ratio: float = 0.7) -> tuple[np.ndarray, np.ndarray]:
     """Ternary Weight Networks: ``W ~ alpha * T``, ``T in {-1, 0, +1}``, per output channel.
 
     Introduced in lesson ``10_nonuniform_and_binary``.
@@ -262,8 +271,8 @@ def ternarize(W, *, axis: int = 0, threshold_ratio: float = 0.7) -> tuple[np.nda
     Parameters
     ----------
     W : array_like
-    axis : int
-        The output-channel axis (0 for ``W (out, in)``).
+    axis : int or None
+        The output-channel axis (0 for ``W (out, in)``); None for one scale per tensor.
     threshold_ratio : float > 0
         ``Delta = threshold_ratio * mean |W|`` per channel; Li et al. (2016) derive 0.7 as an
         approximation of the optimal threshold for Gaussian or uniform weights.
@@ -322,16 +331,20 @@ class CompressedModel:
         return float(np.mean(self.model.predict(X) == float_model.predict(X)))
 
 
-def compress_weight(W, method: str, bits: int | None = None) -> tuple[np.ndarray, int]:
-    """Decoded weights and storage in bytes (codes + tables) for one ``W (out, in)``."""
+def compress_weight(W, method: str, bits: int | None = None, *, per_channel: bool = True) -> tuple[np.ndarray, int]:
+    """Decoded weights and storage in bytes (codes + tables) for one ``W (out, in)``.
+
+    ``per_channel`` applies to binary and ternary (one ``alpha`` per row, or one per tensor).
+    """
     W = as_finite_array(W, "W", allow_empty=False)
     n = W.size
+    axis = 0 if per_channel else None
     if method == "binary":
-        alpha, B = binarize(W)
-        return alpha[:, None] * B, -(-n // 8) + 4 * alpha.size
+        alpha, B = binarize(W, axis=axis)
+        return np.reshape(alpha, (-1, 1)) * B, -(-n // 8) + 4 * alpha.size
     if method == "ternary":
-        alpha, T = ternarize(W)
-        return alpha[:, None] * T, -(-n * 2 // 8) + 4 * alpha.size
+        alpha, T = ternarize(W, axis=axis)
+        return np.reshape(alpha, (-1, 1)) * T, -(-n * 2 // 8) + 4 * alpha.size
     if bits is None:
         raise ValueError(f"method={method!r} needs bits=")
     if method == "kmeans":
@@ -347,7 +360,7 @@ def compress_weight(W, method: str, bits: int | None = None) -> tuple[np.ndarray
     raise ValueError(f"method must be one of {COMPRESS_METHODS}, got {method!r}")
 
 
-def compress_model(model, method: str, bits: int | None = None) -> CompressedModel:
+def compress_model(model, method: str, bits: int | None = None, *, per_channel: bool = True) -> CompressedModel:
     """Replace every layer's weights by ``method``'s code; biases stay float32.
 
     Introduced in lesson ``10_nonuniform_and_binary``.
@@ -359,6 +372,8 @@ def compress_model(model, method: str, bits: int | None = None) -> CompressedMod
         ``uniform`` is per-tensor symmetric min/max (the baseline of lesson 08).
     bits : int in [2, 8] for uniform/kmeans/log2 (kmeans also allows 1); ignored for binary (1 bit)
         and ternary (2 bits).
+    per_channel : bool
+        Binary/ternary: one ``alpha`` per output channel (XNOR-Net, TWN) or one per tensor.
 
     Examples
     --------
@@ -379,7 +394,65 @@ def compress_model(model, method: str, bits: int | None = None) -> CompressedMod
         bits = 1 if method == "binary" else 2
     layers, total = [], 0
     for layer in model.layers:
-        W_hat, nbytes = compress_weight(layer.W, method, bits)
+        W_hat, nbytes = compress_weight(layer.W, method, bits, per_channel=per_channel)
         layers.append(Dense(W_hat, layer.b.copy()))
         total += nbytes + 4 * layer.b.size
     return CompressedModel(MLP(layers), method, bits, int(total))
+
+
+TRAINABLE_CODES = ("binary", "ternary")
+
+
+def _decode_weights(W, method):
+    alpha, T = binarize(W) if method == "binary" else ternarize(W)
+    return alpha[:, None] * T
+
+
+def train_codes(model, data, *, method: str = "binary", epochs: int = 10, lr: float = 1e-3, seed: int = 0,
+                batch_size: int = 32, callback=None) -> CompressedModel:
+    """Fine-tune through binary or ternary weights with a straight-through estimator.
+
+    Introduced in lesson ``10_nonuniform_and_binary``. As in BinaryConnect / BNN
+    (Courbariaux et al. 2015, 2016) and XNOR-Net (Rastegari et al. 2016): the forward pass
+    uses ``alpha * sign(W)`` (or the ternary code), the backward pass hands the gradient
+    of the decoded weights to the float shadow weights where ``|W| <= 1`` (the
+    "hard tanh" STE of Courbariaux et al. 2016) and 0 elsewhere. Activations stay float.
+    Adam with a cosine learning-rate decay from ``lr`` to 0.
+
+    Returns
+    -------
+    CompressedModel
+        With ``history`` (``epoch``, ``test_accuracy``; epoch 0 = no training) and
+        ``float_model`` (the shadow weights).
+    """
+    from qlearn.nn import MLP, Dense, _check_X, _check_y, check_training_args, make_optimizer, minibatches
+
+    if method not in TRAINABLE_CODES:
+        raise ValueError(f"method must be one of {TRAINABLE_CODES}, got {method!r}")
+    epochs, lr, batch_size, seed = check_training_args(data, epochs, lr, batch_size, seed)
+    rng = np.random.default_rng(seed)
+    shadow = model.copy()
+    X = _check_X(data.X_train, shadow.layers[0].n_in)
+    y = _check_y(data.y_train, X.shape[0], shadow.layers[-1].n_out)
+
+    def decoded():
+        return MLP([Dense(_decode_weights(L.W, method), L.b) for L in shadow.layers])
+
+    hist = {"epoch": [0], "test_accuracy": [decoded().accuracy(data.X_test, data.y_test)]}
+    opt = make_optimizer("adam", [p for L in shadow.layers for p in (L.W, L.b)], lr)
+    step, n_steps = 0, max(epochs * -(-X.shape[0] // batch_size), 1)
+    for epoch in range(1, epochs + 1):
+        for idx in minibatches(X.shape[0], batch_size, rng):
+            opt.lr = lr * 0.5 * (1 + np.cos(np.pi * step / n_steps))  # cosine decay, as in qlearn.qat
+            step += 1
+            _, grads = decoded().loss_and_grads(X[idx], y[idx])
+            opt.step([g for L, (gW, gb) in zip(shadow.layers, grads, strict=True)
+                      for g in (gW * (np.abs(L.W) <= 1.0), gb)])
+        hist["epoch"].append(epoch)
+        hist["test_accuracy"].append(decoded().accuracy(data.X_test, data.y_test))
+        if callback is not None:
+            callback(dict(epoch=epoch, epochs=epochs, test_accuracy=hist["test_accuracy"][-1]))
+    out = compress_model(shadow, method)
+    out.history = {k: np.array(v) for k, v in hist.items()}
+    out.float_model = shadow
+    return out

@@ -193,3 +193,42 @@ def test_bad_input():
         nu.compress_model(M, "pruned")
     with pytest.raises(ValueError, match="bits must be in"):
         nu.compress_model(M, "log2", 9)
+
+
+def test_per_tensor_alpha_is_the_tensor_mean_and_never_fits_rows_better():
+    W = M.layers[0].W
+    a_t, B = nu.binarize(W, axis=None)
+    assert a_t.shape == () and a_t == pytest.approx(np.abs(W).mean())
+    a_c, _ = nu.binarize(W, axis=0)
+    # each row's own least-squares alpha fits that row at least as well as the shared one
+    err_c = np.sum((W - a_c[:, None] * B) ** 2, axis=1)
+    err_t = np.sum((W - a_t * B) ** 2, axis=1)
+    assert np.all(err_c <= err_t + 1e-15)
+    c_t = nu.compress_model(M, "binary", per_channel=False)
+    assert c_t.size_bytes == 6464 // 8 + 3 * 4 + 4 * 106
+
+
+def test_training_through_binary_and_ternary_codes():
+    float_acc = M.accuracy(D.X_test, D.y_test)
+    b = nu.train_codes(M, D, method="binary", epochs=10, lr=1e-3, seed=0)
+    t = nu.train_codes(M, D, method="ternary", epochs=10, lr=1e-3, seed=0)
+    untrained_b = nu.compress_model(M, "binary").accuracy(D.X_test, D.y_test)
+    assert b.history["test_accuracy"][0] == untrained_b
+    # BinaryConnect-style training recovers most of the gap (reported near-float on MNIST-size tasks)
+    assert b.accuracy(D.X_test, D.y_test) > untrained_b + 0.2
+    assert b.accuracy(D.X_test, D.y_test) >= float_acc - 0.04
+    assert t.accuracy(D.X_test, D.y_test) >= float_acc - 0.02
+    assert b.size_bytes == nu.compress_model(M, "binary").size_bytes
+    for L in b.model.layers:  # still one alpha per row times +-1
+        alpha = np.abs(L.W).max(axis=1)
+        np.testing.assert_allclose(np.abs(L.W), np.broadcast_to(alpha[:, None], L.W.shape))
+
+
+def test_train_codes_ste_blocks_weights_beyond_one():
+    m = M.copy()
+    m.layers[1].W[0, 0] = 5.0  # |W| > 1: the hard-tanh STE passes no gradient
+    r = nu.train_codes(m, D, method="ternary", epochs=1, seed=0)
+    assert r.float_model.layers[1].W[0, 0] == 5.0
+    assert r.float_model.layers[1].W[0, 1] != m.layers[1].W[0, 1]
+    with pytest.raises(ValueError, match="method must be one of"):
+        nu.train_codes(M, D, method="kmeans")
