@@ -5,6 +5,7 @@ computed once at build time; callbacks only index arrays and assign trace data.
 """
 from __future__ import annotations
 
+import ipywidgets as widgets
 import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
@@ -251,3 +252,23 @@ def regularization_figure(study: dict | None = None) -> go.Figure:
     fig.add_hline(y=0, line_dash="dot", line_color=COLORS["grid"])
     base_layout(fig, xaxis_title="bits (full integer PTQ)", yaxis_title="PTQ - float (test images)", height=360)
     return fig
+
+
+class Progress(widgets.IntProgress):
+    """A progress bar that is also a training callback: ``train(..., callback=bar)``.
+
+    Accepts the per-epoch dicts of :func:`qlearn.nn.train` / :func:`qlearn.qat.qat_finetune`
+    (``epoch``, ``epochs``) or ``(done, total)`` pairs.
+    """
+
+    def __call__(self, info, total=None):
+        if isinstance(info, dict):
+            self.max, self.value = max(int(info["epochs"]), 1), int(info["epoch"])
+        else:
+            self.max, self.value = max(int(total), 1), int(info)
+        self.description = f"{self.value}/{self.max}"
+
+
+def progress(description: str = "training") -> Progress:
+    """A :class:`Progress` bar to display, then pass as ``callback=``."""
+    return Progress(value=0, min=0, max=1, description=description, style={"description_width": "initial"})
