@@ -1,0 +1,51 @@
+"""Explorers of lesson 06 (qlearn.viz.fixed), driven in plain Python."""
+import numpy as np
+
+from qlearn import signals
+from qlearn.fixed import FixedFormat, quantize_fixed
+from qlearn.viz import fixed as V
+
+
+def test_fixed_point_explorer_wrap_vs_saturate():
+    ex = V.fixed_point_explorer()
+    ex.controls["int_bits"].value = 2
+    ex.controls["frac_bits"].value = 5
+    ex.controls["overflow"].value = "saturate"
+    x = np.array(ex.fig.data[1].x)
+    np.testing.assert_array_equal(np.array(ex.fig.data[1].y), quantize_fixed(x, FixedFormat(8, 5))[0])
+    assert max(ex.fig.data[1].y) == 4 - 2**-5 and "Q2.5" in ex.readout.value
+    ex.controls["overflow"].value = "wrap"
+    y = np.array(ex.fig.data[1].y)
+    assert y.max() == 4 - 2**-5 and y[-1] < 0  # past the top it wraps to negative values
+    assert "overflowed (wrap)" in ex.readout.value
+    ex.controls["amplitude"].value = 0.5
+    assert "0 of 400 samples overflowed" in ex.readout.value
+
+
+def test_iir_explorer_limit_cycle_and_agreement():
+    ex = V.iir_explorer()
+    ex.controls["a"].value = -0.9
+    ex.controls["input"].value = "impulse"
+    ex.controls["rounding"].value = "half_even"
+    y = np.array(ex.fig.data[1].y)
+    assert np.all(y[-10:] != 0) and "limit cycle" in ex.readout.value
+    ref, _ = signals.iir_fixed(np.r_[6.0, np.zeros(119)], -0.9, FixedFormat(12, 4))
+    np.testing.assert_array_equal(y, ref)
+    ex.controls["rounding"].value = "toward_zero"
+    assert np.array(ex.fig.data[1].y)[-1] == 0 and "no limit cycle" in ex.readout.value
+    ex.controls["a"].value = 0.99
+    ex.controls["frac_bits"].value = 0
+    assert ex.last_error is None
+
+
+def test_image_dither_explorer():
+    ex = V.image_dither_explorer(height=32, width=40)
+    ex.controls["bits"].value = 2
+    plain = np.array(ex.fig.data[1].z)
+    assert plain.shape == (32, 40) and len(np.unique(plain)) <= 4
+    ex.controls["dither"].value = True
+    fs = np.array(ex.fig.data[1].z)
+    np.testing.assert_allclose(fs, signals.floyd_steinberg(signals.sky_image(32, 40), 2))
+    ex.controls["image"].value = "gradient"
+    np.testing.assert_allclose(np.array(ex.fig.data[0].z), signals.gradient_image(32, 40))
+    assert "gray levels" in ex.readout.value
