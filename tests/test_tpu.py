@@ -142,3 +142,36 @@ def test_capstone_table_mlp0_and_errors():
     assert rows[0]["tops_per_watt"] > 10 * rows[-1]["tops_per_watt"]
     with pytest.raises(ValueError, match="benchmark must be"):
         tpu.capstone_table(benchmark="CNN0")
+
+
+def test_lesson13_numbers(course_rows):
+    """Every number lesson 13 states."""
+    import dataclasses
+    mlp0 = tpu.model_cost(tpu.mlp0_layers(), 200)
+    assert round(mlp0.tops, 1) == 13.4 and round(mlp0.tops / T.peak_tops, 3) == 0.147
+    assert mlp0.cycles == 416595
+    assert tpu.model_cost(tpu.mlp0_layers(), 200, per_channel=True).cycles - mlp0.cycles == 80
+    assert tpu.layer_cost(1349, 2000, 2000).bound == "memory (DDR3)"
+    assert tpu.layer_cost(1350, 2000, 2000).bound == "compute"
+    faster = tpu.model_cost(tpu.mlp0_layers(), 200, spec=dataclasses.replace(T, weight_bandwidth=tpu.K80.bandwidth))
+    assert 4.3 < faster.tops / mlp0.tops < 4.5
+    shapes = [(64, 64), (64, 32), (32, 10)]
+    course = tpu.model_cost(shapes, 200)
+    assert 0.15 < course.rescale_share_of_arith_energy < 0.17 and 0.005 < mlp0.rescale_share_of_arith_energy < 0.006
+    assert tpu.model_cost(shapes, 200, per_channel=True).cycles - course.cycles == 6
+    assert tpu.model_cost(shapes, 200, weight_zero_point=True).cycles - course.cycles == 600
+    host = tpu.host_fp32_cost(shapes, 200)
+    assert round(course.latency_s * 1e6, 1) == 6.6 and round(host["latency_s"] * 1e6, 1) == 2.0
+    rows = course_rows
+    acc = [r["accuracy"] for r in rows[:4]]
+    assert max(acc) - min(acc) <= 1 / 539 + 1e-12 and abs(rows[-1]["accuracy"] - max(acc)) <= 1 / 539 + 1e-12
+    assert rows[2]["agreement"] == 1.0 and abs((1 - rows[0]["agreement"]) - 1 / 539) < 1e-12
+    m0 = tpu.capstone_table(batch=200, benchmark="MLP0")
+    assert 45 < m0[0]["inferences_per_joule"] / m0[-1]["inferences_per_joule"] < 55
+    assert 8.4 < m0[-1]["latency_us"] / m0[0]["latency_us"] < 8.6
+
+
+def test_spec_table_sources():
+    rows = tpu.spec_table()
+    assert all(src in ("Table 2", "Sec. 2", "Sec. 2, Fig. 1", "Fig. 1", "derived") for *_, src in rows)
+    assert {r[0]: r[1] for r in rows}["clock"] == 700e6
