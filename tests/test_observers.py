@@ -330,3 +330,26 @@ def test_kl_distributions_match_the_pseudocode_and_the_curve():
         direct = np.inf if np.any(Q[m] == 0) else float(np.sum(P[m] * np.log(P[m] / Q[m])))
         assert direct == pytest.approx(kl[i - 16], abs=1e-12)
         assert direct == pytest.approx(_ref_kl_single(h, i, 16), abs=1e-12)
+
+
+def test_lesson04_numbers():
+    """The numbers notebooks/04_histograms_calibration.ipynb states."""
+    from qlearn import snr
+    from qlearn.metrics import sqnr_db
+    from qlearn.viz import calibration as VC
+
+    x = snr.sample_distribution("laplace", 100_000, seed=0)
+    assert 8.4 < np.abs(x).max() < 8.5 and 6.8 < np.percentile(np.abs(x), 99.99) < 6.85
+    s = {(m, b): sqnr_db(x, affine.fake_quantize(x, calibrate(x, method=m, bits=b, symmetric=True)))
+         for m in ("minmax", "percentile", "mse", "entropy") for b in (4, 8)}
+    assert 9.4 < s["minmax", 4] < 9.6 and 15.8 < s["mse", 4] < 15.9
+    assert max((m for m in ("minmax", "percentile", "mse", "entropy")), key=lambda m: s[m, 4]) == "mse"
+    assert max(s[m, 8] for m in ("minmax", "percentile", "mse", "entropy")) - s["minmax", 8] < 1.0
+    g = snr.sample_distribution("gaussian", 20_000, seed=0)
+    clips = np.round(np.arange(0.5, 8.001, 0.05), 3)
+    assert clips[np.argmin(VC.clipping_curves(g, 4, clips)["total"])] == pytest.approx(2.7)
+    kl = EntropyObserver(bits=8).fit(snr.sample_distribution("gaussian", 200_000, seed=0))
+    assert 4.26 < kl.amax_ < 4.28 and 4.73 < kl.data_max_ < 4.74
+    pc = VC.per_channel_sqnr(VC.channel_scaled_weights(), 4)
+    assert 8.5 < pc["per-tensor"].mean() < 8.7 and 18.3 < pc["per-channel"].mean() < 18.4
+    assert (pc["per-tensor"] == 0).sum() == 5
