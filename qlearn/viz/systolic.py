@@ -21,6 +21,19 @@ REG_NAMES = {"weight_stationary": ("w", "x", "Σ"), "input_stationary": ("x", "w
              "output_stationary": ("Σ", "a", "b")}
 
 
+#: A pale red-white-blue scale: dark text stays readable on every cell.
+LIGHT_DIVERGING = [[0.0, "#ef8a62"], [0.5, "#f7f7f7"], [1.0, "#67a9cf"]]
+
+
+def _outlines(rows, cols, half: float = 0.44):
+    """Closed rectangles around cells ``(rows[i], cols[i])`` as one line trace (None separates them)."""
+    xs, ys = [], []
+    for i, j in zip(rows, cols):
+        xs += [j - half, j + half, j + half, j - half, j - half, None]
+        ys += [i - half, i - half, i + half, i + half, i - half, None]
+    return xs, ys
+
+
 def shape_for(size: int, preset: str) -> tuple[int, int, int]:
     """(M, K, N) of a shape preset for an array of ``size x size``."""
     if preset == "square":
@@ -59,10 +72,10 @@ def systolic_explorer(*, seed: int = 0) -> Explorer:
     n0 = res0.cycles
     fig = go.FigureWidget()
     fig.add_heatmap(z=np.zeros((size0, size0)), text=np.full((size0, size0), ""), texttemplate="%{text}",
-                    colorscale="RdBu", zmid=0, showscale=True, colorbar=dict(title="sum"), name="PE",
-                    hoverinfo="skip", xgap=3, ygap=3)
-    fig.add_scatter(x=[], y=[], mode="markers", name="MAC this cycle",
-                    marker=dict(symbol="square-open", size=46, color=COLORS["accent"], line=dict(width=4)))
+                    colorscale=LIGHT_DIVERGING, zmid=0, showscale=True, colorbar=dict(title="sum"), name="PE",
+                    hoverinfo="skip", xgap=3, ygap=3, textfont=dict(color=COLORS["dark"]))
+    fig.add_scatter(x=[], y=[], mode="lines", name="MAC this cycle",
+                    line=dict(color=COLORS["accent"], width=4))
     base_layout(fig, height=520, xaxis_title="array column j", yaxis_title="array row i")
     fig.update_yaxes(autorange="reversed", dtick=1)
     fig.update_xaxes(dtick=1)
@@ -111,9 +124,9 @@ def systolic_explorer(*, seed: int = 0) -> Explorer:
         fig.data[0].x = list(range(size))
         fig.data[0].y = list(range(size))
         ai, aj = np.nonzero(tr.active[t])
-        fig.data[1].x = aj.tolist()
-        fig.data[1].y = ai.tolist()
-        fig.data[1].marker.size = 46 if size == 4 else 26
+        bx, by = _outlines(ai, aj)
+        fig.data[1].x = bx
+        fig.data[1].y = by
         M, K, N = A.shape[0], A.shape[1], B.shape[1]
         macs_so_far = int(tr.active[: t + 1].sum())
         util = macs_so_far / (size * size * (t + 1))
@@ -193,7 +206,7 @@ def tiling_explorer() -> Explorer:
         folds = kt * nt
         f = min(v["fold"], folds) - 1
         kk, nn = np.meshgrid(np.arange(K), np.arange(N), indexing="ij")
-        z = (kk // R) * nt + (nn // R)
+        z = (kk // R) * nt + (nn // R) + 1          # fold number, 1-based like the slider
         fig.data[0].z = z.astype(float)
         fig.data[0].x = np.arange(N)
         fig.data[0].y = np.arange(K)
