@@ -210,3 +210,27 @@ def test_samples_have_unit_std_and_are_deterministic():
     assert r.min() == 0.0 and 0.45 < np.mean(r == 0) < 0.55
     o = snr.sample_distribution("outliers", 10_000)
     assert np.sum(np.abs(o) > 10) == 10
+
+
+def test_lesson05_numbers():
+    """The numbers notebooks/05_snr.ipynb states."""
+    from qlearn import signals
+
+    s = snr.sine(200_000)
+    d = snr.noise_decomposition(s, 12, 1.0)
+    assert abs(d["granular_per_inside"] / d["granular_model"] - 1) < 0.01
+    m8 = snr.measured_sqnr_db(s, 8, 1.0)
+    assert abs(m8 - 49.79) < 0.01 and abs(snr.measured_sqnr_db(s, 9, 1.0) - m8 - 6.06) < 0.01
+    g = snr.sample_distribution("gaussian", 200_000, seed=0)
+    assert abs(snr.noise_decomposition(g, 8, 4.0)["sqnr_db"] - 40.5) < 0.1
+    assert abs(snr.noise_decomposition(g, 16, 4.0)["sqnr_db"] - 51.4) < 0.1
+    assert abs(snr.noise_decomposition(g, 16, 2.0)["sqnr_db"] - 19.3) < 0.05
+    short = {n: snr.sine_sqnr_db(n) - snr.measured_sqnr_db(s, n, 1.0) for n in (1, 4, 12)}
+    assert 1.3 < short[1] < 1.4 and 0.5 < short[4] < 0.55 and short[12] < 0.05
+    assert 0.32 < np.mean(np.abs(s) > 1 - snr.step_size(4, 1.0)) < 0.33
+    assert abs(snr.optimal_clip("gaussian", 2, model="exact") - 1.99) < 0.01
+    lsb = snr.step_size(8, 1.0)
+    x = 0.7 * lsb * np.sin(2 * np.pi * (1 / 64 + 0.37 / 4096) * np.arange(4096))
+    assert list(np.unique(signals.adc(x, 8)) / lsb) == [-0.5, 0.5]
+    p = {k: np.mean((signals.adc(x, 8, dither=k, seed=0) - x) ** 2) / (lsb**2 / 12) for k in (None, "tpdf")}
+    assert abs(p[None] - 0.59) < 0.01 and abs(p["tpdf"] - 2.96) < 0.01
