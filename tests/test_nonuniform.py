@@ -232,3 +232,19 @@ def test_train_codes_ste_blocks_weights_beyond_one():
     assert r.float_model.layers[1].W[0, 1] != m.layers[1].W[0, 1]
     with pytest.raises(ValueError, match="method must be one of"):
         nu.train_codes(M, D, method="kmeans")
+
+
+def test_numbers_lesson_10_states():
+    """Regression pins for the figures lesson 10 prints (derived checks are in the tests above)."""
+    cb = nu.kmeans_codebook(M.layers[0].W, 2)
+    np.testing.assert_allclose(cb.centroids, [-0.364, -0.102, 0.112, 0.364], atol=5e-4)
+    acc = {k: round(nu.compress_model(M, *k[:2], per_channel=k[2]).accuracy(D.X_test, D.y_test), 3)
+           for k in [("uniform", 2, True), ("kmeans", 2, True), ("kmeans", 4, True), ("log2", 3, True),
+                     ("log2", 5, True), ("binary", None, True), ("ternary", None, True), ("binary", None, False)]}
+    assert acc == {("uniform", 2, True): 0.143, ("kmeans", 2, True): 0.926, ("kmeans", 4, True): 0.978,
+                   ("log2", 3, True): 0.946, ("log2", 5, True): 0.954, ("binary", None, True): 0.668,
+                   ("ternary", None, True): 0.863, ("binary", None, False): 0.675}
+    assert nu.log2_quantize([0.74, 0.70], 3, e_max=0).tolist() == [1.0, 0.5]
+    b = nu.train_codes(M, D, method="binary", epochs=10, lr=1e-3, seed=0)
+    assert b.history["test_accuracy"][1] > 0.9 and round(b.accuracy(D.X_test, D.y_test), 2) == 0.96
+    assert b.size_bytes == 1656 and round(M.size_bytes(32) / b.size_bytes, 1) == 15.9

@@ -193,3 +193,23 @@ def test_regularization_study_reproduces_from_the_seeds():
     # identical up to BLAS summation order; allow 1 point (5 images) per entry
     np.testing.assert_allclose(fresh["float_accuracy"], shipped["float_accuracy"][:3], atol=0.01)
     np.testing.assert_allclose(fresh["ptq_accuracy"], shipped["ptq_accuracy"][:3], atol=0.01)
+
+
+def test_numbers_lessons_07_and_08_state():
+    """The figures the notebooks print (regression pins; the reasoning-based ranges are in the tests above)."""
+    assert round(FLOAT_ACC, 3) == 0.976 and M.size_bytes(32) == 26280
+    pt = ptq.accuracy_vs_bits(M, D, [2, 3], per_channel=False)
+    pc = ptq.accuracy_vs_bits(M, D, [2, 3], per_channel=True)
+    assert [round(a, 3) for a in pt] == [0.143, 0.931] and [round(a, 3) for a in pc] == [0.681, 0.954]
+    q_pt = ptq.quantize_model(M, mode="weight_only", bits=4)
+    q_pc = ptq.quantize_model(M, mode="weight_only", bits=4, per_channel=True)
+    assert q_pc.size_bytes - q_pt.size_bytes == 103 * 8 and round(M.size_bytes(32) / q_pc.size_bytes, 1) == 5.8
+    q8 = ptq.quantize_model(M, mode="full_integer", bits=8, calib_data=D.X_calib)
+    assert q8.size_bytes == 6936 and round(M.size_bytes(32) / q8.size_bytes, 1) == 3.8
+    assert round((q8.accuracy(D.X_test, D.y_test) - FLOAT_ACC) * len(D.y_test)) == 1
+    assert round((1 - q8.agreement(D.X_test, M)) * len(D.y_test)) == 1
+    acc4 = {cal: ptq.quantize_model(M, mode="full_integer", bits=4, calibration=cal, calib_data=D.X_calib)
+            .accuracy(D.X_test, D.y_test) for cal in ptq.CALIBRATIONS}
+    assert min(acc4, key=acc4.get) == "minmax" and round(acc4["minmax"], 3) == 0.963 and round(acc4["mse"], 3) == 0.972
+    sens = ptq.layer_sensitivity(M, D, bits=2)
+    assert np.argmin(sens) == 0 and round(sens[0], 3) == 0.651

@@ -158,3 +158,21 @@ def test_bad_input():
         qat.ste_grad([np.nan], affine.QParams(1.0, 0, -1, 1))
     with pytest.raises(TypeError, match="qp must be a QParams"):
         qat.ste_grad([0.0], 1.0)
+
+
+def test_numbers_lesson_09_states():
+    """Regression pins for the figures lesson 09 prints (derived checks are in the tests above)."""
+    got = {}
+    for bits, pc in qat.QAT_CONFIGS:
+        p = ptq.quantize_model(M, mode="full_integer", bits=bits, per_channel=pc, calib_data=D.X_calib)
+        got[bits, pc] = (round(p.accuracy(D.X_test, D.y_test), 3),
+                         round(qat.pretrained_qat(bits, pc).accuracy(D.X_test, D.y_test), 3))
+    assert got[2, False] == (0.128, 0.701) and got[2, True] == (0.577, 0.846) and got[4, False] == (0.963, 0.976)
+    s = ptq.load_regularization_study()
+    delta = np.round(s["delta"] * len(D.y_test)).astype(int)
+    bits = list(s["bits"])
+    assert (delta > 0).sum() == 4 and delta.max() == 1 and (delta[:, bits.index(8)] == 0).sum() == 7
+    assert delta[:, bits.index(3)].max() == -33 and delta[:, bits.index(3)].min() == -78
+    assert round(delta[:, bits.index(4)].mean()) == -6
+    qp = affine.compute_qparams(-1.0, 1.0, bits=2, symmetric=True, narrow_range=True)
+    assert qat.ste_grad([-2.0, -1.6, -1.4, -0.3, 0.0, 0.8, 1.4, 1.6], qp).tolist() == [0, 0, 1, 1, 1, 1, 1, 0]

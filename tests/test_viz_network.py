@@ -103,3 +103,18 @@ def test_codebook_explorer_levels():
     ex.controls["bits"].value = 2
     assert len(ex.fig.data[1].x) <= 3
     assert ex.last_error is None
+
+
+def test_per_channel_sqnr_gain_matches_the_step_size_prediction():
+    """Lesson 07: noise power ~ step**2, so row c gains 20 log10(max r / r_c) dB with its own scale."""
+    W0 = M.layers[0].W
+    r = np.abs(W0).max(axis=1)
+    predicted = np.mean(20 * np.log10(r.max() / r))
+    for bits in (4, 8):
+        sq = {pc: N.channel_sqnr_db(W0, affine.fake_quantize(W0, ptq.weight_qparams(W0, bits=bits, per_channel=pc)))
+              for pc in (False, True)}
+        assert abs((sq[True] - sq[False]).mean() - predicted) < 0.3
+    sq4 = {pc: N.channel_sqnr_db(W0, affine.fake_quantize(W0, ptq.weight_qparams(W0, bits=4, per_channel=pc)))
+           for pc in (False, True)}
+    assert round(sq4[False].mean(), 1) == 16.3 and round(sq4[True].mean(), 1) == 19.5  # the lesson's figures
+    assert round(r.min(), 2) == 0.37 and round(r.max(), 2) == 0.87 and round(7 * r.min() / r.max()) == 3
