@@ -209,3 +209,27 @@ def test_images_are_generated_and_deterministic():
         signals.reduce_bit_depth(g, 0)
     with pytest.raises(ValueError, match="img and x_hat must be 2-D of the same shape"):
         signals.blurred_error(g, g[:2])
+
+
+def test_lesson06_numbers():
+    """The numbers notebooks/06_fixed_point.ipynb states."""
+    from qlearn.fixed import propose_format, quantize_fixed
+
+    q34 = FixedFormat(8, 4)
+    assert quantize_fixed([9.0], q34, overflow="wrap")[0][0] == -7.0
+    assert quantize_fixed([9.0], q34)[0][0] == 7.9375 and quantize_fixed([0.01], q34)[1].underflows == 1
+    assert list(quantize_fixed([-1.25, 1.25], FixedFormat(8, 0), rounding="floor")[0]) == [-2.0, 1.0]
+    rng = np.random.default_rng(0)
+    run1 = signals.iir_float(rng.uniform(-0.5, 0.5, 2000), 0.9)
+    run2 = signals.iir_float(rng.uniform(-0.5, 0.5, 2000), 0.9)
+    fmt = propose_format(run1, 16)
+    assert repr(fmt) == "Q2.13" and repr(propose_format(run1, 16, margin_bits=1)) == "Q3.12"
+    assert quantize_fixed(run2, fmt)[1].overflows == 0
+    imp = np.r_[6.0, np.zeros(119)]
+    assert list(signals.iir_fixed(imp, -0.9, FixedFormat(12, 4))[0][-4:]) == [0.25, -0.25, 0.25, -0.25]
+    assert list(signals.iir_fixed(imp, 0.9, FixedFormat(12, 4))[0][-4:]) == [0.25] * 4
+    sky = signals.sky_image()
+    b, d = signals.reduce_bit_depth(sky, 3), signals.floyd_steinberg(sky, 3)
+    assert signals.count_levels(b) == 5
+    assert np.sqrt(np.mean((d - sky) ** 2)) > np.sqrt(np.mean((b - sky) ** 2))
+    assert abs(signals.blurred_error(sky, b) / signals.blurred_error(sky, d) - 6.4) < 0.1
