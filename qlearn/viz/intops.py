@@ -85,6 +85,8 @@ def accumulator_explorer(*, seed: int = 0) -> Explorer:
     a = rng.integers(-128, 128, (64, Ks.max()))
     b = rng.integers(-128, 128, (Ks.max(), 1))
     part = np.cumsum(a * b[:, 0][None, :], axis=1)          # running sums: (64, Kmax)
+    run_hi = np.maximum.accumulate(part, axis=1)[:, Ks - 1]  # largest partial sum within the first K terms
+    run_lo = np.minimum.accumulate(part, axis=1)[:, Ks - 1]
     worst = np.array([intops.accumulator_bits_needed(int(k)) for k in Ks])
     fig = go.FigureWidget()
     fig.add_scatter(x=Ks, y=np.zeros(Ks.size), name="random dot products overflowing (%)",
@@ -98,7 +100,7 @@ def accumulator_explorer(*, seed: int = 0) -> Explorer:
     def update(v):
         bits = v["bits"]
         lo, hi = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
-        over = np.array([((part[:, :k] < lo) | (part[:, :k] > hi)).any(axis=1).mean() * 100 for k in Ks])
+        over = ((run_lo < lo) | (run_hi > hi)).mean(axis=0) * 100
         fig.data[0].y = over
         kmax = max((int(k) for k in Ks if intops.accumulator_bits_needed(int(k)) <= bits), default=0)
         return (f"{bits}-bit accumulator: safe for any int8 data up to K = <b>{kmax}</b> (of the K shown); "
