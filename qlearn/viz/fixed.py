@@ -168,10 +168,14 @@ def image_dither_explorer(*, height: int = 128, width: int = 128, bits: int = 3)
         "dither": C.toggle("Floyd-Steinberg dithering", False),
     }
 
+    shown = {"image": None}
+
     def update(v):
         img = cache.image(v["image"])
         q = cache.get(v["image"], v["bits"], v["dither"])
-        fig.data[0].z = img
+        if shown["image"] != v["image"]:  # the original only changes with the image
+            fig.data[0].z = img
+            shown["image"] = v["image"]
         fig.data[1].z = q
         return (f"{signals.count_levels(q)} gray levels; RMS error {np.sqrt(np.mean((q - img) ** 2)):.4f}; "
                 f"error after a 5x5 blur (what the eye sees) <b>{signals.blurred_error(img, q):.4f}</b>")
