@@ -213,3 +213,17 @@ def test_numbers_lessons_07_and_08_state():
     assert min(acc4, key=acc4.get) == "minmax" and round(acc4["minmax"], 3) == 0.963 and round(acc4["mse"], 3) == 0.972
     sens = ptq.layer_sensitivity(M, D, bits=2)
     assert np.argmin(sens) == 0 and round(sens[0], 3) == 0.651
+
+
+def test_asymmetric_weights_match_plain_minmax_formula():
+    q = ptq.quantize_model(M, mode="weight_only", bits=4, symmetric=False)
+    for layer, ql in zip(M.layers, q.layers, strict=True):
+        lo, hi = min(layer.W.min(), 0.0), max(layer.W.max(), 0.0)
+        s = (hi - lo) / 15  # codes -8..7
+        z = np.clip(np.round(-8 - lo / s), -8, 7)
+        W_hat = (np.clip(np.round(layer.W / s) + z, -8, 7) - z) * s
+        np.testing.assert_allclose(ql.W, W_hat, atol=1e-15)
+    # 2 bits: asymmetric keeps 4 levels where symmetric narrow range keeps 3
+    a_asym = ptq.accuracy_vs_bits(M, D, [2], symmetric=False)[0]
+    a_sym = ptq.accuracy_vs_bits(M, D, [2], symmetric=True)[0]
+    assert a_asym > a_sym

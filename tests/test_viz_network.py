@@ -118,3 +118,14 @@ def test_per_channel_sqnr_gain_matches_the_step_size_prediction():
            for pc in (False, True)}
     assert round(sq4[False].mean(), 1) == 16.3 and round(sq4[True].mean(), 1) == 19.5  # the lesson's figures
     assert round(r.min(), 2) == 0.37 and round(r.max(), 2) == 0.87 and round(7 * r.min() / r.max()) == 3
+
+
+def test_progress_bar_is_a_training_callback():
+    bar = N.progress("test")
+    bar({"epoch": 2, "epochs": 5})
+    assert bar.value == 2 and bar.max == 5
+    bar(3, 4)
+    assert bar.value == 3 and bar.max == 4
+    seen = N.progress()
+    qat.qat_finetune(M, D, bits=8, epochs=1, callback=seen)
+    assert seen.value == 1 and seen.max == 1
