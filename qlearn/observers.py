@@ -7,15 +7,15 @@ Every observer has the scikit-learn shape: ``fit(x)`` / ``partial_fit(batch)`` r
 histogram observers, ``hist_``, ``bin_edges_``); ``qparams()`` turns the chosen range
 into a :class:`qlearn.affine.QParams` with :func:`qlearn.affine.compute_qparams`.
 
-=========================  ==============================================================
-observer                   range it chooses
-=========================  ==============================================================
-MinMaxObserver             the smallest and largest values seen
-MovingAverageMinMaxObserver an exponential moving average of each batch's min and max
-PercentileObserver         a percentile of the values (of ``|x|`` when symmetric)
-MSEObserver                the clip that minimises the expected quantization MSE
-EntropyObserver            TensorRT's KL-divergence threshold (Migacz 2017)
-=========================  ==============================================================
+============================  ==========================================================
+observer                      range it chooses
+============================  ==========================================================
+MinMaxObserver                the smallest and largest values seen
+MovingAverageMinMaxObserver   an exponential moving average of each batch's min and max
+PercentileObserver            a percentile of the values (of ``|x|`` when symmetric)
+MSEObserver                   the clip that minimises the expected quantization MSE
+EntropyObserver               TensorRT's KL-divergence threshold (Migacz 2017)
+============================  ==========================================================
 
 ``min_`` / ``max_`` are always the range handed to ``compute_qparams`` (the clip
 range for the clipping observers) and ``amax_ = max(|min_|, |max_|)``; the histogram

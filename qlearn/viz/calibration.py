@@ -31,7 +31,11 @@ def _symmetric(kind: str) -> bool:
 
 
 class _Cache:
-    """Data and fitted calibrators per (distribution, bits), computed on first use."""
+    """Data and fitted calibrators per (distribution, bits).
+
+    The first request for a distribution fits the calibrators at every bit width the
+    explorer offers, so the bits slider afterwards only looks results up.
+    """
 
     def __init__(self, n: int, seed: int):
         self.n, self.seed = n, seed
@@ -42,7 +46,13 @@ class _Cache:
             self.data[kind] = snr.sample_distribution(kind, self.n, seed=self.seed)
         return self.data[kind]
 
-    def calib(self, kind, bits):
+    def calib(self, kind, bits, all_bits=range(2, 9)):
+        if (kind, bits) not in self.results:
+            for b in sorted(set(all_bits) | {bits}):
+                self._fit(kind, b)
+        return self.results[(kind, bits)]
+
+    def _fit(self, kind, bits):
         key = (kind, bits)
         if key not in self.results:
             x = self.x(kind)
@@ -55,7 +65,6 @@ class _Cache:
                 out[label] = dict(lo=float(lo), hi=float(hi), mse=e["mse"], clipped=e["clipped_fraction"],
                                   sqnr=metrics.sqnr_db(x, affine.fake_quantize(x, qp)))
             self.results[key] = out
-        return self.results[key]
 
 
 def _vline(lo, hi, top):
@@ -66,6 +75,8 @@ def calibration_explorer(*, n: int = 100_000, seed: int = 0, bits: int = 8) -> E
     """The four calibrators' clipping ranges drawn on the histogram of a chosen distribution.
 
     Readout: each calibrator's range, MSE, SQNR and clipped fraction at the chosen bit width.
+    The calibrators are fitted at every bit width when a distribution is first shown
+    (about half a second per distribution), then only looked up.
     """
     cache = _Cache(n, seed)
     bins = 200
