@@ -307,3 +307,55 @@ def pretrained_qat(bits: int = 4, per_channel: bool = False) -> QATModel:
     out.float_model, out.act_max = fm, act_max
     out.history = {name: r[f"{key}_{name}"] for name in ("epoch", "loss", "train_accuracy", "test_accuracy")}
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Noise during training: does QAT's rounding act as a regularizer?
+
+NOISE_STUDY_FILE = DATA_DIR / "qat_noise.npz"
+NOISE_STUDY_SEEDS = (0, 1, 2, 3)
+NOISE_STUDY_BITS = (16, 8, 4)
+
+
+def noise_study(data=None, *, seeds=NOISE_STUDY_SEEDS, bits_list=NOISE_STUDY_BITS, callback=None) -> dict:
+    """Fine-tune each seed's float model with the same QAT recipe at several widths; compare.
+
+    Introduced in lesson ``09_quantization_aware_training``. 16-bit fake quantization is
+    the control: the same optimiser, schedule and shuffling as the low-bit runs, with
+    rounding noise about 2**-15 of each range, so any difference at 8 or 4 bits is the
+    effect of the noise (plus chance, which the spread over seeds shows).
+
+    Returns
+    -------
+    dict
+        ``seeds``, ``bits``, ``float_accuracy`` (before fine-tuning), ``accuracy``
+        (n_seeds, n_bits): test accuracy of the quantized model after :data:`QAT_TRAINING`.
+    """
+    from qlearn.data import load_digits
+    from qlearn.nn import PRETRAINED_SIZES, PRETRAINED_TRAINING, train
+
+    data = load_digits() if data is None else data
+    seeds = [check_int(s, "seed", 0, 2**31) for s in seeds]
+    bits_list = [check_int(b, "bits", MIN_BITS, MAX_BITS) for b in bits_list]
+    settings = {k: v for k, v in PRETRAINED_TRAINING.items() if k != "seed"}
+    f_acc, acc = [], []
+    for k, seed in enumerate(seeds):
+        base = train(PRETRAINED_SIZES, data, seed=seed, **settings)
+        f_acc.append(base.accuracy(data.X_test, data.y_test))
+        acc.append([qat_finetune(base, data, bits=b, **{**QAT_TRAINING, "seed": seed}).accuracy(
+            data.X_test, data.y_test) for b in bits_list])
+        if callback is not None:
+            callback(k + 1, len(seeds))
+    return dict(seeds=np.array(seeds), bits=np.array(bits_list), float_accuracy=np.array(f_acc),
+                accuracy=np.array(acc))
+
+
+def load_noise_study() -> dict:
+    """The shipped :func:`noise_study` (defaults), from ``qlearn/data/qat_noise.npz``."""
+    with np.load(NOISE_STUDY_FILE) as f:
+        return {k: f[k] for k in f.files}
+
+
+def save_noise_study() -> None:
+    """Recompute and write the shipped study (maintainers only)."""
+    np.savez_compressed(NOISE_STUDY_FILE, **noise_study())
