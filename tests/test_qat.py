@@ -174,6 +174,9 @@ def test_numbers_lesson_09_states():
     assert (delta > 0).sum() == 4 and delta.max() == 1 and (delta[:, bits.index(8)] == 0).sum() == 7
     assert delta[:, bits.index(3)].max() == -33 and delta[:, bits.index(3)].min() == -78
     assert round(delta[:, bits.index(4)].mean()) == -6
+    ns = qat.load_noise_study()
+    img = np.round(ns["accuracy"] * len(D.y_test)).astype(int)
+    assert (img[:, 1] - img[:, 0]).tolist() == [0, 4, 0, -1] and (img[:, 2] - img[:, 0]).tolist() == [-2, 4, -2, -4]
     qp = affine.compute_qparams(-1.0, 1.0, bits=2, symmetric=True, narrow_range=True)
     assert qat.ste_grad([-2.0, -1.6, -1.4, -0.3, 0.0, 0.8, 1.4, 1.6], qp).tolist() == [0, 0, 1, 1, 1, 1, 1, 0]
 
