@@ -1,0 +1,76 @@
+"""The ``qlearn`` command.
+
+``qlearn serve`` serves the landing page (``notebooks/00_index.ipynb``) and every lesson as Voila
+apps; see :mod:`qlearn.serve` for the settings and ``docs/hosting.md`` for classroom hosting.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from . import serve as _serve
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``qlearn`` (sub-command ``serve``)."""
+    parser = argparse.ArgumentParser(prog="qlearn", description="qlearn: an interactive course on quantization.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    s = sub.add_parser(
+        "serve",
+        help="serve the lessons as Voila apps",
+        description=(
+            "Serve the landing page (00_index.ipynb) and every lesson in the notebooks directory as "
+            "Voila apps. Viewers see outputs and widgets only: no code, no tracebacks. Listens on "
+            "loopback (127.0.0.1) unless --host says otherwise."
+        ),
+    )
+    s.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default: 127.0.0.1, this machine only; "
+                        "0.0.0.0 exposes the server to the network)")
+    s.add_argument("--port", type=int, default=8866, help="port to listen on (default: 8866)")
+    s.add_argument("--no-browser", action="store_true", help="do not open a web browser")
+    s.add_argument("--notebooks", metavar="DIR", default=None,
+                   help="directory of the lessons (default: ./notebooks)")
+    s.add_argument("--timeout", type=int, default=_serve.EXECUTE_TIMEOUT, metavar="SECONDS",
+                   help=f"longest time one cell may run before the page reports it "
+                        f"(default: {_serve.EXECUTE_TIMEOUT})")
+    s.add_argument("--cull-idle", type=int, default=_serve.CULL_IDLE_TIMEOUT, metavar="SECONDS",
+                   help="shut down a lesson's kernel after this long with no page open "
+                        f"(default: {_serve.CULL_IDLE_TIMEOUT}; 0 never)")
+    s.add_argument("--preheat", choices=["landing", "all", "none"], default="landing",
+                   help="start and run notebooks before anyone asks: the landing page only "
+                        "(default), every lesson (one kernel each, about 150 MB), or none")
+    return parser
+
+
+def options_from_args(args: argparse.Namespace, notebooks_dir=None) -> _serve.ServeOptions:
+    """Turn parsed ``serve`` arguments into :class:`qlearn.serve.ServeOptions`."""
+    if args.preheat == "landing":
+        preheat = [_serve.LANDING]
+    elif args.preheat == "all" and notebooks_dir is not None:
+        from pathlib import Path
+
+        preheat = sorted(p.name for p in Path(notebooks_dir).glob("*.ipynb"))
+    else:
+        preheat = []
+    return _serve.ServeOptions(host=args.host, port=args.port, open_browser=not args.no_browser,
+                               timeout=args.timeout, cull_idle_timeout=args.cull_idle, preheat=preheat)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``qlearn`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "serve":
+        try:
+            nb_dir = _serve.find_notebooks_dir(args.notebooks)
+            options = options_from_args(args, nb_dir)
+        except ValueError as exc:
+            parser.error(str(exc))
+        _serve.serve(nb_dir, options)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

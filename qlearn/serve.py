@@ -1,0 +1,265 @@
+"""Serve the course's notebooks as Voila apps: the configuration behind ``qlearn serve``.
+
+Everything a classroom server needs is decided here, in one place, so that ``qlearn serve``,
+the JupyterHub deployment (``deploy/jupyterhub_config.py``) and the tests use the same settings:
+
+* a finite per-cell execution timeout (Voila waits forever by default, and a stuck cell then
+  shows a spinner forever);
+* idle kernels culled (every page load starts a kernel, and kernels outlive closed tabs);
+* no tracebacks and no sources shown to viewers, with a plain-language message instead;
+* the landing page's kernel pre-heated (its first render is the one every learner waits for);
+* the ``qlearn`` page template: Voila's ``lab`` template without its CDN links, plus a watchdog
+  that replaces an endless spinner by a message when the server or the kernel goes away.
+
+Introduced for teachers in ``docs/hosting.md``; learners only ever see the pages.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+LANDING = "00_index.ipynb"
+TEMPLATE = "qlearn"
+
+#: Seconds a single cell may run before Voila gives up on the page (finite, unlike Voila's default).
+EXECUTE_TIMEOUT = 60
+#: Seconds a kernel may sit idle with no page connected before it is shut down.
+CULL_IDLE_TIMEOUT = 600
+#: Seconds between two culling passes.
+CULL_INTERVAL = 60
+
+ERROR_INSTRUCTION = ("This part of the lesson could not run. Reload the page; if it happens again, "
+                     "tell your teacher (the server log has the details).")
+TIMEOUT_INSTRUCTION = ("The lesson took too long to start, probably because the server is busy. "
+                       "Reload the page in a minute.")
+
+
+def template_root() -> Path:
+    """The directory to put on ``JUPYTER_PATH`` so Voila finds the ``qlearn`` template.
+
+    Voila looks templates up in ``<jupyter path>/voila/templates/<name>``; qlearn ships its
+    template inside the package (``qlearn/templates/voila/templates/qlearn``), so the package's
+    ``templates`` directory is the Jupyter path entry.
+    """
+    return Path(__file__).resolve().parent / "templates"
+
+
+def jupyter_path_with_template(current: str | None = None) -> str:
+    """``JUPYTER_PATH`` with :func:`template_root` prepended (kept once, order otherwise kept)."""
+    root = str(template_root())
+    parts = [p for p in (current or "").split(os.pathsep) if p and p != root]
+    return os.pathsep.join([root, *parts])
+
+
+def find_notebooks_dir(explicit: str | os.PathLike | None = None, cwd: str | os.PathLike | None = None) -> Path:
+    """Where the lessons are: ``explicit`` if given, else ``./notebooks`` if it exists.
+
+    Parameters
+    ----------
+    explicit : path or None
+        The ``--notebooks`` argument. Must be an existing directory.
+    cwd : path or None
+        Directory to look for ``notebooks/`` in (default: the current directory).
+
+    Returns
+    -------
+    pathlib.Path
+        The directory, resolved.
+
+    Raises
+    ------
+    ValueError
+        If ``explicit`` is not a directory, or no ``notebooks`` directory is found.
+
+    Notes
+    -----
+    A wheel of qlearn does not ship the notebooks (they live in the repository), so there is no
+    third fallback: run ``qlearn serve`` from a clone, or pass ``--notebooks``.
+    """
+    if explicit is not None:
+        p = Path(explicit).expanduser()
+        if not p.is_dir():
+            raise ValueError(f"notebooks must be an existing directory, got {str(explicit)!r}")
+        return p.resolve()
+    here = Path(cwd) if cwd is not None else Path.cwd()
+    p = here / "notebooks"
+    if p.is_dir():
+        return p.resolve()
+    raise ValueError(f"no notebooks directory found: {str(p)!r} does not exist; pass --notebooks DIR "
+                     "(run qlearn serve from a clone of the course repository)")
+
+
+@dataclass
+class ServeOptions:
+    """What ``qlearn serve`` was asked for; :func:`voila_config` turns it into Voila settings.
+
+    ``preheat`` lists the notebooks (relative to the notebooks directory) that get a kernel
+    started and the notebook executed before anyone asks, ``pool_size`` kernels each.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 8866
+    open_browser: bool = True
+    timeout: int = EXECUTE_TIMEOUT
+    cull_idle_timeout: int = CULL_IDLE_TIMEOUT
+    cull_interval: int = CULL_INTERVAL
+    preheat: list[str] = field(default_factory=lambda: [LANDING])
+    pool_size: int = 1
+
+    def __post_init__(self):
+        if not isinstance(self.port, int) or not 1 <= self.port <= 65535:
+            raise ValueError(f"port must be an integer in [1, 65535], got {self.port!r}")
+        if not 1 <= self.timeout <= 3600:
+            raise ValueError(f"timeout must be in [1, 3600] seconds, got {self.timeout!r}")
+        if self.cull_idle_timeout < 0 or self.cull_interval <= 0:
+            raise ValueError("cull_idle_timeout must be >= 0 and cull_interval > 0 seconds, got "
+                             f"{self.cull_idle_timeout!r} and {self.cull_interval!r}")
+        if not 0 <= self.pool_size <= 8:
+            raise ValueError(f"pool_size must be in [0, 8], got {self.pool_size!r}")
+
+
+def voila_config(options: ServeOptions | None = None, notebooks_dir: str | os.PathLike | None = None):
+    """The traitlets configuration ``qlearn serve`` hands to Voila.
+
+    Parameters
+    ----------
+    options : ServeOptions or None
+        Defaults: loopback, port 8866, landing page pre-heated.
+    notebooks_dir : path or None
+        Used to keep only the pre-heated notebooks that exist (a pool for a missing notebook
+        would fail at start-up).
+
+    Returns
+    -------
+    traitlets.config.Config
+
+    Examples
+    --------
+    >>> c = voila_config(ServeOptions(open_browser=False))
+    >>> c.VoilaConfiguration.template, c.VoilaConfiguration.show_tracebacks, c.VoilaExecutor.timeout
+    ('qlearn', False, 60)
+    """
+    from traitlets.config import Config
+
+    o = options or ServeOptions()
+    c = Config()
+    c.Voila.ip = o.host
+    c.Voila.port = o.port
+    c.Voila.port_retries = 0  # the URL a teacher hands out must be the one asked for
+    c.Voila.open_browser = o.open_browser
+    c.Voila.token = ""  # Voila's default: kernels only accept widget (comm) messages anyway
+
+    v = c.VoilaConfiguration
+    v.template = TEMPLATE
+    v.allow_template_override = "NO"  # a notebook's metadata cannot switch back to a CDN template
+    v.theme = "light"
+    v.show_tracebacks = False
+    v.strip_sources = True
+    v.file_denylist = [r".*\.(ipynb|py|pyc|json|yml|yaml|toml|cfg|env|sh)"]
+    v.progressive_rendering = False  # incompatible with pre-heated kernels
+
+    e = c.VoilaExecutor
+    e.timeout = o.timeout
+    e.interrupt_on_timeout = False  # stop the page with a message; do not run the rest half-set-up
+    e.cell_error_instruction = ERROR_INSTRUCTION
+    e.cell_timeout_instruction = TIMEOUT_INSTRUCTION
+
+    k = c.MappingKernelManager
+    k.cull_idle_timeout = o.cull_idle_timeout
+    k.cull_interval = o.cull_interval
+    k.cull_connected = False  # a learner with the tab open keeps the kernel
+    k.cull_busy = False
+
+    preheat = list(o.preheat) if o.pool_size > 0 else []
+    if notebooks_dir is not None:
+        preheat = [nb for nb in preheat if (Path(notebooks_dir) / nb).is_file()]
+    v.preheat_kernel = bool(preheat)
+    if preheat:
+        pools = {"default": {"pool_size": 0}}
+        pools.update({nb: {"pool_size": o.pool_size} for nb in preheat})
+        v.default_pool_size = 0
+        c.VoilaKernelManager.kernel_pools_config = pools
+        c.VoilaKernelManager.fill_delay = 1.0
+    return c
+
+
+def voila_cli_args(options: ServeOptions | None = None, *, server_extension: bool = False) -> list[str]:
+    """The same settings as command-line flags, for ``voila`` or ``jupyterhub-singleuser``.
+
+    With ``server_extension=True`` only the settings the Voila *server extension* reads are
+    returned (no ``Voila.*`` app options, no pre-heating: that exists only in standalone Voila),
+    plus the kernel culling that Jupyter Server applies itself.
+
+    Examples
+    --------
+    >>> "--VoilaExecutor.timeout=60" in voila_cli_args()
+    True
+    >>> any(a.startswith("--Voila.") for a in voila_cli_args(server_extension=True))
+    False
+    """
+    c = voila_config(options)
+    args = []
+    for section in sorted(c):
+        if server_extension and section in ("Voila", "VoilaKernelManager"):
+            continue
+        for key in sorted(c[section]):
+            value = c[section][key]
+            if server_extension and section == "VoilaConfiguration" and key in ("preheat_kernel",
+                                                                                 "default_pool_size"):
+                continue
+            if isinstance(value, bool):
+                text = str(value)
+            elif isinstance(value, (int, float)):
+                text = repr(value)
+            elif isinstance(value, str):
+                text = value
+            else:
+                text = repr(value)
+            args.append(f"--{section}.{key}={text}")
+    return args
+
+
+def make_app(notebooks_dir: str | os.PathLike, options: ServeOptions | None = None):
+    """A configured, initialised (not started) Voila application serving ``notebooks_dir``.
+
+    Sets ``JUPYTER_PATH`` in this process so Voila finds the ``qlearn`` template.
+    """
+    from tornado.web import RequestHandler
+    from voila.app import Voila
+
+    nb_dir = Path(notebooks_dir).resolve()
+    if not nb_dir.is_dir():
+        raise ValueError(f"notebooks_dir must be an existing directory, got {str(notebooks_dir)!r}")
+    os.environ["JUPYTER_PATH"] = jupyter_path_with_template(os.environ.get("JUPYTER_PATH"))
+
+    class LandingHandler(RequestHandler):
+        """``/`` goes to the landing lesson when it exists, else to Voila's file tree."""
+
+        def get(self):
+            base = self.settings.get("base_url", "/")
+            if (nb_dir / LANDING).is_file():
+                self.redirect(base + "voila/render/" + LANDING)
+            else:
+                self.redirect(base + "voila/tree")
+
+    class QlearnVoila(Voila):
+        name = "qlearn-serve"
+
+        def init_handlers(self):
+            handlers = super().init_handlers()
+            return [(self.server_url.rstrip("/") + "/?", LandingHandler), *handlers]
+
+    app = QlearnVoila(config=voila_config(options, nb_dir))
+    app.initialize([str(nb_dir)])
+    return app
+
+
+def serve(notebooks_dir: str | os.PathLike, options: ServeOptions | None = None) -> None:
+    """Serve ``notebooks_dir`` until interrupted (Ctrl-C or SIGTERM shut every kernel down)."""
+    o = options or ServeOptions()
+    app = make_app(notebooks_dir, o)
+    n = len(list(Path(notebooks_dir).glob("*.ipynb")))
+    app.log.info("qlearn: serving %d notebook(s) from %s at http://%s:%d/ (landing page %s)",
+                 n, Path(notebooks_dir).resolve(), o.host, o.port, LANDING)
+    app.start()

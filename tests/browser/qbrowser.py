@@ -1,0 +1,364 @@
+"""Helpers for the browser tests (fixtures are in conftest.py): finding Chromium, starting
+`qlearn serve` on a free loopback port, and helpers that drive the course's pages (explorers,
+quizzes) the way a learner would.
+
+Chromium: Debian's (`/usr/bin/chromium`, installed by `scripts/ensure_chromium.sh`), or the one
+`python -m playwright install chromium` put in Playwright's cache, or `$QLEARN_CHROMIUM`.
+Without one the tests are skipped on a developer's machine and FAIL on CI (`CI=true`).
+
+The lesson tests run over whatever `notebooks/*.ipynb` exist; while there are none, over two small
+demo notebooks written to a temporary directory (the same kinds of widget the course uses).
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+NOTEBOOKS_DIR = REPO / "notebooks"
+CI = os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+LOOPBACK = "127.0.0.1"
+# Generous: other processes share the 2 cores; Voila's own per-cell timeout is 60 s.
+RENDER_TIMEOUT_MS = 150_000
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage"]
+
+
+# ----------------------------------------------------------------------------- browser discovery
+
+def find_chromium() -> str | None:
+    """Path of a Chromium Playwright can drive, or None."""
+    env = os.environ.get("QLEARN_CHROMIUM")
+    if env and Path(env).is_file():
+        return env
+    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
+        path = shutil.which(name)
+        if path:
+            return path
+    try:  # the browser `python -m playwright install chromium` downloads
+        from playwright.sync_api import sync_playwright
+
+        with sync_playwright() as p:
+            path = p.chromium.executable_path
+        if path and Path(path).is_file():
+            return path
+    except Exception:
+        pass
+    return None
+
+
+def missing(what: str):
+    """Skip on a developer's machine, fail on CI: CI must never pass by skipping."""
+    if CI:
+        pytest.fail(f"{what} (CI=true: a missing dependency of the browser tests is a failure)")
+    pytest.skip(what)
+
+
+# ----------------------------------------------------------------------------- notebooks
+
+def course_notebooks() -> list[Path]:
+    return sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
+
+
+def _code(src):
+    import nbformat
+
+    return nbformat.v4.new_code_cell(src)
+
+
+def write_demo_notebooks(directory: Path) -> list[str]:
+    """Two small notebooks shaped like the course's: a landing page and a lesson with an explorer
+    (slider + FigureWidget), a second explorer driven by a dropdown, and a quiz."""
+    import nbformat
+
+    def nb(cells):
+        n = nbformat.v4.new_notebook()
+        n.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        n.cells = cells
+        return n
+
+    md = nbformat.v4.new_markdown_cell
+    explorer = (
+        "import numpy as np\nimport plotly.graph_objects as go\n"
+        "x = np.linspace(-1, 1, 201)\n"
+        "fig = go.FigureWidget(go.Scatter(x=x, y=x))\n"
+        "def update(v):\n"
+        "    step = 2.0 / (2 ** v['bits'] - 1)\n"
+        "    fig.data[0].y = np.round(x / step) * step\n"
+        "    return f\"step = {step:.4f}\"\n"
+        "ql.viz.Explorer({'bits': ql.viz.controls.int_slider('bits', min=2, max=8, value=3)}, fig, update)"
+    )
+    explorer2 = (
+        "fig2 = go.FigureWidget(go.Bar(x=['a', 'b'], y=[1, 2]))\n"
+        "def update2(v):\n"
+        "    fig2.data[0].y = [1, 2] if v['mode'] == 'up' else [2, 1]\n"
+        "ql.viz.Explorer({'mode': ql.viz.controls.dropdown('mode', ['up', 'down'])}, fig2, update2)"
+    )
+    quiz = ("ql.viz.quiz(ql.viz.Question('Which is wider, int4 or int8?', answer='int8', "
+            "choices=['int4', 'int8'], explanation='8 bits hold 256 codes.'))")
+    index = nb([md("# Demo course\n\n* [lesson](01_demo.ipynb)\n\nMaths: $x_q = \\mathrm{round}(x/s)$"),
+                _code("import qlearn as ql"), _code(quiz)])
+    lesson = nb([md("# Demo lesson\n\n$$s = \\frac{x_{max} - x_{min}}{2^b - 1}$$"),
+                 _code("import qlearn as ql"), _code(explorer), _code(explorer2), _code(quiz)])
+    directory.mkdir(parents=True, exist_ok=True)
+    nbformat.write(index, directory / "00_index.ipynb")
+    nbformat.write(lesson, directory / "01_demo.ipynb")
+    return ["00_index.ipynb", "01_demo.ipynb"]
+
+
+DEMO_NAMES = ["00_index.ipynb", "01_demo.ipynb"]
+
+
+def lesson_names() -> list[str]:
+    names = [p.name for p in course_notebooks()]
+    return names or DEMO_NAMES
+
+
+def explorer_weight(path: Path) -> int:
+    """How many code cells build an explorer (statically, from the source)."""
+    try:
+        cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    except (OSError, ValueError, KeyError):
+        return 0
+    n = 0
+    for c in cells:
+        src = "".join(c.get("source", "")) if c.get("cell_type") == "code" else ""
+        if "_explorer(" in src or "Explorer(" in src:
+            n += 1
+    return n
+
+
+# ----------------------------------------------------------------------------- servers
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((LOOPBACK, 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """A subprocess serving HTTP on loopback; stopped with SIGTERM (Voila then shuts its kernels down)."""
+
+    def __init__(self, cmd: list[str], url: str, log_path: Path, env: dict | None = None, cwd=None):
+        self.cmd, self.url, self.log_path = cmd, url, log_path
+        self._log = open(log_path, "wb")
+        self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, env=env, cwd=cwd,
+                                     start_new_session=True)
+
+    def wait_ready(self, path: str = "", timeout: float = 120.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.log_tail()}")
+            try:
+                with urllib.request.urlopen(self.url + path, timeout=5) as r:
+                    if r.status < 500:
+                        return
+            except urllib.error.HTTPError as e:
+                if e.code < 500:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.3)
+        raise RuntimeError(f"server not ready after {timeout} s:\n{self.log_tail()}")
+
+    def log_tail(self, n: int = 4000) -> str:
+        try:
+            return self.log_path.read_bytes()[-n:].decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def stop(self, timeout: float = 20.0) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, 9)
+                self.proc.wait(5)
+        self._log.close()
+
+
+def start_qlearn_serve(notebooks_dir: Path, log_path: Path, *extra: str) -> Server:
+    port = free_port()
+    cmd = [sys.executable, "-m", "qlearn.cli", "serve", "--no-browser", "--host", LOOPBACK,
+           "--port", str(port), "--notebooks", str(notebooks_dir), *extra]
+    server = Server(cmd, f"http://{LOOPBACK}:{port}/", log_path)
+    try:
+        server.wait_ready()
+    except Exception:
+        server.stop()
+        raise
+    return server
+
+
+# ----------------------------------------------------------------------------- page helpers
+
+class PageGuard:
+    """Records every request of a browser context; aborts and records any not to 127.0.0.1.
+
+    Also records console errors and uncaught page errors.
+    """
+
+    def __init__(self, context):
+        self.external: list[str] = []
+        self.requests: list[str] = []
+        self.console_errors: list[str] = []
+        self.page_errors: list[str] = []
+        # blob:/data: URLs stay on the machine by construction; routing them through Python delays
+        # anywidget's import of the 5 MB plotly module past anywidget's own 2 s initialisation limit.
+        context.route(re.compile(r"^(?!blob:|data:)"), self._route)
+        context.on("page", self.watch)
+
+    @staticmethod
+    def _local(url: str) -> bool:
+        if url.startswith(("data:", "blob:", "about:")):
+            return True
+        return urlsplit(url).hostname == LOOPBACK
+
+    def _route(self, route):
+        url = route.request.url
+        self.requests.append(url)
+        if self._local(url):
+            route.continue_()
+        else:
+            self.external.append(url)
+            route.abort()
+
+    def watch(self, page):
+        page.on("console", lambda m: self.console_errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: self.page_errors.append(str(e)))
+        page.on("websocket", lambda ws: None if self._local(ws.url) else self.external.append(ws.url))
+        return page
+
+    def assert_clean(self) -> None:
+        assert not self.external, f"requests to hosts other than {LOOPBACK}: {self.external}"
+        assert not self.page_errors, f"uncaught errors in the page: {self.page_errors}"
+        assert not self.console_errors, f"console errors: {self.console_errors}"
+
+
+def start_lesson(context, base_url: str, notebook: str, timeout_ms: int = RENDER_TIMEOUT_MS):
+    """Open a page and start navigating to a lesson; returns ``(page, response)`` at first byte."""
+    page = context.new_page()
+    page.set_default_timeout(timeout_ms)
+    resp = page.goto(base_url + "voila/render/" + notebook, wait_until="commit", timeout=timeout_ms)
+    assert resp is not None and resp.ok, f"{notebook}: HTTP {resp.status if resp else None}"
+    return page, resp
+
+
+def wait_lesson(page, resp, timeout_ms: int = RENDER_TIMEOUT_MS) -> int:
+    """Wait until Voila revealed the lesson and every widget output is drawn (figures included).
+
+    Returns the number of widget outputs on the page.
+    """
+    n_widgets = resp.text().count("application/vnd.jupyter.widget-view+json")  # waits for the whole body
+    page.wait_for_selector("#rendered_cells", state="visible", timeout=timeout_ms)
+    banner = page.locator("#qlearn-banner")
+    assert banner.count() == 0, banner.inner_text()
+    page.wait_for_function(
+        "n => document.querySelectorAll('.jp-OutputArea-output > .jupyter-widgets').length >= n",
+        arg=n_widgets, timeout=timeout_ms)
+    page.wait_for_function(
+        """() => Array.from(document.querySelectorAll('.qlearn-explorer .js-plotly-plot'))
+                 .every(p => Array.isArray(p.data) && p.data.length > 0 && p._fullLayout !== undefined)""",
+        timeout=timeout_ms)
+    return n_widgets
+
+
+def open_lesson(context, base_url: str, notebook: str, timeout_ms: int = RENDER_TIMEOUT_MS):
+    """Navigate to a lesson and wait until it is fully drawn; returns ``(page, n_widget_outputs)``."""
+    page, resp = start_lesson(context, base_url, notebook, timeout_ms)
+    return page, wait_lesson(page, resp, timeout_ms)
+
+
+def error_outputs(page) -> list[str]:
+    """Texts of error or stderr outputs on the page (Voila shows a cell failure as stderr)."""
+    return page.eval_on_selector_all(
+        "[data-mime-type='application/vnd.jupyter.stderr'], [data-mime-type='application/vnd.jupyter.error'],"
+        " .jp-OutputArea-output.jp-mod-error, .widget-error, .jupyter-widgets-error-widget",
+        "els => els.map(e => e.innerText.slice(0, 300))")
+
+
+FIGURE_STATE_JS = """el => JSON.stringify({
+    readout: (el.lastElementChild || {}).innerHTML || '',
+    figs: Array.from(el.querySelectorAll('.js-plotly-plot')).map(p => ({
+        data: p.data, shapes: (p.layout || {}).shapes, annotations: (p.layout || {}).annotations}))
+})"""
+
+
+def move_first_control(page, explorer) -> str:
+    """Change an explorer's first control the way a learner would; returns what was done."""
+    controls = explorer.locator(":scope > .widget-hbox").first.locator(":scope > *").first
+    cls = controls.get_attribute("class") or ""
+    if "widget-slider" in cls:
+        handle = controls.locator(".noUi-handle").first
+        now, top = handle.get_attribute("aria-valuenow"), handle.get_attribute("aria-valuemax")
+        key = "ArrowLeft" if now is not None and top is not None and float(now) >= float(top) else "ArrowRight"
+        handle.focus()
+        page.keyboard.press(key)
+        return f"slider {key}"
+    if "widget-dropdown" in cls:
+        select = controls.locator("select")
+        options = select.locator("option").all_inner_texts()
+        current = select.evaluate("s => s.options[s.selectedIndex] ? s.options[s.selectedIndex].text : null")
+        other = next(o for o in options if o != current)
+        select.select_option(label=other)
+        return f"dropdown -> {other}"
+    if "widget-toggle-buttons" in cls:
+        button = controls.locator("button:not(.mod-active)").first
+        button.click()
+        return "toggle button"
+    if "widget-checkbox" in cls:
+        controls.locator("input[type=checkbox]").click()
+        return "checkbox"
+    if "widget-button" in cls or controls.evaluate("e => e.tagName") == "BUTTON":
+        controls.click()
+        return "button"
+    if "widget-radio" in cls:
+        controls.locator("input[type=radio]:not(:checked)").first.click()
+        return "radio"
+    if "widget-text" in cls or "widget-inline-hbox" in cls:
+        box = controls.locator("input").first
+        box.fill(str(float(box.input_value() or 0) + 1))
+        box.press("Enter")
+        return "text"
+    raise AssertionError(f"unknown first control with class {cls!r}")
+
+
+def check_explorer(page, explorer, timeout_ms: int = 30_000) -> str:
+    """Move the first control and wait until the figure (or, without one, the readout) changes."""
+    explorer.scroll_into_view_if_needed()
+    before = explorer.evaluate(FIGURE_STATE_JS)
+    action = move_first_control(page, explorer)
+    page.wait_for_function("([el, before]) => (" + FIGURE_STATE_JS + ")(el) !== before",
+                           arg=[explorer.element_handle(), before], timeout=timeout_ms)
+    return action
+
+
+def check_question(page, question, timeout_ms: int = 30_000) -> None:
+    """Answer a quiz question and wait for its feedback."""
+    question.scroll_into_view_if_needed()
+    radios = question.locator("input[type=radio]")
+    if radios.count():
+        radios.first.check()
+    else:
+        box = question.locator("input").first
+        box.fill("1")
+        box.press("Tab")
+    question.locator("button", has_text="Check").click()
+    page.wait_for_function(
+        """q => /Correct|Not quite|Pick an answer/.test(q.innerText)""",
+        arg=question.element_handle(), timeout=timeout_ms)

@@ -1,0 +1,75 @@
+"""The `qlearn` console command: `qlearn serve --help`, argument handling, and the options it builds."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from qlearn import cli, serve
+
+
+def _qlearn_cmd() -> list[str]:
+    exe = Path(sys.executable).with_name("qlearn")
+    if exe.is_file():
+        return [str(exe)]  # the installed console script, as `make app` runs it
+    found = shutil.which("qlearn")
+    return [found] if found else [sys.executable, "-m", "qlearn.cli"]
+
+
+def test_serve_help_from_the_console_script():
+    out = subprocess.run([*_qlearn_cmd(), "serve", "--help"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    for flag in ("--host", "--port", "--no-browser", "--notebooks", "--timeout", "--cull-idle", "--preheat"):
+        assert flag in out.stdout
+    assert "127.0.0.1" in out.stdout and "8866" in out.stdout
+
+
+def test_no_command_is_an_error(capsys):
+    with pytest.raises(SystemExit) as e:
+        cli.main([])
+    assert e.value.code == 2
+
+
+def test_defaults_build_loopback_options(tmp_path):
+    args = cli.build_parser().parse_args(["serve"])
+    o = cli.options_from_args(args, tmp_path)
+    assert (o.host, o.port, o.open_browser) == ("127.0.0.1", 8866, True)
+    assert o.timeout == serve.EXECUTE_TIMEOUT and o.cull_idle_timeout == serve.CULL_IDLE_TIMEOUT
+    assert o.preheat == [serve.LANDING]
+
+
+def test_flags_reach_the_voila_config(tmp_path):
+    (tmp_path / "00_index.ipynb").write_text("{}")
+    (tmp_path / "01_a.ipynb").write_text("{}")
+    args = cli.build_parser().parse_args(["serve", "--host", "0.0.0.0", "--port", "9000", "--no-browser",
+                                          "--timeout", "40", "--cull-idle", "120", "--preheat", "all"])
+    c = serve.voila_config(cli.options_from_args(args, tmp_path), tmp_path)
+    assert (c.Voila.ip, c.Voila.port, c.Voila.open_browser) == ("0.0.0.0", 9000, False)
+    assert c.VoilaExecutor.timeout == 40 and c.MappingKernelManager.cull_idle_timeout == 120
+    assert set(c.VoilaKernelManager.kernel_pools_config) == {"default", "00_index.ipynb", "01_a.ipynb"}
+    args = cli.build_parser().parse_args(["serve", "--preheat", "none"])
+    assert serve.voila_config(cli.options_from_args(args, tmp_path), tmp_path).VoilaConfiguration.preheat_kernel \
+        is False
+
+
+def test_missing_notebooks_dir_is_a_clear_error(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as e:
+        cli.main(["serve", "--no-browser"])
+    assert e.value.code == 2
+    assert "no notebooks directory found" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.main(["serve", "--notebooks", str(tmp_path / "nope")])
+    assert "notebooks must be an existing directory" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, match", [(["serve", "--port", "0"], "port"),
+                                         (["serve", "--timeout", "0"], "timeout")])
+def test_bad_values_are_rejected(tmp_path, capsys, argv, match):
+    with pytest.raises(SystemExit) as e:
+        cli.main([*argv, "--notebooks", str(tmp_path)])
+    assert e.value.code == 2
+    assert match in capsys.readouterr().err

@@ -1,0 +1,214 @@
+"""qlearn.serve: the Voila configuration behind `qlearn serve`, checked against Voila's own classes.
+
+A misspelt section or trait name in a traitlets Config is silently ignored, so every setting is
+read back through the class that consumes it (VoilaExecutor, the kernel managers, Voila).
+"""
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from qlearn import serve
+
+TEMPLATE_DIR = serve.template_root() / "voila" / "templates" / serve.TEMPLATE
+
+
+def test_defaults_are_safe_for_a_classroom():
+    c = serve.voila_config()
+    assert c.Voila.ip == "127.0.0.1" and c.Voila.port == 8866
+    assert 30 <= c.VoilaExecutor.timeout <= 60
+    assert c.VoilaConfiguration.show_tracebacks is False
+    assert c.VoilaConfiguration.strip_sources is True
+    assert c.VoilaConfiguration.template == "qlearn"
+    assert c.VoilaConfiguration.allow_template_override == "NO"
+    assert c.MappingKernelManager.cull_idle_timeout > 0 and c.MappingKernelManager.cull_interval > 0
+    assert c.VoilaConfiguration.preheat_kernel is True
+    assert c.VoilaKernelManager.kernel_pools_config == {"default": {"pool_size": 0},
+                                                        serve.LANDING: {"pool_size": 1}}
+
+
+def test_denylist_keeps_notebooks_and_code_private():
+    deny = serve.voila_config().VoilaConfiguration.file_denylist
+    for name in ("00_index.ipynb", "secret.py", "config.json", "a/b/c.yaml"):
+        assert any(re.fullmatch(p, name) for p in deny), name
+    assert not any(re.fullmatch(p, "figure.png") for p in deny)
+
+
+def _voila_kernel_manager_class():
+    from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
+    from voila.voila_kernel_manager import voila_kernel_manager_factory
+
+    return voila_kernel_manager_factory(AsyncMappingKernelManager, True, 0)
+
+
+def test_every_setting_names_a_real_trait():
+    from voila.app import Voila
+    from voila.configuration import VoilaConfiguration
+    from voila.execute import VoilaExecutor
+
+    classes = {"Voila": Voila, "VoilaConfiguration": VoilaConfiguration, "VoilaExecutor": VoilaExecutor,
+               "VoilaKernelManager": _voila_kernel_manager_class()}
+    from jupyter_server.services.kernels.kernelmanager import MappingKernelManager
+
+    classes["MappingKernelManager"] = MappingKernelManager
+    c = serve.voila_config()
+    for section in c:
+        cls = classes[section]
+        traits = cls.class_traits(config=True)
+        for key in c[section]:
+            assert key in traits, f"{section}.{key} is not a configurable trait of {cls.__name__}"
+
+
+def test_settings_reach_the_objects_that_use_them():
+    """Read back through instances: the executor, the kernel manager, Voila's configuration."""
+    import nbformat
+    from voila.configuration import VoilaConfiguration
+    from voila.execute import VoilaExecutor
+
+    c = serve.voila_config(serve.ServeOptions(timeout=45, cull_idle_timeout=300, cull_interval=30))
+    ex = VoilaExecutor(nbformat.v4.new_notebook(), config=c)
+    assert ex.timeout == 45 and ex.interrupt_on_timeout is False
+    assert "teacher" in ex.cell_error_instruction and "--show_tracebacks" not in ex.cell_error_instruction
+    from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
+
+    mkm = AsyncMappingKernelManager(config=c)
+    assert (mkm.cull_idle_timeout, mkm.cull_interval, mkm.cull_connected) == (300, 30, False)
+    vc = VoilaConfiguration(config=c)
+    assert (vc.template, vc.show_tracebacks, vc.strip_sources) == ("qlearn", False, True)
+
+
+def test_preheat_only_existing_notebooks(tmp_path):
+    c = serve.voila_config(notebooks_dir=tmp_path)  # no 00_index.ipynb there
+    assert c.VoilaConfiguration.preheat_kernel is False
+    (tmp_path / serve.LANDING).write_text("{}")
+    assert serve.voila_config(notebooks_dir=tmp_path).VoilaConfiguration.preheat_kernel is True
+    none = serve.voila_config(serve.ServeOptions(preheat=[]), tmp_path)
+    assert none.VoilaConfiguration.preheat_kernel is False
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(port=0), "port"), (dict(port=70000), "port"), (dict(timeout=0), "timeout"),
+    (dict(cull_interval=0), "cull_interval"), (dict(pool_size=9), "pool_size"),
+])
+def test_bad_options(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        serve.ServeOptions(**kwargs)
+
+
+def test_find_notebooks_dir(tmp_path):
+    with pytest.raises(ValueError, match="no notebooks directory"):
+        serve.find_notebooks_dir(cwd=tmp_path)
+    (tmp_path / "notebooks").mkdir()
+    assert serve.find_notebooks_dir(cwd=tmp_path) == (tmp_path / "notebooks").resolve()
+    other = tmp_path / "lessons"
+    other.mkdir()
+    assert serve.find_notebooks_dir(other, cwd=tmp_path) == other.resolve()
+    with pytest.raises(ValueError, match="notebooks must be an existing directory"):
+        serve.find_notebooks_dir(tmp_path / "missing")
+
+
+def test_jupyter_path_prepends_template_once():
+    root = str(serve.template_root())
+    assert serve.jupyter_path_with_template(None) == root
+    p = serve.jupyter_path_with_template(f"/a:{root}:/b")
+    assert p.split(":") == [root, "/a", "/b"]
+
+
+def test_template_found_by_voila_and_extends_lab():
+    from jupyter_core.paths import jupyter_path
+    from voila.paths import collect_template_paths
+
+    assert json.loads((TEMPLATE_DIR / "conf.json").read_text())["base_template"] == "lab"
+    paths = collect_template_paths(["voila", "nbconvert"], serve.TEMPLATE, prune=True,
+                                   root_dirs=[str(serve.template_root()), *jupyter_path()])
+    assert Path(paths[0]) == TEMPLATE_DIR
+    assert any(p.endswith("voila/templates/lab") for p in paths)
+
+
+def test_template_has_no_external_link():
+    text = (TEMPLATE_DIR / "index.html.j2").read_text()
+    text = re.sub(r"{%.*?%}|{#.*?#}", "", text, flags=re.S)  # the template's own filter names such links
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", text)
+
+
+def test_cli_args_mirror_the_config():
+    args = serve.voila_cli_args()
+    assert "--VoilaExecutor.timeout=60" in args
+    assert "--VoilaConfiguration.template=qlearn" in args
+    assert "--VoilaConfiguration.show_tracebacks=False" in args
+    ext = serve.voila_cli_args(server_extension=True)
+    assert not any(a.startswith(("--Voila.", "--VoilaKernelManager.")) for a in ext)
+    assert not any("preheat" in a for a in ext)
+    assert "--MappingKernelManager.cull_idle_timeout=600" in ext
+
+
+# ----------------------------------------------------------------------------- a real server, no browser
+
+def _free_port():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *a, **k):
+        return None
+
+
+@pytest.mark.slow
+def test_served_page_is_offline_and_private(tmp_path):
+    """`qlearn serve` on loopback: `/` lands on 00_index, the page links nothing external, a failing
+    cell shows the plain message (no traceback, no source), the notebook file itself is not served."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_markdown_cell("# Landing"), nbformat.v4.new_code_cell("x = 'hidden source'"),
+                nbformat.v4.new_code_cell("raise RuntimeError('internal detail 42')")]
+    nbformat.write(nb, tmp_path / serve.LANDING)
+    port = _free_port()
+    log = open(tmp_path / "serve.log", "wb")
+    proc = subprocess.Popen([sys.executable, "-m", "qlearn.cli", "serve", "--no-browser", "--port", str(port),
+                             "--notebooks", str(tmp_path)], stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}/"
+    try:
+        opener = urllib.request.build_opener(_NoRedirect)
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                opener.open(base, timeout=5)
+                raise AssertionError("/ should redirect")
+            except urllib.error.HTTPError as e:
+                if e.code in (301, 302):
+                    assert e.headers["Location"].endswith("voila/render/" + serve.LANDING)
+                    break
+                raise
+            except OSError:
+                assert proc.poll() is None, (tmp_path / "serve.log").read_text()
+                assert time.monotonic() < deadline, "server did not start"
+                time.sleep(0.3)
+        with urllib.request.urlopen(base + "voila/render/" + serve.LANDING, timeout=120) as r:
+            page = r.read().decode()
+        links = re.findall(r"""(?:src|href)\s*=\s*["']([^"']+)""", page)
+        external = [u for u in links if re.match(r"(https?:)?//", u) and "127.0.0.1" not in u]
+        assert not external, external
+        assert "qlearn-watchdog" in page
+        assert "hidden source" not in page and "internal detail 42" not in page and "Traceback" not in page
+        assert "could not run" in page
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(base + "voila/files/" + serve.LANDING, timeout=10)
+        assert err.value.code in (403, 404)
+    finally:
+        proc.terminate()
+        proc.wait(30)
+        log.close()
