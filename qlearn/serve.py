@@ -227,6 +227,7 @@ def make_app(notebooks_dir: str | os.PathLike, options: ServeOptions | None = No
     """
     from tornado.web import RequestHandler
     from voila.app import Voila
+    from voila.tornado.handler import TornadoVoilaHandler
 
     nb_dir = Path(notebooks_dir).resolve()
     if not nb_dir.is_dir():
@@ -243,11 +244,29 @@ def make_app(notebooks_dir: str | os.PathLike, options: ServeOptions | None = No
             else:
                 self.redirect(base + "voila/tree")
 
+    class LessonHandler(TornadoVoilaHandler):
+        """Voila's page handler, plus the ``_xsrf`` cookie.
+
+        On closing a tab, Voila's page asks the server to shut its kernel down, sending the
+        ``_xsrf`` cookie as proof of origin; Voila never sets that cookie, so the request is refused
+        (403) and the kernel lingers until culled. Setting it here frees the kernel at once.
+        """
+
+        async def prepare(self, *args, **kwargs):
+            result = super().prepare(*args, **kwargs)
+            if result is not None:
+                await result
+            self.xsrf_token  # noqa: B018 -- reading it sets the cookie
+
     class QlearnVoila(Voila):
         name = "qlearn-serve"
 
         def init_handlers(self):
-            handlers = super().init_handlers()
+            handlers = []
+            for h in super().init_handlers():
+                if len(h) >= 2 and h[1] is TornadoVoilaHandler:
+                    h = (h[0], LessonHandler, *h[2:])
+                handlers.append(h)
             return [(self.server_url.rstrip("/") + "/?", LandingHandler), *handlers]
 
     app = QlearnVoila(config=voila_config(options, nb_dir))

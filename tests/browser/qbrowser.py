@@ -101,8 +101,9 @@ def write_demo_notebooks(directory: Path) -> list[str]:
         "    return f\"step = {step:.4f}\"\n"
         "ql.viz.Explorer({'bits': ql.viz.controls.int_slider('bits', min=2, max=8, value=3)}, fig, update)"
     )
-    explorer2 = (
-        "fig2 = go.FigureWidget(go.Bar(x=['a', 'b'], y=[1, 2]))\n"
+    explorer2 = (  # traces added after the FigureWidget is built, as most course explorers do
+        "fig2 = go.FigureWidget()\n"
+        "fig2.add_bar(x=['a', 'b'], y=[1, 2])\n"
         "def update2(v):\n"
         "    fig2.data[0].y = [1, 2] if v['mode'] == 'up' else [2, 1]\n"
         "ql.viz.Explorer({'mode': ql.viz.controls.dropdown('mode', ['up', 'down'])}, fig2, update2)"
