@@ -9,6 +9,7 @@ from qlearn import intops
 from qlearn.viz import controls as C
 from qlearn.viz.explorer import Explorer
 from qlearn.viz.style import COLORS, base_layout
+from qlearn.viz.systolic import widget_with_initial_state
 
 ROUNDINGS = [("gemmlowp: SRDHM + RoundingDivideByPOT", "gemmlowp"),
              ("plain shift (truncate, no rounding)", "truncate"),
@@ -34,7 +35,7 @@ def requantize_explorer(*, n: int = 801) -> Explorer:
     reference ``round(acc * M) + z``; bottom: their difference in codes. The readout shows
     ``m0``, ``shift`` and how many accumulators land on a different code.
     """
-    fig = go.FigureWidget(make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.65, 0.35],
+    fig = go.Figure(make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.65, 0.35],
                                         vertical_spacing=0.08))
     fig.add_scatter(x=[], y=[], name="real M (reference)", line=dict(color=COLORS["float"], width=3), row=1, col=1)
     fig.add_scatter(x=[], y=[], name="integer path", mode="markers", marker=dict(color=COLORS["quant"], size=4),
@@ -71,6 +72,7 @@ def requantize_explorer(*, n: int = 801) -> Explorer:
                 f" &nbsp; codes different from round(acc·M)+z: <b>{wrong}</b> of {acc.size}"
                 f" (largest |diff| {int(np.abs(diff).max())})")
 
+    fig = widget_with_initial_state(fig, controls, update)
     return Explorer(controls, fig, update)
 
 
@@ -88,7 +90,7 @@ def accumulator_explorer(*, seed: int = 0) -> Explorer:
     run_hi = np.maximum.accumulate(part, axis=1)[:, Ks - 1]  # largest partial sum within the first K terms
     run_lo = np.minimum.accumulate(part, axis=1)[:, Ks - 1]
     worst = np.array([intops.accumulator_bits_needed(int(k)) for k in Ks])
-    fig = go.FigureWidget()
+    fig = go.Figure()
     fig.add_scatter(x=Ks, y=np.zeros(Ks.size), name="random dot products overflowing (%)",
                     line=dict(color=COLORS["quant"], width=3))
     fig.add_scatter(x=Ks, y=worst, name="bits needed (worst case)", yaxis="y2", line=dict(color=COLORS["dark"]))
@@ -106,4 +108,5 @@ def accumulator_explorer(*, seed: int = 0) -> Explorer:
         return (f"{bits}-bit accumulator: safe for any int8 data up to K = <b>{kmax}</b> (of the K shown); "
                 f"random data first overflows at K = {int(Ks[np.argmax(over > 0)]) if over.max() > 0 else '—'}")
 
+    fig = widget_with_initial_state(fig, controls, update)
     return Explorer(controls, fig, update)

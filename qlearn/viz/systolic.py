@@ -34,6 +34,19 @@ def _outlines(rows, cols, half: float = 0.44):
     return xs, ys
 
 
+def widget_with_initial_state(fig: go.Figure, controls: dict, update) -> go.FigureWidget:
+    """Run ``update`` once on the plain figure, then wrap it: the widget starts in the right state.
+
+    Found with Voila 0.5 / plotly 6 in headless Chromium: traces added to a ``FigureWidget``
+    with ``add_*`` and data assigned to it *before* it is displayed never reach the browser
+    (the figure shows empty axes); only the state the widget is constructed with does.
+    Changes made after display do arrive. So every builder here draws its initial state on a
+    ``go.Figure`` and wraps it last.
+    """
+    update({name: c.value for name, c in controls.items()})
+    return go.FigureWidget(fig)
+
+
 def shape_for(size: int, preset: str) -> tuple[int, int, int]:
     """(M, K, N) of a shape preset for an array of ``size x size``."""
     if preset == "square":
@@ -70,7 +83,7 @@ def systolic_explorer(*, seed: int = 0) -> Explorer:
     size0 = 4
     res0, _, _ = get(size0, "weight_stationary", "square")
     n0 = res0.cycles
-    fig = go.FigureWidget()
+    fig = go.Figure()
     fig.add_heatmap(z=np.zeros((size0, size0)), text=np.full((size0, size0), ""), texttemplate="%{text}",
                     colorscale=LIGHT_DIVERGING, zmid=0, showscale=True, colorbar=dict(title="sum"), name="PE",
                     hoverinfo="skip", xgap=3, ygap=3, textfont=dict(color=COLORS["dark"]))
@@ -88,7 +101,7 @@ def systolic_explorer(*, seed: int = 0) -> Explorer:
         "play": widgets.Play(value=0, min=0, max=n0 - 1, interval=350, description="play"),
     }
     widgets.jslink((controls["play"], "value"), (controls["cycle"], "value"))
-    state = {"key": None}
+    state = {"key": None, "text": ""}
 
     def update(v):
         size, df, preset = v["size"], v["dataflow"], v["shape"]
@@ -101,7 +114,7 @@ def systolic_explorer(*, seed: int = 0) -> Explorer:
         t = int(min(max(v["cycle"], 0), last))
         key = (size, df, preset, t)
         if state["key"] == key:
-            return None
+            return state["text"]
         state["key"] = key
         s_name, h_name, v_name = REG_NAMES[df]
         st_, h, vv, ps = tr.stationary[t], tr.horizontal[t], tr.vertical[t], tr.psum[t]
@@ -130,11 +143,13 @@ def systolic_explorer(*, seed: int = 0) -> Explorer:
         M, K, N = A.shape[0], A.shape[1], B.shape[1]
         macs_so_far = int(tr.active[: t + 1].sum())
         util = macs_so_far / (size * size * (t + 1))
-        return (f"cycle <b>{t}</b> of {tr.cycles} &nbsp; phase <b>{html.escape(str(tr.phase[t]))}</b> "
-                f"(fold {int(tr.fold[t]) + 1} of {res.folds}) &nbsp; A is {M}x{K}, B is {K}x{N} &nbsp; "
-                f"MACs this cycle: {len(ai)} &nbsp; outputs done: {int(tr.outputs_done[t])} of {M * N} &nbsp; "
-                f"utilization so far: {100 * util:.0f}% (whole run {100 * res.utilization:.0f}%)")
+        state["text"] = (f"cycle <b>{t}</b> of {tr.cycles} &nbsp; phase <b>{html.escape(str(tr.phase[t]))}</b> "
+                         f"(fold {int(tr.fold[t]) + 1} of {res.folds}) &nbsp; A is {M}x{K}, B is {K}x{N} &nbsp; "
+                         f"MACs this cycle: {len(ai)} &nbsp; outputs done: {int(tr.outputs_done[t])} of {M * N} &nbsp; "
+                         f"utilization so far: {100 * util:.0f}% (whole run {100 * res.utilization:.0f}%)")
+        return state["text"]
 
+    fig = widget_with_initial_state(fig, controls, update)
     return Explorer(controls, fig, update)
 
 
@@ -146,7 +161,7 @@ def dataflow_explorer() -> Explorer:
     """
     from plotly.subplots import make_subplots
     labels = [lab for lab, _ in DATAFLOW_LABELS]
-    fig = go.FigureWidget(make_subplots(rows=1, cols=2, subplot_titles=("cycles", "utilization (%)")))
+    fig = go.Figure(make_subplots(rows=1, cols=2, subplot_titles=("cycles", "utilization (%)")))
     fig.add_bar(x=labels, y=[0, 0, 0], marker_color=CYCLE[:3], name="cycles", row=1, col=1)
     fig.add_bar(x=labels, y=[0, 0, 0], marker_color=CYCLE[:3], name="utilization", row=1, col=2)
     base_layout(fig, height=380)
@@ -176,6 +191,7 @@ def dataflow_explorer() -> Explorer:
         return (f"{M}x{K} @ {K}x{N} on {R}x{R}: fewest cycles with <b>{best}</b> ({min(cyc)}); "
                 f"utilization {min(util):.1f}% to {max(util):.1f}%")
 
+    fig = widget_with_initial_state(fig, controls, update)
     return Explorer(controls, fig, update)
 
 
@@ -185,7 +201,7 @@ def tiling_explorer() -> Explorer:
     Colour = the fold in which each weight is on the array; the outlined tile is the
     current fold; the readout gives that fold's cycles and the running total (SCALE-Sim).
     """
-    fig = go.FigureWidget()
+    fig = go.Figure()
     fig.add_heatmap(z=np.zeros((2, 2)), colorscale="Viridis", colorbar=dict(title="fold"), hoverinfo="skip",
                     name="fold")
     fig.add_scatter(x=[], y=[], mode="lines", line=dict(color=COLORS["quant"], width=4), name="current fold")
@@ -221,4 +237,5 @@ def tiling_explorer() -> Explorer:
                 f"weight; each fold costs 2R + C + M - 2 = {per_fold} cycles; total {total} cycles, "
                 f"utilization {100 * systolic.utilization(M, K, N, R, R):.1f}%")
 
+    fig = widget_with_initial_state(fig, controls, update)
     return Explorer(controls, fig, update)

@@ -9,6 +9,7 @@ from qlearn import tpu
 from qlearn.viz import controls as C
 from qlearn.viz.explorer import Explorer
 from qlearn.viz.style import COLORS, CYCLE, base_layout
+from qlearn.viz.systolic import widget_with_initial_state
 
 BATCHES = [1, 2, 4, 8, 16, 32, 64, 100, 128, 200, 256, 512, 1024, 1350, 2048, 4096]
 
@@ -25,7 +26,7 @@ def tpu_roofline_explorer() -> Explorer:
     y: TOPS the layer model achieves. The line is ``min(92 TOPS, 2 x intensity x 34 GB/s)``.
     """
     x = np.logspace(0, 4.5, 200)
-    fig = go.FigureWidget()
+    fig = go.Figure()
     fig.add_scatter(x=x, y=tpu.roofline(x), name="roofline (DDR3 34 GB/s, 92 TOPS)",
                     line=dict(color=COLORS["dark"], width=3))
     fig.add_scatter(x=[tpu.TPU_V1.ridge_point], y=[tpu.TPU_V1.peak_tops], mode="markers+text",
@@ -62,6 +63,7 @@ def tpu_roofline_explorer() -> Explorer:
                 f"({100 * cost.mxu_utilization:.1f}% of the matrix unit), {cost.power_w:.1f} W, "
                 f"<b>{cost.tops_per_watt:.3f} TOPS/W</b>; first layer bound by {bound}")
 
+    fig = widget_with_initial_state(fig, controls, update)
     return Explorer(controls, fig, update)
 
 
@@ -75,7 +77,7 @@ def capstone_explorer() -> Explorer:
     base = {b: tpu.capstone_table(batch=200, benchmark=b) for b in ("course", "MLP0")}
     labels = [f"{r['scheme']}<br>{r['calibration']}" for r in base["course"][:-1]]
     labels.append("FP32 on the host<br>(TPU v1: no float)")
-    fig = go.FigureWidget(make_subplots(rows=1, cols=2, subplot_titles=("end-to-end latency (µs)",
+    fig = go.Figure(make_subplots(rows=1, cols=2, subplot_titles=("end-to-end latency (µs)",
                                                                         "inferences per joule")))
     fig.add_bar(x=labels, y=[0] * len(labels), marker_color=CYCLE[: len(labels)], text=[""] * len(labels),
                 textposition="outside", name="latency", row=1, col=1)
@@ -110,4 +112,5 @@ def capstone_explorer() -> Explorer:
                 f"(+{lat[2] - lat[0]:.3f} µs); FP32 on the Haswell host (roofline, optimistic) {lat[-1]:.1f} µs. "
                 f"Calibration (histogram vs MSE) is offline: same hardware cost. Labels: test accuracy.")
 
+    fig = widget_with_initial_state(fig, controls, update)
     return Explorer(controls, fig, update)
