@@ -94,9 +94,12 @@ def accumulator_explorer(*, seed: int = 0) -> Explorer:
     fig.add_scatter(x=Ks, y=np.zeros(Ks.size), name="random dot products overflowing (%)",
                     line=dict(color=COLORS["quant"], width=3))
     fig.add_scatter(x=Ks, y=worst, name="bits needed (worst case)", yaxis="y2", line=dict(color=COLORS["dark"]))
+    fig.add_scatter(x=[Ks[0], Ks[-1]], y=[16, 16], name="accumulator bits", yaxis="y2", mode="lines",
+                    line=dict(color=COLORS["accent"], dash="dash", width=3))
     base_layout(fig, height=380, xaxis_title="K (products summed)", yaxis_title="% overflowing")
     fig.update_xaxes(type="log")
-    fig.update_layout(yaxis=dict(range=[0, 100]), yaxis2=dict(overlaying="y", side="right", title="bits"))
+    fig.update_layout(yaxis=dict(range=[0, 100]), yaxis2=dict(overlaying="y", side="right", title="bits",
+                                                                 range=[14, 34], dtick=2))
     controls = {"bits": C.int_slider("accumulator bits", min=16, max=32, value=16)}
 
     def update(v):
@@ -104,6 +107,7 @@ def accumulator_explorer(*, seed: int = 0) -> Explorer:
         lo, hi = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
         over = ((run_lo < lo) | (run_hi > hi)).mean(axis=0) * 100
         fig.data[0].y = over
+        fig.data[2].y = [bits, bits]
         kmax = max((int(k) for k in Ks if intops.accumulator_bits_needed(int(k)) <= bits), default=0)
         return (f"{bits}-bit accumulator: safe for any int8 data up to K = <b>{kmax}</b> (of the K shown); "
                 f"random data first overflows at K = {int(Ks[np.argmax(over > 0)]) if over.max() > 0 else '—'}")
