@@ -39,7 +39,7 @@ def tpu_roofline_explorer() -> Explorer:
     fig.update_yaxes(type="log", range=[-2, 2.1])
     shapes = {"MLP0": tpu.mlp0_layers(), "course": None}
     controls = {
-        "network": C.dropdown("network", [("MLP0 (Table 1, shapes assumed)", "MLP0"), ("course MLP", "course")],
+        "network": C.dropdown("network", [("MLP0 (paper, Table 1)", "MLP0"), ("course MLP", "course")],
                               "MLP0"),
         "batch": C.dropdown("batch", BATCHES, 200),
         "per_channel": C.toggle("per-channel rescale", False),
@@ -87,8 +87,7 @@ def capstone_explorer() -> Explorer:
     fig.update_yaxes(rangemode="tozero", row=1, col=1)
     fig.update_yaxes(rangemode="tozero", row=1, col=2)
     controls = {
-        "benchmark": C.dropdown("network", [("course MLP (accuracy measured)", "course"),
-                                            ("MLP0 (Table 1 shapes assumed)", "MLP0")], "course"),
+        "benchmark": C.dropdown("network", [("course MLP", "course"), ("MLP0 (paper, Table 1)", "MLP0")], "course"),
         "batch": C.dropdown("batch", BATCHES, 200),
     }
     acc = {b: [r["accuracy"] for r in rows] for b, rows in base.items()}
