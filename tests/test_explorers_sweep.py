@@ -69,12 +69,25 @@ def _assert_figure_finite(ex, where):
                     assert np.all(np.isfinite(a)), f"{where}: trace {i} ({trace.name}) .{attr} has NaN/inf"
 
 
+def _assert_views_start_from_current_state(ex):
+    """What a browser view starts from (the synced state) is what Python holds: no lost first update."""
+    for fig in ex.figures():
+        assert len(fig._widget_data) == len(fig.data), "synced trace count differs from the figure's"
+        for synced, trace in zip(fig._widget_data, fig.data):
+            for attr in ("x", "y", "z"):
+                mine = trace[attr] if attr in trace else None
+                if mine is not None and attr in synced:
+                    np.testing.assert_array_equal(np.asarray(synced[attr], dtype=object),
+                                                  np.asarray(mine, dtype=object))
+
+
 @pytest.mark.parametrize("builder", _explorers())
 def test_explorer_sweeps_every_control(builder):
     ex = builder()
     assert isinstance(ex, qlearn.viz.Explorer)
     assert ex.controls, "an explorer needs at least one control"
     _assert_figure_finite(ex, "initial state")
+    _assert_views_start_from_current_state(ex)
     defaults = ex.values
     for name, c in ex.controls.items():
         for value in _sweep_values(c):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Callable
+from copy import deepcopy
 
 import ipywidgets as widgets
 import plotly.graph_objects as go
@@ -47,6 +48,35 @@ class Explorer(widgets.VBox):
         for c in self.controls.values():
             c.observe(self.refresh, names="value")
         self.refresh()
+        self.sync_figure_state()
+
+    def figures(self) -> list:
+        """Every plotly FigureWidget inside this explorer (its figure and any in ``extra``)."""
+        from plotly.basewidget import BaseFigureWidget
+
+        found, stack = [], [self]
+        while stack:
+            w = stack.pop()
+            if isinstance(w, BaseFigureWidget):
+                found.append(w)
+            stack.extend(getattr(w, "children", ()) or ())
+        return found
+
+    def sync_figure_state(self) -> None:
+        """Copy each figure's current traces and layout into the state a new view starts from.
+
+        A FigureWidget sends later changes as messages; a browser view created afterwards (Voila
+        renders a page after the notebook has run) starts from the synced ``_widget_data`` /
+        ``_widget_layout``, which plotly refreshes only when the figure itself is displayed, not
+        when it sits inside a box. Without this the first update is lost and Voila shows empty axes.
+        """
+        for fig in self.figures():
+            fig._widget_layout = deepcopy(fig._layout_obj._props)
+            fig._widget_data = deepcopy(fig._data)
+
+    def _repr_mimebundle_(self, **kwargs):
+        self.sync_figure_state()
+        return super()._repr_mimebundle_(**kwargs)
 
     @property
     def values(self) -> dict:
