@@ -41,6 +41,9 @@ def test_lessons_follow_the_template():
         assert "ql.viz.quiz(" in code, f"{le.file} has no quiz"
         assert not re.search(r"^\s*def ", code, re.M), f"{le.file} defines a function: it belongs in qlearn"
         assert "interact(" not in code and "widgets.Output" not in code, f"{le.file} uses interact/Output"
+        # a bare go.Figure goes through plotly's mime renderer, which errors in Voila pages
+        bare = re.findall(r"^(ql\.viz\.\w+\.\w+_figure\(.*)$", code, re.M)
+        assert not bare, f"{le.file} displays a bare figure; wrap it: ql.viz.widget(...): {bare}"
 
 
 def test_lesson_lookup():

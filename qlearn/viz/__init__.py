@@ -12,6 +12,18 @@ from qlearn.viz.explorer import Explorer
 from qlearn.viz.quiz import Question, quiz
 
 
+def widget(fig):
+    """Show a static figure as a FigureWidget.
+
+    In Voila a plain ``go.Figure`` goes through plotly's mime renderer, which logs
+    ``r.setData is not a function`` in the page; a FigureWidget built from the figure renders
+    through the same path as the explorers, with its data in the initial state.
+    """
+    import plotly.graph_objects as go
+
+    return go.FigureWidget(fig)
+
+
 def __getattr__(name):  # submodules and explorers on first use
     try:
         return importlib.import_module(f"qlearn.viz.{name}")
@@ -21,4 +33,4 @@ def __getattr__(name):  # submodules and explorers on first use
         raise
 
 
-__all__ = ["Explorer", "Question", "quiz"]
+__all__ = ["Explorer", "Question", "quiz", "widget"]
