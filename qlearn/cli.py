@@ -41,6 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--preheat", choices=["landing", "all", "none"], default="landing",
                    help="start and run notebooks before anyone asks: the landing page only "
                         "(default), every lesson (one kernel each, about 150 MB), or none")
+    s.add_argument("--plotly-inline", action="store_true",
+                   help="send plotly.js inside every figure (plotly's default) instead of once, "
+                        "as a cached file")
     return parser
 
 
@@ -55,7 +58,8 @@ def options_from_args(args: argparse.Namespace, notebooks_dir=None) -> _serve.Se
     else:
         preheat = []
     return _serve.ServeOptions(host=args.host, port=args.port, open_browser=not args.no_browser,
-                               timeout=args.timeout, cull_idle_timeout=args.cull_idle, preheat=preheat)
+                               timeout=args.timeout, cull_idle_timeout=args.cull_idle, preheat=preheat,
+                               cached_plotly=not args.plotly_inline)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,6 +15,7 @@ Introduced for teachers in ``docs/hosting.md``; learners only ever see the pages
 """
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +51,75 @@ def jupyter_path_with_template(current: str | None = None) -> str:
     root = str(template_root())
     parts = [p for p in (current or "").split(os.pathsep) if p and p != root]
     return os.pathsep.join([root, *parts])
+
+
+# ----------------------------------------------------------------------------- plotly.js, sent once
+
+#: URL path (under the server's base URL) where ``qlearn serve`` serves plotly's widget module.
+BUNDLE_ROUTE = "qlearn/static/"
+#: Environment variable that tells a kernel the bundle's file name (set by ``qlearn serve``).
+BUNDLE_ENV = "QLEARN_PLOTLY_BUNDLE"
+
+
+def plotly_bundle_file() -> Path:
+    """plotly's FigureWidget front-end module (about 5 MB: all of plotly.js)."""
+    import plotly
+
+    return Path(plotly.__file__).resolve().parent / "package_data" / "widgetbundle.js"
+
+
+def plotly_bundle_name() -> str:
+    """A versioned file name, so the browser may cache it for good."""
+    import plotly
+
+    return f"plotly-widget-{plotly.__version__}.js"
+
+
+def plotly_bundle_shim(name: str) -> str:
+    """A few hundred bytes of ES module that imports the real module from the server by URL.
+
+    Sent as a FigureWidget's ``_esm`` instead of the 5 MB bundle: the browser downloads and
+    compiles plotly.js once, keeps it in its HTTP cache for the next lessons, and every figure
+    on a page shares the one module instance.
+    """
+    return (
+        "const el = document.getElementById('jupyter-config-data');\n"
+        "const base = (el && JSON.parse(el.textContent).baseUrl) || '/';\n"
+        f"const url = new URL(base.replace(/\\/?$/, '/') + '{BUNDLE_ROUTE}{name}', window.location.origin);\n"
+        "const mod = await import(url.href);\n"
+        "export default mod.default;\n"
+    )
+
+
+def use_cached_plotly_bundle(name: str | None = None) -> bool:
+    """In a kernel started by ``qlearn serve``: make FigureWidgets load plotly.js by URL.
+
+    Reads the bundle name from ``$QLEARN_PLOTLY_BUNDLE`` unless given; does nothing (returns
+    False) when neither is set, e.g. in JupyterLab, where the default (module sent inline) is kept.
+    """
+    name = name or os.environ.get(BUNDLE_ENV)
+    if not name:
+        return False
+    from plotly.basewidget import BaseFigureWidget
+
+    BaseFigureWidget._esm = plotly_bundle_shim(name)
+    return True
+
+
+def _kernel_startup_dir() -> Path:
+    """An IPython directory whose startup file runs :func:`use_cached_plotly_bundle` in every kernel."""
+    import tempfile
+
+    d = Path(tempfile.mkdtemp(prefix="qlearn-ipython-"))
+    startup = d / "profile_default" / "startup"
+    startup.mkdir(parents=True)
+    (startup / "00-qlearn-plotly.py").write_text(
+        "try:\n"
+        "    from qlearn.serve import use_cached_plotly_bundle\n"
+        "    use_cached_plotly_bundle()\n"
+        "except Exception:  # never stop a lesson over an optimisation\n"
+        "    pass\n")
+    return d
 
 
 def find_notebooks_dir(explicit: str | os.PathLike | None = None, cwd: str | os.PathLike | None = None) -> Path:
@@ -106,6 +176,7 @@ class ServeOptions:
     cull_interval: int = CULL_INTERVAL
     preheat: list[str] = field(default_factory=lambda: [LANDING])
     pool_size: int = 1
+    cached_plotly: bool = True
 
     def __post_init__(self):
         if not isinstance(self.port, int) or not 1 <= self.port <= 65535:
@@ -189,7 +260,8 @@ def voila_cli_args(options: ServeOptions | None = None, *, server_extension: boo
 
     With ``server_extension=True`` only the settings the Voila *server extension* reads are
     returned (no ``Voila.*`` app options, no pre-heating: that exists only in standalone Voila),
-    plus the kernel culling that Jupyter Server applies itself.
+    plus the kernel culling that Jupyter Server applies itself. One more server setting is needed
+    there and cannot be given as a flag: see ``deploy/singleuser_config.py`` (MathJax).
 
     Examples
     --------
@@ -200,6 +272,7 @@ def voila_cli_args(options: ServeOptions | None = None, *, server_extension: boo
     """
     c = voila_config(options)
     args = []
+
     for section in sorted(c):
         if server_extension and section in ("Voila", "VoilaKernelManager"):
             continue
@@ -208,12 +281,13 @@ def voila_cli_args(options: ServeOptions | None = None, *, server_extension: boo
             if server_extension and section == "VoilaConfiguration" and key in ("preheat_kernel",
                                                                                  "default_pool_size"):
                 continue
-            if isinstance(value, bool):
+            if isinstance(value, (list, tuple)):  # traitlets appends one item per repeated flag
+                args.extend(f"--{section}.{key}={item}" for item in value)
+                continue
+            if isinstance(value, dict):
+                text = json.dumps(value)
+            elif isinstance(value, (bool, str)):
                 text = str(value)
-            elif isinstance(value, (int, float)):
-                text = repr(value)
-            elif isinstance(value, str):
-                text = value
             else:
                 text = repr(value)
             args.append(f"--{section}.{key}={text}")
@@ -225,7 +299,7 @@ def make_app(notebooks_dir: str | os.PathLike, options: ServeOptions | None = No
 
     Sets ``JUPYTER_PATH`` in this process so Voila finds the ``qlearn`` template.
     """
-    from tornado.web import RequestHandler
+    from tornado.web import GZipContentEncoding, RequestHandler
     from voila.app import Voila
     from voila.tornado.handler import TornadoVoilaHandler
 
@@ -258,16 +332,44 @@ def make_app(notebooks_dir: str | os.PathLike, options: ServeOptions | None = No
                 await result
             self.xsrf_token  # noqa: B018 -- reading it sets the cookie
 
+    bundle_name = plotly_bundle_name()
+
+    class BundleHandler(RequestHandler):
+        """plotly's widget module at a versioned URL, cacheable for a year."""
+
+        _body: bytes | None = None
+
+        def get(self, name):
+            if name != bundle_name:
+                self.set_status(404)
+                return
+            if BundleHandler._body is None:
+                BundleHandler._body = plotly_bundle_file().read_bytes()
+            self.set_header("Content-Type", "text/javascript; charset=utf-8")
+            self.set_header("Cache-Control", "public, max-age=31536000, immutable")
+            self.set_header("Access-Control-Allow-Origin", "*")  # localhost vs 127.0.0.1 pages
+            self.write(BundleHandler._body)
+
     class QlearnVoila(Voila):
         name = "qlearn-serve"
 
         def init_handlers(self):
-            handlers = []
+            # gzip every HTTP response (plotly.js: 4.8 MB -> 1.5 MB). `compress_response` in
+            # Voila.tornado_settings is applied after the tornado Application exists, too late to
+            # install the transform, so it is added here (the app exists when handlers are built).
+            if GZipContentEncoding not in self.app.transforms:
+                self.app.transforms.append(GZipContentEncoding)
+            handlers = [(self.server_url.rstrip("/") + "/" + BUNDLE_ROUTE + r"([^/]+\.js)", BundleHandler)]
             for h in super().init_handlers():
                 if len(h) >= 2 and h[1] is TornadoVoilaHandler:
                     h = (h[0], LessonHandler, *h[2:])
                 handlers.append(h)
             return [(self.server_url.rstrip("/") + "/?", LandingHandler), *handlers]
+
+    o = options or ServeOptions()
+    if o.cached_plotly:  # every kernel this process starts runs the startup file
+        os.environ["IPYTHONDIR"] = str(_kernel_startup_dir())
+        os.environ[BUNDLE_ENV] = bundle_name
 
     app = QlearnVoila(config=voila_config(options, nb_dir))
     app.initialize([str(nb_dir)])

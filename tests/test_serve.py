@@ -150,6 +150,43 @@ def test_cli_args_mirror_the_config():
     assert "--MappingKernelManager.cull_idle_timeout=600" in ext
 
 
+@pytest.mark.parametrize("server_extension", [False, True])
+def test_cli_args_parse_back_to_the_same_settings(server_extension):
+    """The flags handed to jupyterhub-singleuser / voila mean what voila_config means: parse them
+    as Jupyter Server does, then read each value back through the class that consumes it."""
+    import nbformat
+    from jupyter_server.serverapp import ServerApp
+    from voila.app import Voila
+    from voila.configuration import VoilaConfiguration
+    from voila.execute import VoilaExecutor
+
+    app = ServerApp()
+    app.parse_command_line(serve.voila_cli_args(server_extension=server_extension))
+    parsed, expected = app.config, serve.voila_config()
+    from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
+
+    readers = {
+        "Voila": lambda: Voila(config=parsed),
+        "VoilaConfiguration": lambda: VoilaConfiguration(config=parsed),
+        "VoilaExecutor": lambda: VoilaExecutor(nbformat.v4.new_notebook(), config=parsed),
+        "MappingKernelManager": lambda: AsyncMappingKernelManager(config=parsed),
+    }
+    seen = 0
+    for section in parsed:
+        for key in parsed[section]:
+            if section == "VoilaKernelManager":  # built by Voila at run time; its one Dict is JSON
+                value = json.loads(str(parsed[section][key])) if key == "kernel_pools_config" else None
+                if value is None:
+                    value = parsed[section][key]
+                    value = type(expected[section][key])(str(value)) if hasattr(value, "get_value") else value
+            else:
+                value = getattr(readers[section](), key)
+            assert value == expected[section][key], (section, key, value)
+            seen += 1
+
+    assert seen >= 14
+
+
 # ----------------------------------------------------------------------------- a real server, no browser
 
 def _free_port():
@@ -208,7 +245,38 @@ def test_served_page_is_offline_and_private(tmp_path):
         with pytest.raises(urllib.error.HTTPError) as err:
             urllib.request.urlopen(base + "voila/files/" + serve.LANDING, timeout=10)
         assert err.value.code in (403, 404)
+        # plotly's widget module: served once, cacheable, compressed on request
+        req = urllib.request.Request(base + serve.BUNDLE_ROUTE + serve.plotly_bundle_name(),
+                                     headers={"Accept-Encoding": "gzip"})
+        with urllib.request.urlopen(req, timeout=30) as r:
+            body = r.read()
+            assert "immutable" in r.headers["Cache-Control"]
+            assert r.headers["Content-Encoding"] == "gzip"
+        import gzip
+
+        assert gzip.decompress(body) == serve.plotly_bundle_file().read_bytes()
+        assert len(body) < 0.5 * serve.plotly_bundle_file().stat().st_size
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(base + serve.BUNDLE_ROUTE + "other.js", timeout=10)
+        assert err.value.code == 404
     finally:
         proc.terminate()
         proc.wait(30)
         log.close()
+
+
+def test_cached_plotly_bundle_replaces_the_inline_module(monkeypatch):
+    """FigureWidgets built after the switch carry a small loader instead of 5 MB of plotly.js."""
+    import plotly.graph_objects as go
+    from plotly.basewidget import BaseFigureWidget
+
+    monkeypatch.setattr(BaseFigureWidget, "_esm", BaseFigureWidget._esm)  # restored after the test
+    monkeypatch.delenv(serve.BUNDLE_ENV, raising=False)
+    assert serve.use_cached_plotly_bundle() is False
+    big = len(go.FigureWidget()._esm)
+    assert big > 1_000_000
+    monkeypatch.setenv(serve.BUNDLE_ENV, serve.plotly_bundle_name())
+    assert serve.use_cached_plotly_bundle() is True
+    esm = go.FigureWidget()._esm
+    assert len(esm) < 1000 and serve.BUNDLE_ROUTE + serve.plotly_bundle_name() in esm
+    assert "export default" in esm and "await import(" in esm

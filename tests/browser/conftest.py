@@ -16,10 +16,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from qbrowser import (  # noqa: E402
     CHROMIUM_ARGS,
-    NOTEBOOKS_DIR,
     course_notebooks,
     find_chromium,
     lesson_names,
+    lessons_source_dir,
     missing,
     start_qlearn_serve,
     write_demo_notebooks,
@@ -62,7 +62,7 @@ def pw_browser(chromium_path):
 def lesson_dir(tmp_path_factory) -> Path:
     """notebooks/ when it holds any notebook; else two demo notebooks in a temporary directory."""
     if course_notebooks():
-        return NOTEBOOKS_DIR
+        return lessons_source_dir()
     d = tmp_path_factory.mktemp("demo_notebooks")
     write_demo_notebooks(d)
     return d

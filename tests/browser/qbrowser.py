@@ -15,6 +15,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -69,8 +70,13 @@ def missing(what: str):
 
 # ----------------------------------------------------------------------------- notebooks
 
+def lessons_source_dir() -> Path:
+    """notebooks/, or $QLEARN_TEST_NOTEBOOKS (to try the suite on another set of notebooks)."""
+    return Path(os.environ.get("QLEARN_TEST_NOTEBOOKS") or NOTEBOOKS_DIR)
+
+
 def course_notebooks() -> list[Path]:
-    return sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
+    return sorted(lessons_source_dir().glob("*.ipynb"))
 
 
 def _code(src):
@@ -142,6 +148,13 @@ def explorer_weight(path: Path) -> int:
     return n
 
 
+def busiest_lesson(lesson_dir: Path) -> str:
+    """The notebook with the most explorers (the heaviest page), for the load and hub tests."""
+    paths = sorted(Path(lesson_dir).glob("*.ipynb"))
+    best = max(paths, key=lambda p: (explorer_weight(p), p.name != "00_index.ipynb"))
+    return best.name
+
+
 # ----------------------------------------------------------------------------- servers
 
 def free_port() -> int:
@@ -159,7 +172,7 @@ class Server:
         self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, env=env, cwd=cwd,
                                      start_new_session=True)
 
-    def wait_ready(self, path: str = "", timeout: float = 120.0) -> None:
+    def wait_ready(self, path: str = "", timeout: float = 120.0, need_ok: bool = False) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -169,7 +182,7 @@ class Server:
                     if r.status < 500:
                         return
             except urllib.error.HTTPError as e:
-                if e.code < 500:
+                if e.code < 500 and not need_ok:
                     return
             except OSError:
                 pass
@@ -188,9 +201,14 @@ class Server:
             try:
                 self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, 9)
+                os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(5)
-        self._log.close()
+        try:  # children the server left behind (a proxy, a kernel) are in its process group
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        except (ProcessLookupError, PermissionError):
+            pass
+        if not self._log.closed:
+            self._log.close()
 
 
 def start_qlearn_serve(notebooks_dir: Path, log_path: Path, *extra: str) -> Server:

@@ -10,10 +10,10 @@ from __future__ import annotations
 import pytest
 from qbrowser import (
     PageGuard,
+    busiest_lesson,
     check_explorer,
     check_question,
     error_outputs,
-    explorer_weight,
     lesson_names,
     open_lesson,
     start_lesson,
@@ -63,21 +63,10 @@ def test_lesson(notebook, lesson_server, learner):
         page.close()
 
 
-def _busiest_lesson() -> str:
-    """The lesson with the most explorers (the heaviest page), for the concurrency test."""
-    from qbrowser import NOTEBOOKS_DIR, course_notebooks
-
-    paths = course_notebooks()
-    if not paths:
-        return "01_demo.ipynb"
-    best = max(paths, key=lambda p: (explorer_weight(p), p.name != "00_index.ipynb"))
-    return str(best.relative_to(NOTEBOOKS_DIR))
-
-
-def test_five_concurrent_learners(lesson_server, pw_browser):
+def test_five_concurrent_learners(lesson_server, lesson_dir, pw_browser):
     """Five learners open the same lesson at the same moment; all render and all stay interactive
     (STACK.md saw figures freeze in 3-4 of 5 sessions with interact/Output)."""
-    notebook = _busiest_lesson()
+    notebook = busiest_lesson(lesson_dir)
     contexts, guards = [], []
     for _ in range(5):
         ctx = pw_browser.new_context(viewport={"width": 1280, "height": 900})

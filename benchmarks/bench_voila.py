@@ -1,0 +1,286 @@
+"""Serving figures: plain `voila` (default configuration) against `qlearn serve`, side by side.
+
+For each server, in headless Chromium on loopback:
+  * time to first render of each lesson: navigation start to the first figure drawn (or, on a
+    page without figures, to the page revealed), one browser profile going through the lessons;
+  * key press on a slider to redrawn figure: median and p95 over 20 presses;
+  * bytes the browser receives for a first lesson and then a second lesson (HTTP bodies as sent,
+    i.e. compressed when compressed, plus websocket frames);
+  * resident memory of each kernel (RSS) after the lessons were opened;
+  * simultaneous first loads: N learners open the same lesson at once (N = 5, 10, 30 by default).
+
+    .venv/bin/python benchmarks/bench_voila.py [--notebooks DIR] [--concurrency 5 10 30] [--servers voila qlearn]
+
+The numbers depend on the machine and on what else runs on it: run it on an idle machine. The
+browser runs on the same cores as the server, so the concurrency figures are pessimistic.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests" / "browser"))
+
+from qbrowser import (  # noqa: E402
+    CHROMIUM_ARGS,
+    LOOPBACK,
+    Server,
+    explorer_weight,
+    find_chromium,
+    free_port,
+)
+
+
+def start(kind: str, notebooks: Path, log_dir: Path) -> Server:
+    port = free_port()
+    if kind == "voila":
+        cmd = [str(Path(sys.executable).with_name("voila")), str(notebooks), "--no-browser", f"--port={port}",
+               f"--Voila.ip={LOOPBACK}"]
+    elif kind == "qlearn":
+        cmd = [sys.executable, "-m", "qlearn.cli", "serve", "--no-browser", "--port", str(port),
+               "--notebooks", str(notebooks)]
+    elif kind == "qlearn-inline":
+        cmd = [sys.executable, "-m", "qlearn.cli", "serve", "--no-browser", "--port", str(port),
+               "--notebooks", str(notebooks), "--plotly-inline"]
+    else:
+        raise ValueError(kind)
+    server = Server(cmd, f"http://{LOOPBACK}:{port}/", log_dir / f"{kind}.log")
+    server.wait_ready("voila/tree" if kind == "voila" else "")
+    time.sleep(3 if kind == "voila" else 8)  # let qlearn serve pre-heat its landing page
+    return server
+
+
+class Bytes:
+    """Bytes received by one page: HTTP (encoded, as on the wire) + websocket frames."""
+
+    def __init__(self, context, page):
+        self.http = 0
+        self.ws = 0
+        cdp = context.new_cdp_session(page)
+        cdp.send("Network.enable")
+        cdp.on("Network.loadingFinished", lambda e: self._http(e))
+        cdp.on("Network.webSocketFrameReceived", lambda e: self._ws(e))
+        self.cdp = cdp
+
+    def _http(self, e):
+        self.http += int(e.get("encodedDataLength", 0))
+
+    def _ws(self, e):
+        self.ws += len(e.get("response", {}).get("payloadData", ""))
+
+    @property
+    def total(self):
+        return self.http + self.ws
+
+
+def first_render(context, url: str, timeout_ms: int = 180_000) -> tuple[float, object]:
+    page = context.new_page()
+    page.set_default_timeout(timeout_ms)
+    meter = Bytes(context, page)
+    t0 = time.perf_counter()
+    page.goto(url, wait_until="commit")
+    page.wait_for_selector("#rendered_cells", state="visible")
+    has_fig = page.evaluate("() => document.documentElement.innerHTML.includes('FigureModel')")
+    if has_fig:
+        page.wait_for_function(
+            "() => Array.from(document.querySelectorAll('.js-plotly-plot'))"
+            ".some(p => Array.isArray(p.data) && p.data.length > 0 && p._fullLayout)", polling="raf")
+    t = time.perf_counter() - t0
+    return t, page, meter
+
+
+def settle(page, meter, quiet_s: float = 2.0, limit_s: float = 60.0) -> None:
+    """Wait until no more bytes arrive for quiet_s (all widgets rendered)."""
+    last, t_last, t0 = -1, time.perf_counter(), time.perf_counter()
+    while time.perf_counter() - t0 < limit_s:
+        page.wait_for_timeout(250)
+        if meter.total != last:
+            last, t_last = meter.total, time.perf_counter()
+        elif time.perf_counter() - t_last > quiet_s:
+            return
+
+
+STATE_JS = "el => JSON.stringify(Array.from(el.querySelectorAll('.js-plotly-plot')).map(p => p.data))"
+
+
+def key_latency(page, n: int = 20) -> list[float]:
+    """Seconds from ArrowRight on the first slider of an explorer to its figure's data changing."""
+    explorers = page.locator(".qlearn-explorer:has(.widget-slider):has(.js-plotly-plot)")
+    if explorers.count() == 0:
+        return []
+    ex = explorers.first
+    ex.scroll_into_view_if_needed()
+    handle = ex.locator(".widget-slider .noUi-handle").first
+    out = []
+    key = "ArrowRight"
+    for _ in range(n):
+        now, top, bottom = (handle.get_attribute(a) for a in ("aria-valuenow", "aria-valuemax", "aria-valuemin"))
+        if float(now) >= float(top):
+            key = "ArrowLeft"
+        elif float(now) <= float(bottom):
+            key = "ArrowRight"
+        before = ex.evaluate(STATE_JS)
+        handle.focus()
+        t0 = time.perf_counter()
+        page.keyboard.press(key)
+        try:
+            page.wait_for_function("([el, b]) => (" + STATE_JS + ")(el) !== b", arg=[ex.element_handle(), before],
+                                   polling="raf", timeout=10_000)
+        except Exception:
+            continue
+        out.append(time.perf_counter() - t0)
+    return out
+
+
+def kernel_rss_mb(server: Server) -> list[float]:
+    import psutil
+
+    try:
+        parent = psutil.Process(server.proc.pid)
+    except psutil.NoSuchProcess:
+        return []
+    out = []
+    for ch in parent.children(recursive=True):
+        try:
+            if "ipykernel" in " ".join(ch.cmdline()):
+                out.append(ch.memory_info().rss / 2**20)
+        except psutil.Error:
+            pass
+    return out
+
+
+def concurrent_loads(browser, url: str, n: int, timeout_s: float = 180.0) -> list[float]:
+    contexts = [browser.new_context() for _ in range(n)]
+    pages = [c.new_page() for c in contexts]
+    t0 = time.perf_counter()
+    for p in pages:
+        p.goto(url, wait_until="commit", timeout=timeout_s * 1000)
+    done: dict[int, float] = {}
+    js = ("() => { const c = document.getElementById('rendered_cells');"
+          " const ok = c && c.style.display !== 'none';"
+          " const figs = document.documentElement.innerHTML.includes('FigureModel');"
+          " return ok && (!figs || Array.from(document.querySelectorAll('.js-plotly-plot'))"
+          ".some(p => Array.isArray(p.data) && p.data.length > 0)); }")
+    while len(done) < n and time.perf_counter() - t0 < timeout_s:
+        for i, p in enumerate(pages):
+            if i not in done:
+                try:
+                    if p.evaluate(js):
+                        done[i] = time.perf_counter() - t0
+                except Exception:
+                    pass
+        time.sleep(0.2)
+    for c in contexts:
+        c.close()
+    return [done.get(i, float("inf")) for i in range(n)]
+
+
+def fmt_mb(b: float) -> str:
+    return f"{b / 2**20:.2f} MB"
+
+
+def pct(xs, q):
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--notebooks", default=str(REPO / "notebooks"))
+    ap.add_argument("--servers", nargs="+", default=["voila", "qlearn"],
+                    choices=["voila", "qlearn", "qlearn-inline"])
+    ap.add_argument("--concurrency", nargs="*", type=int, default=[5, 10, 30])
+    ap.add_argument("--lessons", nargs="*", default=None, help="notebook names (default: all)")
+    args = ap.parse_args()
+
+    from playwright.sync_api import sync_playwright
+
+    notebooks = Path(args.notebooks).resolve()
+    names = args.lessons or sorted(p.name for p in notebooks.glob("*.ipynb"))
+    if not names:
+        print(f"no notebooks in {notebooks}")
+        return 1
+    heavy = max(names, key=lambda n: (explorer_weight(notebooks / n), n != "00_index.ipynb"))
+    second = next((n for n in names if n not in (heavy, "00_index.ipynb")), names[0])
+    first = "00_index.ipynb" if "00_index.ipynb" in names else names[0]
+    chromium = find_chromium()
+    if chromium is None:
+        print("no Chromium: run scripts/ensure_chromium.sh")
+        return 1
+    log_dir = Path("/tmp") / "qlearn-bench-voila"
+    log_dir.mkdir(exist_ok=True)
+    results = {}
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        for kind in args.servers:
+            r = results[kind] = {}
+            server = start(kind, notebooks, log_dir)
+            try:
+                base = server.url + "voila/render/"
+                # bytes: landing page, then the heaviest lesson, then a third page, in one profile
+                ctx = browser.new_context(viewport={"width": 1280, "height": 900})
+                t, page, meter = first_render(ctx, base + first)
+                settle(page, meter)
+                r["bytes_first"] = meter.total
+                r["bytes_first_http"] = meter.http
+                page.close()
+                t, page, meter = first_render(ctx, base + heavy)
+                settle(page, meter)
+                r["bytes_second"] = meter.total
+                r["bytes_second_http"] = meter.http
+                lat = key_latency(page)
+                r["key_ms"] = [x * 1000 for x in lat]
+                page.close()
+                t, page, meter = first_render(ctx, base + second)
+                settle(page, meter)
+                r["bytes_third"] = meter.total
+                page.close()
+                ctx.close()
+                # time to first render, lesson by lesson, one learner
+                ctx = browser.new_context(viewport={"width": 1280, "height": 900})
+                r["render_s"] = {}
+                for name in names:
+                    t, page, _ = first_render(ctx, base + name)
+                    r["render_s"][name] = t
+                    page.close()
+                ctx.close()
+                time.sleep(2)
+                r["rss_mb"] = kernel_rss_mb(server)
+                r["concurrent"] = {}
+                for n in args.concurrency:
+                    r["concurrent"][n] = concurrent_loads(browser, base + heavy, n)
+                    time.sleep(5)
+            finally:
+                server.stop()
+        browser.close()
+
+    print(f"notebooks: {notebooks}  (heaviest lesson: {heavy}; bytes: {first} -> {heavy} -> {second})")
+    for kind, r in results.items():
+        print(f"\n== {kind}")
+        rs = r["render_s"]
+        print("time to first render (s): " + ", ".join(f"{n.split('_')[0]} {t:.1f}" for n, t in rs.items()))
+        print(f"  median {statistics.median(rs.values()):.1f} s, max {max(rs.values()):.1f} s")
+        if r["key_ms"]:
+            k = r["key_ms"]
+            print(f"key press -> redrawn figure: median {statistics.median(k):.0f} ms, p95 {pct(k, 0.95):.0f} ms "
+                  f"(n={len(k)})")
+        print(f"bytes: first page {fmt_mb(r['bytes_first'])} (HTTP {fmt_mb(r['bytes_first_http'])}), "
+              f"second {fmt_mb(r['bytes_second'])} (HTTP {fmt_mb(r['bytes_second_http'])}), "
+              f"third {fmt_mb(r['bytes_third'])}")
+        if r["rss_mb"]:
+            print(f"kernel RSS: median {statistics.median(r['rss_mb']):.0f} MB over {len(r['rss_mb'])} kernels")
+        for n, ts in r["concurrent"].items():
+            ok = sum(t <= 15 for t in ts)
+            finite = [t for t in ts if t != float("inf")]
+            print(f"{n} simultaneous first loads: {ok}/{n} within 15 s; median "
+                  f"{statistics.median(ts):.1f} s, max {max(finite) if finite else float('nan'):.1f} s, "
+                  f"{n - len(finite)} not done in 180 s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,8 @@
+# Jupyter Server settings for each student's server (passed with --config by jupyterhub_config.py).
+# Everything else comes as flags from qlearn.serve.voila_cli_args(server_extension=True).
+c = get_config()  # noqa: F821
+
+# Inside Jupyter Server, Voila's page config falls back to loading MathJax from a CDN unless the
+# server's settings name a MathJax URL. None, as standalone Voila (`qlearn serve`) has, keeps the
+# maths local: JupyterLab's bundled MathJax renders it. (A Dict with None cannot be a flag.)
+c.ServerApp.tornado_settings = {"mathjax_url": None, "mathjax_config": None}
