@@ -8,7 +8,7 @@ STAMP := $(VENV)/.qlearn-installed
 HOST ?= 127.0.0.1
 PORT ?= 8866
 
-.PHONY: setup app lab test test-unit test-notebooks test-browser check-stripped bench clean
+.PHONY: setup app lab test test-unit test-notebooks test-browser browser-deps check-stripped bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -28,15 +28,24 @@ app: setup
 	$(VENV)/bin/qlearn serve --host $(HOST) --port $(PORT)
 
 lab: setup
-	$(VENV)/bin/jupyter lab notebooks/00_index.ipynb
+	$(VENV)/bin/jupyter lab --LabApp.news_url=None $$([ "$$(id -u)" = 0 ] && echo --allow-root) notebooks/00_index.ipynb
 
-test: setup check-stripped test-unit test-notebooks
+test: setup check-stripped test-unit test-notebooks test-browser
 
 test-unit: setup
-	$(PY) -m pytest -q tests qlearn
+	$(PY) -m pytest -q tests qlearn --ignore=tests/browser
 
 test-notebooks: setup
-	$(PY) -m pytest -q --nbval-lax --nbval-current-env -p no:randomly notebooks
+	$(PY) -m pytest -q --nbval-lax --nbval-current-env notebooks
+
+# Browser tests: Chromium (Debian's, installed when root; or Playwright's own) and JupyterHub's
+# proxy (configurable-http-proxy, from the npm registry) for the class-server test.
+browser-deps: setup
+	bash scripts/ensure_chromium.sh
+	@[ -x deploy/node_modules/.bin/configurable-http-proxy ] || npm install --silent --no-audit --no-fund --prefix deploy
+
+test-browser: browser-deps
+	$(PY) -m pytest -q tests/browser
 
 check-stripped: setup
 	@$(VENV)/bin/nbstripout --verify notebooks/*.ipynb || \
