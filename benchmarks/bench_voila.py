@@ -77,20 +77,49 @@ class Bytes:
         return self.http + self.ws
 
 
-def first_render(context, url: str, timeout_ms: int = 180_000) -> tuple[float, object]:
+GIVE_UP_MS = 60_000
+
+
+def first_render(context, url: str, timeout_ms: int = 180_000):
+    """Open a lesson; returns (seconds to the first figure drawn, seconds to every widget and figure
+    drawn, page, byte meter). On a page without figures the first time is None."""
     page = context.new_page()
     page.set_default_timeout(timeout_ms)
+    page.errors = []
+    page.on("pageerror", lambda e: page.errors.append(str(e)))
     meter = Bytes(context, page)
     t0 = time.perf_counter()
-    page.goto(url, wait_until="commit")
-    page.wait_for_selector("#rendered_cells", state="visible")
-    has_fig = page.evaluate("() => document.documentElement.innerHTML.includes('FigureModel')")
-    if has_fig:
-        page.wait_for_function(
-            "() => Array.from(document.querySelectorAll('.js-plotly-plot'))"
-            ".some(p => Array.isArray(p.data) && p.data.length > 0 && p._fullLayout)", polling="raf")
-    t = time.perf_counter() - t0
-    return t, page, meter
+    resp = page.goto(url, wait_until="commit")
+    n_widgets = resp.text().count("application/vnd.jupyter.widget-view+json")  # the whole page arrived
+    page.wait_for_function(
+        "n => document.querySelectorAll('.jp-OutputArea-output > .jupyter-widgets').length >= n || "
+        "Array.from(document.querySelectorAll('.js-plotly-plot')).some(p => p.data && p.data.length > 0)",
+        arg=n_widgets, polling="raf")
+    t_first = t_all = None
+    count_js = ("() => { const ps = Array.from(document.querySelectorAll('.js-plotly-plot'));"
+                " return [ps.length, ps.filter(p => p.data && p.data.length > 0).length,"
+                " document.querySelectorAll('.qlearn-explorer').length]; }")
+    try:
+        if page.evaluate(count_js)[2] > 0 or page.evaluate(count_js)[0] > 0:
+            page.wait_for_function(
+                "() => Array.from(document.querySelectorAll('.js-plotly-plot'))"
+                ".some(p => p.data && p.data.length > 0)", polling="raf", timeout=GIVE_UP_MS)
+            t_first = time.perf_counter() - t0
+        # every figure drawn: as many drawn figures as figures, unchanged for a second
+        last, t_change = None, time.perf_counter()
+        while time.perf_counter() - t0 < GIVE_UP_MS / 1000:
+            now = page.evaluate(count_js)
+            if now != last:
+                last, t_change = now, time.perf_counter()
+            elif now[0] == now[1] and time.perf_counter() - t_change > 1.0:
+                t_all = t_change - t0
+                break
+            time.sleep(0.05)
+        if t_all is None:
+            page.errors.append(f"{last[0] - last[1]} of {last[0]} figure(s) not drawn within {GIVE_UP_MS // 1000} s")
+    except Exception as exc:  # a figure that never draws (e.g. anywidget's 2 s module deadline missed)
+        page.errors.append(f"gave up: {type(exc).__name__}")
+    return t_first, t_all, page, meter
 
 
 def settle(page, meter, quiet_s: float = 2.0, limit_s: float = 60.0) -> None:
@@ -223,29 +252,33 @@ def main() -> int:
                 base = server.url + "voila/render/"
                 # bytes: landing page, then the heaviest lesson, then a third page, in one profile
                 ctx = browser.new_context(viewport={"width": 1280, "height": 900})
-                t, page, meter = first_render(ctx, base + first)
+                _, _, page, meter = first_render(ctx, base + first)
                 settle(page, meter)
                 r["bytes_first"] = meter.total
                 r["bytes_first_http"] = meter.http
                 page.close()
-                t, page, meter = first_render(ctx, base + heavy)
+                _, _, page, meter = first_render(ctx, base + heavy)
                 settle(page, meter)
+                r["errors"] = list(page.errors)
                 r["bytes_second"] = meter.total
                 r["bytes_second_http"] = meter.http
                 lat = key_latency(page)
                 r["key_ms"] = [x * 1000 for x in lat]
                 page.close()
-                t, page, meter = first_render(ctx, base + second)
+                _, _, page, meter = first_render(ctx, base + second)
                 settle(page, meter)
                 r["bytes_third"] = meter.total
                 page.close()
                 ctx.close()
                 # time to first render, lesson by lesson, one learner
                 ctx = browser.new_context(viewport={"width": 1280, "height": 900})
-                r["render_s"] = {}
+                r["render_s"], r["all_s"] = {}, {}
                 for name in names:
-                    t, page, _ = first_render(ctx, base + name)
-                    r["render_s"][name] = t
+                    t_first, t_all, page, _ = first_render(ctx, base + name)
+                    if t_first is not None:
+                        r["render_s"][name] = t_first
+                    r["all_s"][name] = t_all if t_all is not None else float("inf")
+                    r["errors"] += page.errors
                     page.close()
                 ctx.close()
                 time.sleep(2)
@@ -261,9 +294,14 @@ def main() -> int:
     print(f"notebooks: {notebooks}  (heaviest lesson: {heavy}; bytes: {first} -> {heavy} -> {second})")
     for kind, r in results.items():
         print(f"\n== {kind}")
-        rs = r["render_s"]
-        print("time to first render (s): " + ", ".join(f"{n.split('_')[0]} {t:.1f}" for n, t in rs.items()))
-        print(f"  median {statistics.median(rs.values()):.1f} s, max {max(rs.values()):.1f} s")
+        rs, alls = r["render_s"], r["all_s"]
+        print("navigation -> first figure drawn (s): " + ", ".join(f"{n.split('_')[0]} {t:.1f}" for n, t in rs.items()))
+        if rs:
+            print(f"  median {statistics.median(rs.values()):.1f} s, max {max(rs.values()):.1f} s")
+        print("navigation -> every widget and figure drawn (s): "
+              + ", ".join(f"{n.split('_')[0]} {t:.1f}" for n, t in alls.items()))
+        print(f"  median {statistics.median(alls.values()):.1f} s, max {max(alls.values()):.1f} s")
+        print(f"page errors: {len(r['errors'])} {sorted(set(r['errors']))[:3]}")
         if r["key_ms"]:
             k = r["key_ms"]
             print(f"key press -> redrawn figure: median {statistics.median(k):.0f} ms, p95 {pct(k, 0.95):.0f} ms "

@@ -263,6 +263,12 @@ class PageGuard:
         page.on("websocket", lambda ws: None if self._local(ws.url) else self.external.append(ws.url))
         return page
 
+    def reset(self) -> None:
+        """Forget what earlier pages did (one guard, many lessons)."""
+        self.external.clear()
+        self.console_errors.clear()
+        self.page_errors.clear()
+
     def assert_clean(self) -> None:
         assert not self.external, f"requests to hosts other than {LOOPBACK}: {self.external}"
         assert not self.page_errors, f"uncaught errors in the page: {self.page_errors}"

@@ -47,6 +47,7 @@ def test_landing_redirect(lesson_server, pw_browser):
 
 def test_lesson(notebook, lesson_server, learner):
     context, guard = learner
+    guard.reset()
     page, n_widgets = open_lesson(context, lesson_server.url, notebook)
     try:
         errors = error_outputs(page)
