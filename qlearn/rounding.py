@@ -70,9 +70,13 @@ def round_(x, mode: str = "half_even", *, rng: np.random.Generator | None = None
     if mode == "half_even":
         out = np.rint(a)
     elif mode == "half_away":
-        out = np.copysign(np.floor(np.abs(a) + 0.5), a)
+        # floor(|a| + 0.5) would round the sum itself above 2**52; the fraction |a| - floor(|a|) is exact
+        m = np.abs(a)
+        lo = np.floor(m)
+        out = np.copysign(lo + (m - lo >= 0.5), a)
     elif mode == "half_up":
-        out = np.floor(a + 0.5)
+        lo = np.floor(a)
+        out = lo + (a - lo >= 0.5)  # exact, unlike floor(a + 0.5) above 2**52
     elif mode == "floor":
         out = np.floor(a)
     elif mode == "ceil":
@@ -160,8 +164,8 @@ def accumulate(increments, *, step: float = 1.0, mode: str = "half_even",
 
     rounders = {
         "half_even": round,  # Python's round() is round-half-to-even
-        "half_away": lambda v: math.copysign(math.floor(abs(v) + 0.5), v),
-        "half_up": lambda v: math.floor(v + 0.5),
+        "half_away": lambda v: math.copysign(math.floor(abs(v)) + (abs(v) - math.floor(abs(v)) >= 0.5), v),
+        "half_up": lambda v: math.floor(v) + (v - math.floor(v) >= 0.5),
         "floor": math.floor,
         "ceil": math.ceil,
         "toward_zero": math.trunc,

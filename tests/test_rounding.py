@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 
 from qlearn.rounding import ROUNDING_MODES, round_
 
-finite = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False, allow_infinity=False)
+finite = st.one_of(st.floats(min_value=-1e6, max_value=1e6, allow_nan=False, allow_infinity=False),
+                   st.floats(allow_nan=False, allow_infinity=False))
 
 DECIMAL_MODE = {
     "half_even": decimal.ROUND_HALF_EVEN,
@@ -25,7 +26,9 @@ def reference(x: float, mode: str) -> float:
     if mode == "half_up":  # ties toward +inf, exactly: floor(x + 1/2)
         return float(math.floor(Fraction(x) + Fraction(1, 2)))
     d = decimal.Decimal(x)  # exact binary value
-    return float(d.quantize(decimal.Decimal(1), rounding=DECIMAL_MODE[mode]))
+    with decimal.localcontext() as ctx:
+        ctx.prec = 400  # enough digits for any float64 integer part
+        return float(d.quantize(decimal.Decimal(1), rounding=DECIMAL_MODE[mode]))
 
 
 TIES = [-2.5, -1.5, -0.5, 0.5, 1.5, 2.5, 3.5, 1e15 + 0.5]
@@ -108,3 +111,12 @@ def test_sign_of_zero_is_kept(mode):
     out = round_(np.array([-0.0, -0.3, 0.3, 0.0]), mode, rng=rng)
     zero = out == 0
     assert np.all(np.signbit(out[zero]) == np.signbit(np.array([-0.0, -0.3, 0.3, 0.0])[zero]))
+
+
+@pytest.mark.parametrize("mode", [m for m in ROUNDING_MODES if m != "stochastic"])
+def test_large_values_are_already_integers(mode):
+    # every float64 at or above 2**52 is an integer; floor(x + 0.5) would wrongly round odd ones up
+    x = np.array([2.0**52 + 1, 2.0**53 - 1, -(2.0**52) - 1, 4503599627370497.0, 1e300])
+    np.testing.assert_array_equal(round_(x, mode), x)
+    for v in x:
+        assert round_(v, mode) == reference(float(v), mode)
