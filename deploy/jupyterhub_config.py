@@ -94,9 +94,16 @@ if spawner == "simple" and hasattr(os, "geteuid") and os.geteuid() == 0:
     # The simple spawner runs every server as the hub's user; Jupyter Server refuses root unless told.
     # Run the hub as an unprivileged user for a real class.
     c.Spawner.args.append("--allow-root")
+# plotly.js once per browser instead of 5 MB inside every figure (see docs/hosting.md): the module
+# is a static file of each student's server, and the kernels' IPython startup file makes
+# FigureWidgets import it by URL.
+static_dir, bundle_path = serve.bundle_static_dir(data_dir / "static")
+c.Spawner.args.append(f"--ServerApp.extra_static_paths={static_dir}")
 c.Spawner.environment = {
     "JUPYTER_PATH": serve.jupyter_path_with_template(os.environ.get("JUPYTER_PATH")),
     "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
+    "IPYTHONDIR": str(serve.kernel_startup_dir(data_dir / "ipython")),
+    serve.BUNDLE_ENV: bundle_path,
 }
 c.Spawner.start_timeout = 120  # 30 first logins on 2 cores take a while
 c.Spawner.http_timeout = 120

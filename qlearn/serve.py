@@ -75,7 +75,7 @@ def plotly_bundle_name() -> str:
     return f"plotly-widget-{plotly.__version__}.js"
 
 
-def plotly_bundle_shim(name: str) -> str:
+def plotly_bundle_shim(path: str) -> str:
     """A few hundred bytes of ES module that imports the real module from the server by URL.
 
     Sent as a FigureWidget's ``_esm`` instead of the 5 MB bundle: the browser downloads and
@@ -85,34 +85,51 @@ def plotly_bundle_shim(name: str) -> str:
     return (
         "const el = document.getElementById('jupyter-config-data');\n"
         "const base = (el && JSON.parse(el.textContent).baseUrl) || '/';\n"
-        f"const url = new URL(base.replace(/\\/?$/, '/') + '{BUNDLE_ROUTE}{name}', window.location.origin);\n"
+        f"const url = new URL(base.replace(/\\/?$/, '/') + '{path}', window.location.origin);\n"
         "const mod = await import(url.href);\n"
         "export default mod.default;\n"
     )
 
 
-def use_cached_plotly_bundle(name: str | None = None) -> bool:
+def use_cached_plotly_bundle(path: str | None = None) -> bool:
     """In a kernel started by ``qlearn serve``: make FigureWidgets load plotly.js by URL.
 
     Reads the bundle name from ``$QLEARN_PLOTLY_BUNDLE`` unless given; does nothing (returns
     False) when neither is set, e.g. in JupyterLab, where the default (module sent inline) is kept.
     """
-    name = name or os.environ.get(BUNDLE_ENV)
-    if not name:
+    path = path or os.environ.get(BUNDLE_ENV)
+    if not path:
         return False
     from plotly.basewidget import BaseFigureWidget
 
-    BaseFigureWidget._esm = plotly_bundle_shim(name)
+    BaseFigureWidget._esm = plotly_bundle_shim(path)
     return True
 
 
-def _kernel_startup_dir() -> Path:
-    """An IPython directory whose startup file runs :func:`use_cached_plotly_bundle` in every kernel."""
+def bundle_static_dir(where: str | os.PathLike) -> tuple[Path, str]:
+    """A directory for Jupyter Server's ``extra_static_paths`` holding plotly's module under a
+    versioned name; returns it and the module's path relative to the server's base URL."""
+    d = Path(where)
+    target = d / "qlearn" / plotly_bundle_name()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if not target.exists():
+        import shutil
+
+        shutil.copyfile(plotly_bundle_file(), target)
+    return d, "static/qlearn/" + plotly_bundle_name()
+
+
+def kernel_startup_dir(where: str | os.PathLike | None = None) -> Path:
+    """An IPython directory whose startup file runs :func:`use_cached_plotly_bundle` in every kernel.
+
+    Point a kernel's ``IPYTHONDIR`` at it (and set ``$QLEARN_PLOTLY_BUNDLE``). A new temporary
+    directory unless ``where`` is given.
+    """
     import tempfile
 
-    d = Path(tempfile.mkdtemp(prefix="qlearn-ipython-"))
+    d = Path(where) if where is not None else Path(tempfile.mkdtemp(prefix="qlearn-ipython-"))
     startup = d / "profile_default" / "startup"
-    startup.mkdir(parents=True)
+    startup.mkdir(parents=True, exist_ok=True)
     (startup / "00-qlearn-plotly.py").write_text(
         "try:\n"
         "    from qlearn.serve import use_cached_plotly_bundle\n"
@@ -368,8 +385,8 @@ def make_app(notebooks_dir: str | os.PathLike, options: ServeOptions | None = No
 
     o = options or ServeOptions()
     if o.cached_plotly:  # every kernel this process starts runs the startup file
-        os.environ["IPYTHONDIR"] = str(_kernel_startup_dir())
-        os.environ[BUNDLE_ENV] = bundle_name
+        os.environ["IPYTHONDIR"] = str(kernel_startup_dir())
+        os.environ[BUNDLE_ENV] = BUNDLE_ROUTE + bundle_name
 
     app = QlearnVoila(config=voila_config(options, nb_dir))
     app.initialize([str(nb_dir)])

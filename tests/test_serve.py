@@ -275,7 +275,7 @@ def test_cached_plotly_bundle_replaces_the_inline_module(monkeypatch):
     assert serve.use_cached_plotly_bundle() is False
     big = len(go.FigureWidget()._esm)
     assert big > 1_000_000
-    monkeypatch.setenv(serve.BUNDLE_ENV, serve.plotly_bundle_name())
+    monkeypatch.setenv(serve.BUNDLE_ENV, serve.BUNDLE_ROUTE + serve.plotly_bundle_name())
     assert serve.use_cached_plotly_bundle() is True
     esm = go.FigureWidget()._esm
     assert len(esm) < 1000 and serve.BUNDLE_ROUTE + serve.plotly_bundle_name() in esm

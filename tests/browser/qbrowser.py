@@ -258,7 +258,8 @@ class PageGuard:
             route.abort()
 
     def watch(self, page):
-        page.on("console", lambda m: self.console_errors.append(m.text) if m.type == "error" else None)
+        page.on("console", lambda m: self.console_errors.append(f"{m.text} [{(m.location or {}).get('url', '')}]")
+                if m.type == "error" else None)
         page.on("pageerror", lambda e: self.page_errors.append(str(e)))
         page.on("websocket", lambda ws: None if self._local(ws.url) else self.external.append(ws.url))
         return page
