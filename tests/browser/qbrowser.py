@@ -295,7 +295,9 @@ def wait_lesson(page, resp, timeout_ms: int = RENDER_TIMEOUT_MS) -> int:
     banner = page.locator("#qlearn-banner")
     assert banner.count() == 0, banner.inner_text()
     page.wait_for_function(
-        "n => document.querySelectorAll('.jp-OutputArea-output > .jupyter-widgets').length >= n",
+        # a box renders as .jupyter-widgets; a FigureWidget displayed on its own as .js-plotly-plot
+        "n => document.querySelectorAll('.jp-OutputArea-output > .jupyter-widgets,"
+        " .jp-OutputArea-output > .js-plotly-plot').length >= n",
         arg=n_widgets, timeout=timeout_ms)
     page.wait_for_function(
         """() => Array.from(document.querySelectorAll('.qlearn-explorer .js-plotly-plot'))
