@@ -8,7 +8,7 @@ STAMP := $(VENV)/.qlearn-installed
 HOST ?= 127.0.0.1
 PORT ?= 8866
 
-.PHONY: setup app lab test test-unit test-notebooks test-browser browser-deps check-stripped bench clean
+.PHONY: setup app lab test test-unit test-notebooks test-browser test-load browser-deps check-stripped bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -45,7 +45,13 @@ browser-deps: setup
 	@[ -x deploy/node_modules/.bin/configurable-http-proxy ] || npm install --silent --no-audit --no-fund --prefix deploy
 
 test-browser: browser-deps
-	$(PY) -m pytest -q tests/browser
+	$(PY) -m pytest -q -m "not load" tests/browser
+
+# Several simultaneous learners and the JupyterHub class server. Not part of `make test`: on a
+# loaded 2-core machine anywidget's fixed 2 s module deadline leaves some figures empty
+# (docs/hosting.md), which these tests rightly report.
+test-load: browser-deps
+	$(PY) -m pytest -q -m load tests/browser
 
 check-stripped: setup
 	@$(VENV)/bin/nbstripout --verify notebooks/*.ipynb || \
