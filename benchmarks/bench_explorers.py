@@ -39,7 +39,7 @@ def bench(builder, repeat=21):
         for _ in range(repeat):
             t = time.perf_counter()
             with ex.fig.batch_update():
-                for tr, (x, y) in zip(ex.fig.data, snap):
+                for tr, (_x, y) in zip(ex.fig.data, snap):
                     if y is not None:
                         tr.y = np.asarray(y)
             base.append(time.perf_counter() - t)
