@@ -225,6 +225,22 @@ class _Recorder:
                              fold=np.array(self.fold), outputs_done=np.array(self.done), **arrs)
 
 
+def _skew(lanes, n_lanes: int):
+    """Skew streams into a systolic edge: lane ``i`` enters ``i`` cycles late.
+
+    ``lanes`` is ``(used, length)``, one stream per used lane (``used <= n_lanes``). Returns the
+    int32 values ``S[t, i] = lanes[i, t - i]`` (zero outside) and the matching validity mask,
+    both of shape ``(length + n_lanes - 1, n_lanes)``.
+    """
+    used, length = lanes.shape
+    S = np.zeros((length + n_lanes - 1, n_lanes), dtype=np.int32)
+    valid = np.zeros(S.shape, dtype=bool)
+    for i in range(used):
+        S[i:i + length, i] = lanes[i]
+        valid[i:i + length, i] = True
+    return S, valid
+
+
 def _ws_kernel(A, B, R, C, *, overlap, rec):
     """Weight-stationary register model: B tile stationary, A rows stream right, sums flow down.
 
@@ -243,11 +259,7 @@ def _ws_kernel(A, B, R, C, *, overlap, rec):
     for k0 in range(0, K, R):
         kr = min(R, K - k0)
         # skewed input columns: S[t, i] = A[t - i, k0 + i] (zero outside)
-        S = np.zeros((M + R - 1, R), dtype=np.int32)
-        Sv = np.zeros((M + R - 1, R), dtype=bool)
-        for i in range(kr):
-            S[i:i + M, i] = A[:, k0 + i]
-            Sv[i:i + M, i] = True
+        S, Sv = _skew(A[:, k0:k0 + kr].T, R)
         for n0 in range(0, N, C):
             nc = min(C, N - n0)
             tile = np.zeros((R, C), dtype=np.int32)
@@ -309,18 +321,10 @@ def _os_kernel(A, B, R, C, *, rec):
     Tc = K + R + C - 2
     for m0 in range(0, M, R):
         mr = min(R, M - m0)
-        SA = np.zeros((K + R - 1, R), dtype=np.int32)
-        SAv = np.zeros((K + R - 1, R), dtype=bool)
-        for i in range(mr):
-            SA[i:i + K, i] = A[m0 + i]
-            SAv[i:i + K, i] = True
+        SA, SAv = _skew(A[m0:m0 + mr], R)
         for n0 in range(0, N, C):
             nc = min(C, N - n0)
-            SB = np.zeros((K + C - 1, C), dtype=np.int32)
-            SBv = np.zeros((K + C - 1, C), dtype=bool)
-            for j in range(nc):
-                SB[j:j + K, j] = B[:, n0 + j]
-                SBv[j:j + K, j] = True
+            SB, SBv = _skew(B[:, n0:n0 + nc].T, C)
             h = np.zeros((R, C), dtype=np.int32)
             v = np.zeros((R, C), dtype=np.int32)
             acc = np.zeros((R, C), dtype=np.int32)
