@@ -41,21 +41,3 @@ def test_tiling_explorer_counts_folds():
     z = np.asarray(ex.fig.data[0].z)
     assert z.shape == (20, 30) and z.min() == 1 and z.max() == 3 * 4
     assert "fold <b>12</b> of 12" in ex.readout.value
-
-
-def test_initial_state_is_drawn_before_the_widget_exists():
-    """Voila only shows the state a FigureWidget is built with: the first update runs on the plain figure."""
-    import ipywidgets as widgets
-    import plotly.graph_objects as go
-
-    from qlearn.viz.systolic import widget_with_initial_state
-    fig = go.Figure()
-    fig.add_scatter(x=[0], y=[0])
-    seen = []
-
-    def update(v):
-        seen.append(type(fig).__name__)
-        fig.data[0].y = [v["k"]]
-
-    w = widget_with_initial_state(fig, {"k": widgets.IntSlider(value=7)}, update)
-    assert isinstance(w, go.FigureWidget) and seen == ["Figure"] and list(w.data[0].y) == [7]

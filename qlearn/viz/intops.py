@@ -9,7 +9,6 @@ from qlearn import intops
 from qlearn.viz import controls as C
 from qlearn.viz.explorer import Explorer
 from qlearn.viz.style import COLORS, base_layout
-from qlearn.viz.systolic import widget_with_initial_state
 
 ROUNDINGS = [("gemmlowp: SRDHM + RoundingDivideByPOT", "gemmlowp"),
              ("plain shift (truncate, no rounding)", "truncate"),
@@ -72,7 +71,7 @@ def requantize_explorer(*, n: int = 801) -> Explorer:
                 f" &nbsp; codes different from round(acc·M)+z: <b>{wrong}</b> of {acc.size}"
                 f" (largest |diff| {int(np.abs(diff).max())})")
 
-    fig = widget_with_initial_state(fig, controls, update)
+    fig = go.FigureWidget(fig)  # Explorer syncs the first update into the widget state
     return Explorer(controls, fig, update)
 
 
@@ -112,5 +111,5 @@ def accumulator_explorer(*, seed: int = 0) -> Explorer:
         return (f"{bits}-bit accumulator: safe for any int8 data up to K = <b>{kmax}</b> (of the K shown); "
                 f"random data first overflows at K = {int(Ks[np.argmax(over > 0)]) if over.max() > 0 else '—'}")
 
-    fig = widget_with_initial_state(fig, controls, update)
+    fig = go.FigureWidget(fig)  # Explorer syncs the first update into the widget state
     return Explorer(controls, fig, update)

@@ -34,19 +34,6 @@ def _outlines(rows, cols, half: float = 0.44):
     return xs, ys
 
 
-def widget_with_initial_state(fig: go.Figure, controls: dict, update) -> go.FigureWidget:
-    """Run ``update`` once on the plain figure, then wrap it: the widget starts in the right state.
-
-    Found with Voila 0.5 / plotly 6 in headless Chromium: traces added to a ``FigureWidget``
-    with ``add_*`` and data assigned to it *before* it is displayed never reach the browser
-    (the figure shows empty axes); only the state the widget is constructed with does.
-    Changes made after display do arrive. So every builder here draws its initial state on a
-    ``go.Figure`` and wraps it last.
-    """
-    update({name: c.value for name, c in controls.items()})
-    return go.FigureWidget(fig)
-
-
 def shape_for(size: int, preset: str) -> tuple[int, int, int]:
     """(M, K, N) of a shape preset for an array of ``size x size``."""
     if preset == "square":
@@ -149,7 +136,7 @@ def systolic_explorer(*, seed: int = 0) -> Explorer:
                          f"utilization so far: {100 * util:.0f}% (whole run {100 * res.utilization:.0f}%)")
         return state["text"]
 
-    fig = widget_with_initial_state(fig, controls, update)
+    fig = go.FigureWidget(fig)  # Explorer syncs the first update into the widget state
     return Explorer(controls, fig, update)
 
 
@@ -191,7 +178,7 @@ def dataflow_explorer() -> Explorer:
         return (f"{M}x{K} @ {K}x{N} on {R}x{R}: fewest cycles with <b>{best}</b> ({min(cyc)}); "
                 f"utilization {min(util):.1f}% to {max(util):.1f}%")
 
-    fig = widget_with_initial_state(fig, controls, update)
+    fig = go.FigureWidget(fig)  # Explorer syncs the first update into the widget state
     return Explorer(controls, fig, update)
 
 
@@ -237,5 +224,5 @@ def tiling_explorer() -> Explorer:
                 f"weight; each fold costs 2R + C + M - 2 = {per_fold} cycles; total {total} cycles, "
                 f"utilization {100 * systolic.utilization(M, K, N, R, R):.1f}%")
 
-    fig = widget_with_initial_state(fig, controls, update)
+    fig = go.FigureWidget(fig)  # Explorer syncs the first update into the widget state
     return Explorer(controls, fig, update)

@@ -9,7 +9,6 @@ from qlearn import tpu
 from qlearn.viz import controls as C
 from qlearn.viz.explorer import Explorer
 from qlearn.viz.style import COLORS, CYCLE, base_layout
-from qlearn.viz.systolic import widget_with_initial_state
 
 BATCHES = [1, 2, 4, 8, 16, 32, 64, 100, 128, 200, 256, 512, 1024, 1350, 2048, 4096]
 
@@ -63,7 +62,7 @@ def tpu_roofline_explorer() -> Explorer:
                 f"({100 * cost.mxu_utilization:.1f}% of the matrix unit), {cost.power_w:.1f} W, "
                 f"<b>{cost.tops_per_watt:.3f} TOPS/W</b>; first layer bound by {bound}")
 
-    fig = widget_with_initial_state(fig, controls, update)
+    fig = go.FigureWidget(fig)  # Explorer syncs the first update into the widget state
     return Explorer(controls, fig, update)
 
 
@@ -111,5 +110,5 @@ def capstone_explorer() -> Explorer:
                 f"(+{lat[2] - lat[0]:.3f} µs); FP32 on the Haswell host (roofline, optimistic) {lat[-1]:.1f} µs. "
                 f"Calibration (histogram vs MSE) is offline: same hardware cost. Labels: test accuracy.")
 
-    fig = widget_with_initial_state(fig, controls, update)
+    fig = go.FigureWidget(fig)  # Explorer syncs the first update into the widget state
     return Explorer(controls, fig, update)
