@@ -6,3 +6,13 @@ c = get_config()  # noqa: F821
 # server's settings name a MathJax URL. None, as standalone Voila (`qlearn serve`) has, keeps the
 # maths local: JupyterLab's bundled MathJax renders it. (A Dict with None cannot be a flag.)
 c.ServerApp.tornado_settings = {"mathjax_url": None, "mathjax_config": None}
+
+# Read by the qlearn page template (a nested dict, so no flag either): lengthen anywidget's 2 s
+# module deadline, and import plotly's module (a static file of this server, named in the
+# environment by jupyterhub_config.py) from the page's head.
+import os  # noqa: E402
+
+from qlearn import serve  # noqa: E402
+
+c.VoilaConfiguration.resources = serve.voila_config(
+    serve.ServeOptions(plotly_module=os.environ.get(serve.BUNDLE_ENV))).VoilaConfiguration.resources

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 LANDING = "00_index.ipynb"
@@ -25,6 +25,11 @@ TEMPLATE = "qlearn"
 
 #: Seconds a single cell may run before Voila gives up on the page (finite, unlike Voila's default).
 EXECUTE_TIMEOUT = 60
+#: Milliseconds a page gives a widget's front-end module to load. anywidget (0.9 to 0.11, which
+#: plotly's FigureWidget is built on) hard-codes 2000 ms, after which it drops the widget's messages
+#: and the figure stays empty; a busy class server can need longer. The ``qlearn`` template
+#: lengthens exactly that deadline to this value.
+MODULE_DEADLINE_MS = 60_000
 #: Seconds a kernel may sit idle with no page connected before it is shut down.
 CULL_IDLE_TIMEOUT = 600
 #: Seconds between two culling passes.
@@ -119,8 +124,30 @@ def bundle_static_dir(where: str | os.PathLike) -> tuple[Path, str]:
     return d, "static/qlearn/" + plotly_bundle_name()
 
 
+#: Modules a served kernel never needs, blocked in its startup file because importing them is slow.
+#: ``rfc3987_syntax`` compiles a Lark grammar on import (about 2 s of CPU here, measured with
+#: ``python -X importtime``); jsonschema imports it only to check the ``iri`` string format, and
+#: jsonschema itself is imported by ``nbformat``, which plotly imports for every FigureWidget.
+#: jsonschema wraps that import in ``suppress(ImportError)``, so blocking it only drops that format.
+SLOW_UNUSED_MODULES = ("rfc3987_syntax",)
+
+
+def block_slow_imports(modules=SLOW_UNUSED_MODULES) -> list[str]:
+    """Make ``import`` of each of ``modules`` raise ImportError in this process (unless already
+    imported); returns the names blocked. For kernels started by ``qlearn serve`` only."""
+    import sys
+
+    blocked = []
+    for name in modules:
+        if name not in sys.modules:
+            sys.modules[name] = None  # the import system's documented "not importable" marker
+            blocked.append(name)
+    return blocked
+
+
 def kernel_startup_dir(where: str | os.PathLike | None = None) -> Path:
-    """An IPython directory whose startup file runs :func:`use_cached_plotly_bundle` in every kernel.
+    """An IPython directory whose startup file runs :func:`block_slow_imports` and
+    :func:`use_cached_plotly_bundle` in every kernel.
 
     Point a kernel's ``IPYTHONDIR`` at it (and set ``$QLEARN_PLOTLY_BUNDLE``). A new temporary
     directory unless ``where`` is given.
@@ -132,7 +159,8 @@ def kernel_startup_dir(where: str | os.PathLike | None = None) -> Path:
     startup.mkdir(parents=True, exist_ok=True)
     (startup / "00-qlearn-plotly.py").write_text(
         "try:\n"
-        "    from qlearn.serve import use_cached_plotly_bundle\n"
+        "    from qlearn.serve import block_slow_imports, use_cached_plotly_bundle\n"
+        "    block_slow_imports()\n"
         "    use_cached_plotly_bundle()\n"
         "except Exception:  # never stop a lesson over an optimisation\n"
         "    pass\n")
@@ -194,6 +222,9 @@ class ServeOptions:
     preheat: list[str] = field(default_factory=lambda: [LANDING])
     pool_size: int = 1
     cached_plotly: bool = True
+    #: plotly's widget module, relative to the base URL, when it is served as a file: the page
+    #: template then starts loading it before any widget exists (see the ``qlearn`` template).
+    plotly_module: str | None = None
 
     def __post_init__(self):
         if not isinstance(self.port, int) or not 1 <= self.port <= 65535:
@@ -246,6 +277,13 @@ def voila_config(options: ServeOptions | None = None, notebooks_dir: str | os.Pa
     v.strip_sources = True
     v.file_denylist = [r".*\.(ipynb|py|pyc|json|yml|yaml|toml|cfg|env|sh)"]
     v.progressive_rendering = False  # incompatible with pre-heated kernels
+    # Read by the qlearn template. The page lengthens anywidget's 2 s module deadline (see
+    # MODULE_DEADLINE_MS) and, when plotly's module is a file, imports it as soon as the head is
+    # parsed instead of when the first figure's model is created.
+    q = {"module_deadline_ms": MODULE_DEADLINE_MS}
+    if o.plotly_module:
+        q["plotly_module"] = o.plotly_module
+    v.resources = {"qlearn": q}
 
     e = c.VoilaExecutor
     e.timeout = o.timeout
@@ -298,6 +336,8 @@ def voila_cli_args(options: ServeOptions | None = None, *, server_extension: boo
             if server_extension and section == "VoilaConfiguration" and key in ("preheat_kernel",
                                                                                  "default_pool_size"):
                 continue
+            if section == "VoilaConfiguration" and key == "resources":
+                continue  # a nested dict is no flag: set in a config file (deploy/singleuser_config.py)
             if isinstance(value, (list, tuple)):  # traitlets appends one item per repeated flag
                 args.extend(f"--{section}.{key}={item}" for item in value)
                 continue
@@ -387,6 +427,8 @@ def make_app(notebooks_dir: str | os.PathLike, options: ServeOptions | None = No
     if o.cached_plotly:  # every kernel this process starts runs the startup file
         os.environ["IPYTHONDIR"] = str(kernel_startup_dir())
         os.environ[BUNDLE_ENV] = BUNDLE_ROUTE + bundle_name
+        o = replace(o, plotly_module=BUNDLE_ROUTE + bundle_name)
+    options = o
 
     app = QlearnVoila(config=voila_config(options, nb_dir))
     app.initialize([str(nb_dir)])

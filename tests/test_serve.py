@@ -240,6 +240,13 @@ def test_served_page_is_offline_and_private(tmp_path):
         external = [u for u in links if re.match(r"(https?:)?//", u) and "127.0.0.1" not in u]
         assert not external, external
         assert "qlearn-watchdog" in page
+        # anywidget's module deadline lengthened, plotly's module imported from the head, by the
+        # same URL the figures' loader uses (one module instance per page)
+        assert f"ms === 2000 ? {serve.MODULE_DEADLINE_MS} : ms" in page
+        bundle_url = "/" + serve.BUNDLE_ROUTE + serve.plotly_bundle_name()
+        assert f'<link rel="modulepreload" href="{bundle_url}">' in page
+        assert f'import("{bundle_url}")' in page
+        assert page.index("qlearn-module-deadline") < page.index("qlearn-plotly-preload") < page.index("voila.js")
         assert "hidden source" not in page and "internal detail 42" not in page and "Traceback" not in page
         assert "could not run" in page
         with pytest.raises(urllib.error.HTTPError) as err:
@@ -280,3 +287,36 @@ def test_cached_plotly_bundle_replaces_the_inline_module(monkeypatch):
     esm = go.FigureWidget()._esm
     assert len(esm) < 1000 and serve.BUNDLE_ROUTE + serve.plotly_bundle_name() in esm
     assert "export default" in esm and "await import(" in esm
+
+
+def test_anywidget_still_has_the_deadline_the_template_lengthens():
+    """The template rewrites AbortSignal.timeout(2000) calls: anywidget's front end must still make
+    exactly that call, right before its "Failed to initialize model" error, and nothing else in the
+    installed front-end extensions may call AbortSignal.timeout(2000). If an upgrade changes this,
+    revisit the template's qlearn-module-deadline script."""
+    share = Path(sys.prefix) / "share" / "jupyter" / "labextensions"
+    calls = {}
+    for js in share.rglob("*.js"):
+        text = js.read_text(errors="replace")
+        n = text.count("AbortSignal.timeout(2000)")
+        if n:
+            calls[js.relative_to(share).parts[0]] = calls.get(js.relative_to(share).parts[0], 0) + n
+            i = text.index("AbortSignal.timeout(2000)")
+            assert "Failed to initialize model" in text[i:i + 300], js
+    assert set(calls) == {"anywidget"}, calls
+
+
+def test_served_kernels_skip_the_slow_iri_grammar(tmp_path):
+    """The kernel startup file blocks rfc3987_syntax (a 2 s Lark grammar compile on import that
+    plotly -> nbformat -> jsonschema pulls in); jsonschema and FigureWidgets keep working."""
+    d = serve.kernel_startup_dir(tmp_path)
+    startup = d / "profile_default" / "startup" / "00-qlearn-plotly.py"
+    code = (startup.read_text() + "\nimport sys, jsonschema, plotly.graph_objects as go\n"
+            "go.FigureWidget()\n"
+            "jsonschema.validate({'a': 'x'}, {'properties': {'a': {'type': 'string', 'format': 'iri'}}},"
+            " format_checker=jsonschema.FormatChecker())\n"
+            "print(sys.modules.get('rfc3987_syntax', 'absent'))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "None"  # blocked, and nothing failed for it
+    assert serve.block_slow_imports(()) == []
