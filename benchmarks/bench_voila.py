@@ -3,13 +3,19 @@
 For each server, in headless Chromium on loopback:
   * time to first render of each lesson: navigation start to the first figure drawn (or, on a
     page without figures, to the page revealed), one browser profile going through the lessons;
-  * key press on a slider to redrawn figure: median and p95 over 20 presses;
+  * key press on a slider to redrawn figure, in the page (keydown event to plotly_afterplot),
+    median and p95 over 20 presses, for every explorer with a slider;
   * bytes the browser receives for a first lesson and then a second lesson (HTTP bodies as sent,
     i.e. compressed when compressed, plus websocket frames);
   * resident memory of each kernel (RSS) after the lessons were opened;
-  * simultaneous first loads: N learners open the same lesson at once (N = 5, 10, 30 by default).
+  * simultaneous first loads: N learners open the same lesson at once (N = 5, 10, 30 by default),
+    in the browser (N pages in the one Chromium, on the same 2 cores as the server) and server side
+    (N page requests, no browser);
+  * the same simultaneous loads against `qlearn serve --preheat LESSON --pool-size 30`, how a
+    teacher sets up a class opening one lesson together.
 
-    .venv/bin/python benchmarks/bench_voila.py [--notebooks DIR] [--concurrency 5 10 30] [--servers voila qlearn]
+    .venv/bin/python benchmarks/bench_voila.py [--notebooks DIR] [--concurrency 5 10 30]
+        [--servers voila qlearn] [--keys 20] [--class-pool 30]
 
 The numbers depend on the machine and on what else runs on it: run it on an idle machine. The
 browser runs on the same cores as the server, so the concurrency figures are pessimistic.
@@ -35,23 +41,48 @@ from qbrowser import (  # noqa: E402
 )
 
 
-def start(kind: str, notebooks: Path, log_dir: Path) -> Server:
+def start(kind: str, notebooks: Path, log_dir: Path, *extra: str) -> tuple[Server, float]:
+    """Start a server; returns it and the seconds until it was ready, pre-heated pools filled."""
     port = free_port()
     if kind == "voila":
         cmd = [str(Path(sys.executable).with_name("voila")), str(notebooks), "--no-browser", f"--port={port}",
                f"--Voila.ip={LOOPBACK}"]
-    elif kind == "qlearn":
+    elif kind in ("qlearn", "qlearn-inline", "qlearn-class"):
         cmd = [sys.executable, "-m", "qlearn.cli", "serve", "--no-browser", "--port", str(port),
-               "--notebooks", str(notebooks)]
-    elif kind == "qlearn-inline":
-        cmd = [sys.executable, "-m", "qlearn.cli", "serve", "--no-browser", "--port", str(port),
-               "--notebooks", str(notebooks), "--plotly-inline"]
+               "--notebooks", str(notebooks), *extra]
+        if kind == "qlearn-inline":
+            cmd.append("--plotly-inline")
     else:
         raise ValueError(kind)
-    server = Server(cmd, f"http://{LOOPBACK}:{port}/", log_dir / f"{kind}.log")
+    t0 = time.perf_counter()
+    log = log_dir / f"{kind}.log"
+    server = Server(cmd, f"http://{LOOPBACK}:{port}/", log)
     server.wait_ready("voila/tree" if kind == "voila" else "")
-    time.sleep(3 if kind == "voila" else 8)  # let qlearn serve pre-heat its landing page
-    return server
+    if kind == "voila":
+        time.sleep(3)
+        return server, time.perf_counter() - t0
+    # qlearn serve: wait until every pre-heated kernel is ready ("Kernel pool of X is filled with N")
+    import re
+
+    pools = None
+    while time.perf_counter() - t0 < 600:
+        text = log.read_text(errors="replace")
+        wanted = {m.group(1): int(m.group(2)) for m in re.finditer(r"Kernel pool of (\S+) is filled with (\d+)", text)}
+        if pools is None:
+            pools = preheated(extra, notebooks)
+        if all(wanted.get(nb, 0) >= size for nb, size in pools.items()):
+            break
+        time.sleep(0.5)
+    return server, time.perf_counter() - t0
+
+
+def preheated(extra: tuple, notebooks: Path) -> dict[str, int]:
+    """The pools `qlearn serve` with these flags fills: {notebook: kernels}."""
+    sys.path.insert(0, str(REPO))
+    from qlearn import cli
+
+    o = cli.options_from_args(cli.build_parser().parse_args(["serve", *extra]), notebooks)
+    return {nb: o.pool_size for nb in o.preheat} if o.pool_size else {}
 
 
 class Bytes:
@@ -133,17 +164,23 @@ def settle(page, meter, quiet_s: float = 2.0, limit_s: float = 60.0) -> None:
             return
 
 
-STATE_JS = "el => JSON.stringify(Array.from(el.querySelectorAll('.js-plotly-plot')).map(p => p.data))"
+KEY_INIT_JS = """ex => {
+    const t = {key: [], after: []};
+    ex.__qlearn_t = t;
+    ex.addEventListener('keydown', () => t.key.push(performance.now()), true);
+    for (const p of ex.querySelectorAll('.js-plotly-plot')) {
+        p.on('plotly_afterplot', () => t.after.push(performance.now()));
+    }
+}"""
 
 
-def key_latency(page, n: int = 20) -> list[float]:
-    """Seconds from ArrowRight on the first slider of an explorer to its figure's data changing."""
-    explorers = page.locator(".qlearn-explorer:has(.widget-slider):has(.js-plotly-plot)")
-    if explorers.count() == 0:
-        return []
-    ex = explorers.first
-    ex.scroll_into_view_if_needed()
-    handle = ex.locator(".widget-slider .noUi-handle").first
+def key_latency(page, explorer, n: int = 20, window_ms: int = 600) -> list[float]:
+    """Seconds from a key press on the explorer's first slider to its figure redrawn, measured in
+    the page: the keydown event to the last ``plotly_afterplot`` of the explorer's figures within
+    ``window_ms`` (a press at the end of the slider's range changes nothing and is not counted)."""
+    explorer.scroll_into_view_if_needed()
+    handle = explorer.locator(".widget-slider .noUi-handle").first
+    explorer.evaluate(KEY_INIT_JS)
     out = []
     key = "ArrowRight"
     for _ in range(n):
@@ -152,17 +189,20 @@ def key_latency(page, n: int = 20) -> list[float]:
             key = "ArrowLeft"
         elif float(now) <= float(bottom):
             key = "ArrowRight"
-        before = ex.evaluate(STATE_JS)
+        explorer.evaluate("ex => { ex.__qlearn_t.key.length = 0; ex.__qlearn_t.after.length = 0; }")
         handle.focus()
-        t0 = time.perf_counter()
         page.keyboard.press(key)
-        try:
-            page.wait_for_function("([el, b]) => (" + STATE_JS + ")(el) !== b", arg=[ex.element_handle(), before],
-                                   polling="raf", timeout=10_000)
-        except Exception:
-            continue
-        out.append(time.perf_counter() - t0)
+        page.wait_for_timeout(window_ms)
+        t = explorer.evaluate("ex => ex.__qlearn_t")
+        if t["key"] and t["after"]:
+            out.append((max(t["after"]) - t["key"][0]) / 1000)
     return out
+
+
+def lesson_key_latencies(page, n: int = 20) -> dict[int, list[float]]:
+    """key_latency for every explorer on the page that has a slider and a figure, by position."""
+    explorers = page.locator(".qlearn-explorer:has(.widget-slider):has(.js-plotly-plot)")
+    return {i: key_latency(page, explorers.nth(i), n) for i in range(explorers.count())}
 
 
 def kernel_rss_mb(server: Server) -> list[float]:
@@ -208,6 +248,45 @@ def concurrent_loads(browser, url: str, n: int, timeout_s: float = 180.0) -> lis
     return [done.get(i, float("inf")) for i in range(n)]
 
 
+async def _server_load(base: str, notebook: str, timeout_s: float) -> float:
+    """One learner's first load as the server sees it, without a browser: seconds until the
+    lesson's whole page arrived. Voila sends the end of the page only after the notebook ran on the
+    learner's kernel (a pre-heated one, or one started for this request), so this is the server's
+    share of a first load; the widget state fetched afterwards over the websocket is small and
+    already computed."""
+    from tornado.httpclient import AsyncHTTPClient
+
+    t0 = time.perf_counter()
+    resp = await AsyncHTTPClient().fetch(base + "voila/render/" + notebook, request_timeout=timeout_s)
+    page = resp.body.decode()
+    if "</html>" not in page or "jupyter-config-data" not in page:
+        return float("inf")
+    return time.perf_counter() - t0
+
+
+def server_loads(base: str, notebook: str, n: int, timeout_s: float = 180.0) -> list[float]:
+    """n simultaneous first loads of a lesson, protocol only (no browser on the 2 cores)."""
+    import asyncio
+
+    from tornado.httpclient import AsyncHTTPClient
+
+    AsyncHTTPClient.configure(None, max_clients=max(10, n))
+
+    async def one():
+        try:
+            return await _server_load(base, notebook, timeout_s)
+        except Exception:
+            return float("inf")
+
+    async def run():
+        return await asyncio.gather(*(one() for _ in range(n)))
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:  # its own event loop: Playwright's sync API owns this thread's
+        return list(pool.submit(asyncio.run, run()).result())
+
+
 def fmt_mb(b: float) -> str:
     return f"{b / 2**20:.2f} MB"
 
@@ -224,6 +303,10 @@ def main() -> int:
                     choices=["voila", "qlearn", "qlearn-inline"])
     ap.add_argument("--concurrency", nargs="*", type=int, default=[5, 10, 30])
     ap.add_argument("--lessons", nargs="*", default=None, help="notebook names (default: all)")
+    ap.add_argument("--keys", type=int, default=20, help="key presses per explorer (0: skip)")
+    ap.add_argument("--class-pool", type=int, default=30,
+                    help="also measure `qlearn serve --preheat HEAVIEST --pool-size N`, a class opening "
+                         "one lesson together (0: skip)")
     args = ap.parse_args()
 
     from playwright.sync_api import sync_playwright
@@ -247,7 +330,7 @@ def main() -> int:
         browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         for kind in args.servers:
             r = results[kind] = {}
-            server = start(kind, notebooks, log_dir)
+            server, r["start_s"] = start(kind, notebooks, log_dir)
             try:
                 base = server.url + "voila/render/"
                 # bytes: landing page, then the heaviest lesson, then a third page, in one profile
@@ -262,31 +345,54 @@ def main() -> int:
                 r["errors"] = list(page.errors)
                 r["bytes_second"] = meter.total
                 r["bytes_second_http"] = meter.http
-                lat = key_latency(page)
-                r["key_ms"] = [x * 1000 for x in lat]
                 page.close()
                 _, _, page, meter = first_render(ctx, base + second)
                 settle(page, meter)
                 r["bytes_third"] = meter.total
                 page.close()
                 ctx.close()
-                # time to first render, lesson by lesson, one learner
+                # time to first render, lesson by lesson, one learner going through the course
+                # (browser cache warm after the first page); then every explorer's key latency
                 ctx = browser.new_context(viewport={"width": 1280, "height": 900})
-                r["render_s"], r["all_s"] = {}, {}
+                r["render_s"], r["all_s"], r["key_ms"] = {}, {}, {}
                 for name in names:
-                    t_first, t_all, page, _ = first_render(ctx, base + name)
+                    t_first, t_all, page, meter = first_render(ctx, base + name)
                     if t_first is not None:
                         r["render_s"][name] = t_first
                     r["all_s"][name] = t_all if t_all is not None else float("inf")
                     r["errors"] += page.errors
+                    if args.keys:
+                        settle(page, meter, quiet_s=1.0)
+                        for i, lat in lesson_key_latencies(page, args.keys).items():
+                            if lat:
+                                r["key_ms"][f"{name.split('_')[0]}#{i}"] = [x * 1000 for x in lat]
                     page.close()
                 ctx.close()
                 time.sleep(2)
                 r["rss_mb"] = kernel_rss_mb(server)
-                r["concurrent"] = {}
+                r["concurrent"], r["server_loads"] = {}, {}
                 for n in args.concurrency:
                     r["concurrent"][n] = concurrent_loads(browser, base + heavy, n)
                     time.sleep(5)
+                    r["server_loads"][n] = server_loads(server.url, heavy, n)
+                    time.sleep(5)
+            finally:
+                server.stop()
+        if args.class_pool and "qlearn" in args.servers:
+            r = results["qlearn-class"] = {"concurrent": {}, "server_loads": {}}
+            server, r["start_s"] = start("qlearn-class", notebooks, log_dir, "--preheat", heavy,
+                                         "--pool-size", str(args.class_pool))
+            try:
+                for n in [n for n in args.concurrency if n <= args.class_pool]:
+                    r["server_loads"][n] = server_loads(server.url, heavy, n)
+                    time.sleep(5)
+                server.stop()
+                server, r["start_s"] = start("qlearn-class", notebooks, log_dir, "--preheat", heavy,
+                                             "--pool-size", str(args.class_pool))
+                for n in [n for n in args.concurrency if n <= args.class_pool]:
+                    r["concurrent"][n] = concurrent_loads(browser, server.url + "voila/render/" + heavy, n)
+                    time.sleep(5)
+                r["rss_mb"] = kernel_rss_mb(server)
             finally:
                 server.stop()
         browser.close()
@@ -294,29 +400,40 @@ def main() -> int:
     print(f"notebooks: {notebooks}  (heaviest lesson: {heavy}; bytes: {first} -> {heavy} -> {second})")
     for kind, r in results.items():
         print(f"\n== {kind}")
-        rs, alls = r["render_s"], r["all_s"]
-        print("navigation -> first figure drawn (s): " + ", ".join(f"{n.split('_')[0]} {t:.1f}" for n, t in rs.items()))
+        print(f"server ready, pre-heated pools filled: {r['start_s']:.1f} s")
+        rs, alls = r.get("render_s", {}), r.get("all_s", {})
         if rs:
+            print("navigation -> first figure drawn (s): "
+                  + ", ".join(f"{n.split('_')[0]} {t:.1f}" for n, t in rs.items()))
             print(f"  median {statistics.median(rs.values()):.1f} s, max {max(rs.values()):.1f} s")
-        print("navigation -> every widget and figure drawn (s): "
-              + ", ".join(f"{n.split('_')[0]} {t:.1f}" for n, t in alls.items()))
-        print(f"  median {statistics.median(alls.values()):.1f} s, max {max(alls.values()):.1f} s")
-        print(f"page errors: {len(r['errors'])} {sorted(set(r['errors']))[:3]}")
-        if r["key_ms"]:
-            k = r["key_ms"]
-            print(f"key press -> redrawn figure: median {statistics.median(k):.0f} ms, p95 {pct(k, 0.95):.0f} ms "
-                  f"(n={len(k)})")
-        print(f"bytes: first page {fmt_mb(r['bytes_first'])} (HTTP {fmt_mb(r['bytes_first_http'])}), "
-              f"second {fmt_mb(r['bytes_second'])} (HTTP {fmt_mb(r['bytes_second_http'])}), "
-              f"third {fmt_mb(r['bytes_third'])}")
-        if r["rss_mb"]:
-            print(f"kernel RSS: median {statistics.median(r['rss_mb']):.0f} MB over {len(r['rss_mb'])} kernels")
-        for n, ts in r["concurrent"].items():
-            ok = sum(t <= 15 for t in ts)
-            finite = [t for t in ts if t != float("inf")]
-            print(f"{n} simultaneous first loads: {ok}/{n} within 15 s; median "
-                  f"{statistics.median(ts):.1f} s, max {max(finite) if finite else float('nan'):.1f} s, "
-                  f"{n - len(finite)} not done in 180 s")
+        if alls:
+            print("navigation -> every widget and figure drawn (s): "
+                  + ", ".join(f"{n.split('_')[0]} {t:.1f}" for n, t in alls.items()))
+            print(f"  median {statistics.median(alls.values()):.1f} s, max {max(alls.values()):.1f} s")
+        if "errors" in r:
+            print(f"page errors: {len(r['errors'])} {sorted(set(r['errors']))[:3]}")
+        if r.get("key_ms"):
+            every = [x for k in r["key_ms"].values() for x in k]
+            p95s = {e: pct(k, 0.95) for e, k in r["key_ms"].items()}
+            print(f"key press -> figure redrawn (in the page), {len(p95s)} explorers, {len(every)} presses: "
+                  f"median {statistics.median(every):.0f} ms, p95 {pct(every, 0.95):.0f} ms; explorers with "
+                  f"p95 under 100 ms: {sum(v < 100 for v in p95s.values())}/{len(p95s)}")
+            print("  per explorer (lesson#index: median/p95 ms): " + ", ".join(
+                f"{e} {statistics.median(k):.0f}/{p95s[e]:.0f}" for e, k in r["key_ms"].items()))
+        if "bytes_first" in r:
+            print(f"bytes: first page {fmt_mb(r['bytes_first'])} (HTTP {fmt_mb(r['bytes_first_http'])}), "
+                  f"second {fmt_mb(r['bytes_second'])} (HTTP {fmt_mb(r['bytes_second_http'])}), "
+                  f"third {fmt_mb(r['bytes_third'])}")
+        if r.get("rss_mb"):
+            print(f"kernel RSS: median {statistics.median(r['rss_mb']):.0f} MB, max {max(r['rss_mb']):.0f} MB "
+                  f"over {len(r['rss_mb'])} kernels")
+        for label, key in (("in the browser", "concurrent"), ("server side, page complete", "server_loads")):
+            for n, ts in r.get(key, {}).items():
+                ok = sum(t <= 15 for t in ts)
+                finite = [t for t in ts if t != float("inf")]
+                print(f"{n} simultaneous first loads ({label}): {ok}/{n} within 15 s; median "
+                      f"{statistics.median(ts):.1f} s, max {max(finite) if finite else float('nan'):.1f} s, "
+                      f"{n - len(finite)} not done in 180 s")
     return 0
 
 

@@ -38,9 +38,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--cull-idle", type=int, default=_serve.CULL_IDLE_TIMEOUT, metavar="SECONDS",
                    help="shut down a lesson's kernel after this long with no page open "
                         f"(default: {_serve.CULL_IDLE_TIMEOUT}; 0 never)")
-    s.add_argument("--preheat", choices=["landing", "all", "none"], default="landing",
-                   help="start and run notebooks before anyone asks: the landing page only "
-                        "(default), every lesson (one kernel each, about 150 MB), or none")
+    s.add_argument("--preheat", nargs="+", default=["all"], metavar="WHICH",
+                   help="notebooks to start and run before anyone asks, so they open at once: "
+                        "'all' (default: one kernel per lesson, about 120 MB each), 'landing' "
+                        "(00_index.ipynb only), 'none', or notebook file names")
+    s.add_argument("--pool-size", type=int, default=1, metavar="N",
+                   help="kernels kept ready per pre-heated notebook (default: 1; a class opening "
+                        "one lesson together: --preheat LESSON.ipynb --pool-size 30, about 120 MB "
+                        f"each; at most {_serve.MAX_POOL_SIZE})")
     s.add_argument("--plotly-inline", action="store_true",
                    help="send plotly.js inside every figure (plotly's default) instead of once, "
                         "as a cached file")
@@ -48,18 +53,33 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def options_from_args(args: argparse.Namespace, notebooks_dir=None) -> _serve.ServeOptions:
-    """Turn parsed ``serve`` arguments into :class:`qlearn.serve.ServeOptions`."""
-    if args.preheat == "landing":
-        preheat = [_serve.LANDING]
-    elif args.preheat == "all" and notebooks_dir is not None:
-        from pathlib import Path
+    """Turn parsed ``serve`` arguments into :class:`qlearn.serve.ServeOptions`.
 
-        preheat = sorted(p.name for p in Path(notebooks_dir).glob("*.ipynb"))
-    else:
+    Raises ValueError for a ``--preheat`` that mixes a keyword with names, names a notebook that
+    is not in ``notebooks_dir``, or a ``--pool-size`` out of range.
+    """
+    from pathlib import Path
+
+    which = list(args.preheat)
+    keywords = {"all", "landing", "none"}
+    if len(which) > 1 and keywords & set(which):
+        raise ValueError(f"preheat takes one of {sorted(keywords)} or notebook names, not both: {which}")
+    names = sorted(p.name for p in Path(notebooks_dir).glob("*.ipynb")) if notebooks_dir is not None else []
+    if which == ["all"]:
+        preheat = names
+    elif which == ["landing"]:
+        preheat = [_serve.LANDING]
+    elif which == ["none"]:
         preheat = []
+    else:
+        unknown = [w for w in which if w not in names]
+        if unknown:
+            raise ValueError(f"preheat: no such notebook {unknown} in {notebooks_dir} "
+                             f"(choose from {names} or all, landing, none)")
+        preheat = which
     return _serve.ServeOptions(host=args.host, port=args.port, open_browser=not args.no_browser,
                                timeout=args.timeout, cull_idle_timeout=args.cull_idle, preheat=preheat,
-                               cached_plotly=not args.plotly_inline)
+                               pool_size=args.pool_size, cached_plotly=not args.plotly_inline)
 
 
 def main(argv: list[str] | None = None) -> int:

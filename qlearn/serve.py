@@ -30,6 +30,11 @@ EXECUTE_TIMEOUT = 60
 #: and the figure stays empty; a busy class server can need longer. The ``qlearn`` template
 #: lengthens exactly that deadline to this value.
 MODULE_DEADLINE_MS = 60_000
+#: The JupyterLab front-end extensions a lesson page loads: ipywidgets' manager, Voila's widget
+#: manager for ipywidgets 8 (it provides the widget registry), and anywidget (plotly's FigureWidget).
+FRONTEND_EXTENSIONS = ("@jupyter-widgets/jupyterlab-manager", "@voila-dashboards/widgets-manager8", "anywidget")
+#: Most kernels kept ready per pre-heated notebook (about 120 MB each: 64 is 7.5 GB).
+MAX_POOL_SIZE = 64
 #: Seconds a kernel may sit idle with no page connected before it is shut down.
 CULL_IDLE_TIMEOUT = 600
 #: Seconds between two culling passes.
@@ -219,7 +224,7 @@ class ServeOptions:
     timeout: int = EXECUTE_TIMEOUT
     cull_idle_timeout: int = CULL_IDLE_TIMEOUT
     cull_interval: int = CULL_INTERVAL
-    preheat: list[str] = field(default_factory=lambda: [LANDING])
+    preheat: list[str] = field(default_factory=lambda: [LANDING])  # qlearn serve's default: all
     pool_size: int = 1
     cached_plotly: bool = True
     #: plotly's widget module, relative to the base URL, when it is served as a file: the page
@@ -234,8 +239,8 @@ class ServeOptions:
         if self.cull_idle_timeout < 0 or self.cull_interval <= 0:
             raise ValueError("cull_idle_timeout must be >= 0 and cull_interval > 0 seconds, got "
                              f"{self.cull_idle_timeout!r} and {self.cull_interval!r}")
-        if not 0 <= self.pool_size <= 8:
-            raise ValueError(f"pool_size must be in [0, 8], got {self.pool_size!r}")
+        if not isinstance(self.pool_size, int) or not 0 <= self.pool_size <= MAX_POOL_SIZE:
+            raise ValueError(f"pool_size must be an integer in [0, {MAX_POOL_SIZE}], got {self.pool_size!r}")
 
 
 def voila_config(options: ServeOptions | None = None, notebooks_dir: str | os.PathLike | None = None):
@@ -277,6 +282,10 @@ def voila_config(options: ServeOptions | None = None, notebooks_dir: str | os.Pa
     v.strip_sources = True
     v.file_denylist = [r".*\.(ipynb|py|pyc|json|yml|yaml|toml|cfg|env|sh)"]
     v.progressive_rendering = False  # incompatible with pre-heated kernels
+    # Only the front-end extensions the lessons use. Voila loads every installed one into every
+    # page otherwise: jupyterlab-plotly's renderer alone is a second 4.7 MB copy of plotly.js that
+    # each page fetches and runs (the course's figures are FigureWidgets, drawn through anywidget).
+    v.extension_allowlist = list(FRONTEND_EXTENSIONS)
     # Read by the qlearn template. The page lengthens anywidget's 2 s module deadline (see
     # MODULE_DEADLINE_MS) and, when plotly's module is a file, imports it as soon as the head is
     # parsed instead of when the first figure's model is created.
@@ -443,3 +452,70 @@ def serve(notebooks_dir: str | os.PathLike, options: ServeOptions | None = None)
     app.log.info("qlearn: serving %d notebook(s) from %s at http://%s:%d/ (landing page %s)",
                  n, Path(notebooks_dir).resolve(), o.host, o.port, LANDING)
     app.start()
+
+
+# ----------------------------------------------------------------------------- Binder
+
+def server_extension_config(plotly_module: str | None = None):
+    """The settings of :func:`voila_config` that Voila's *server extension* reads (page template,
+    executor, culling), for a Jupyter Server config file: Binder's, through ``binder/start``.
+
+    Examples
+    --------
+    >>> c = server_extension_config()
+    >>> c.VoilaConfiguration.template, "Voila" in c, "preheat_kernel" in c.VoilaConfiguration
+    ('qlearn', False, False)
+    """
+    from traitlets.config import Config
+
+    full = voila_config(ServeOptions(open_browser=False, preheat=[], plotly_module=plotly_module))
+    c = Config()
+    for section in ("VoilaConfiguration", "VoilaExecutor", "MappingKernelManager"):
+        c[section] = Config({k: v for k, v in full[section].items()
+                             if k not in ("preheat_kernel", "default_pool_size")})
+    return c
+
+
+def binder_env(config_dir: str | os.PathLike, where: str | os.PathLike | None = None,
+               environ: dict | None = None) -> dict[str, str]:
+    """Environment variables ``binder/start`` exports before Binder's Jupyter server starts.
+
+    ``config_dir`` holds the ``jupyter_server_config.py`` to add to ``JUPYTER_CONFIG_PATH``;
+    plotly's module and the kernels' startup file are written under ``where`` (a new temporary
+    directory by default).
+    """
+    import tempfile
+
+    env = os.environ if environ is None else environ
+    root = Path(where) if where is not None else Path(tempfile.mkdtemp(prefix="qlearn-binder-"))
+    static_dir, bundle_path = bundle_static_dir(root / "static")
+    config_path = [str(Path(config_dir).resolve())]
+    config_path += [p for p in env.get("JUPYTER_CONFIG_PATH", "").split(os.pathsep) if p and p not in config_path]
+    return {
+        "JUPYTER_PATH": jupyter_path_with_template(env.get("JUPYTER_PATH")),
+        "JUPYTER_CONFIG_PATH": os.pathsep.join(config_path),
+        "IPYTHONDIR": str(kernel_startup_dir(root / "ipython")),
+        BUNDLE_ENV: bundle_path,
+        STATIC_ENV: str(static_dir),
+    }
+
+
+#: Environment variable naming the directory Jupyter Server serves plotly's module from (Binder).
+STATIC_ENV = "QLEARN_STATIC_DIR"
+
+
+def _main(argv: list[str] | None = None) -> int:
+    """``python -m qlearn.serve --binder-env CONFIG_DIR``: print ``export`` lines for a shell."""
+    import argparse
+    import shlex
+
+    ap = argparse.ArgumentParser(prog="python -m qlearn.serve")
+    ap.add_argument("--binder-env", metavar="CONFIG_DIR", required=True)
+    args = ap.parse_args(argv)
+    for key, value in binder_env(args.binder_env).items():
+        print(f"export {key}={shlex.quote(value)}")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(_main())

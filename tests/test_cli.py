@@ -22,7 +22,8 @@ def _qlearn_cmd() -> list[str]:
 def test_serve_help_from_the_console_script():
     out = subprocess.run([*_qlearn_cmd(), "serve", "--help"], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
-    for flag in ("--host", "--port", "--no-browser", "--notebooks", "--timeout", "--cull-idle", "--preheat"):
+    for flag in ("--host", "--port", "--no-browser", "--notebooks", "--timeout", "--cull-idle", "--preheat",
+                 "--pool-size"):
         assert flag in out.stdout
     assert "127.0.0.1" in out.stdout and "8866" in out.stdout
 
@@ -38,7 +39,31 @@ def test_defaults_build_loopback_options(tmp_path):
     o = cli.options_from_args(args, tmp_path)
     assert (o.host, o.port, o.open_browser) == ("127.0.0.1", 8866, True)
     assert o.timeout == serve.EXECUTE_TIMEOUT and o.cull_idle_timeout == serve.CULL_IDLE_TIMEOUT
-    assert o.preheat == [serve.LANDING]
+    assert o.preheat == []  # no notebooks in tmp_path: "all" is none of them
+    (tmp_path / "00_index.ipynb").write_text("{}")
+    (tmp_path / "01_a.ipynb").write_text("{}")
+    o = cli.options_from_args(args, tmp_path)
+    assert o.preheat == ["00_index.ipynb", "01_a.ipynb"] and o.pool_size == 1
+
+
+def test_preheat_names_and_pool_size(tmp_path):
+    for name in ("00_index.ipynb", "01_a.ipynb", "02_b.ipynb"):
+        (tmp_path / name).write_text("{}")
+    parse = cli.build_parser().parse_args
+    o = cli.options_from_args(parse(["serve", "--preheat", "01_a.ipynb", "02_b.ipynb", "--pool-size", "30"]),
+                              tmp_path)
+    assert (o.preheat, o.pool_size) == (["01_a.ipynb", "02_b.ipynb"], 30)
+    c = serve.voila_config(o, tmp_path)
+    assert c.VoilaKernelManager.kernel_pools_config["01_a.ipynb"] == {"pool_size": 30}
+    assert "00_index.ipynb" not in c.VoilaKernelManager.kernel_pools_config
+    assert cli.options_from_args(parse(["serve", "--preheat", "landing"]), tmp_path).preheat == [serve.LANDING]
+    with pytest.raises(ValueError, match="no such notebook"):
+        cli.options_from_args(parse(["serve", "--preheat", "09_missing.ipynb"]), tmp_path)
+    with pytest.raises(ValueError, match="not both"):
+        cli.options_from_args(parse(["serve", "--preheat", "all", "01_a.ipynb"]), tmp_path)
+    for bad in ("-1", str(serve.MAX_POOL_SIZE + 1)):
+        with pytest.raises(ValueError, match="pool_size"):
+            cli.options_from_args(parse(["serve", "--pool-size", bad]), tmp_path)
 
 
 def test_flags_reach_the_voila_config(tmp_path):

@@ -96,7 +96,7 @@ def test_preheat_only_existing_notebooks(tmp_path):
 
 @pytest.mark.parametrize("kwargs, match", [
     (dict(port=0), "port"), (dict(port=70000), "port"), (dict(timeout=0), "timeout"),
-    (dict(cull_interval=0), "cull_interval"), (dict(pool_size=9), "pool_size"),
+    (dict(cull_interval=0), "cull_interval"), (dict(pool_size=serve.MAX_POOL_SIZE + 1), "pool_size"),
 ])
 def test_bad_options(kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -247,6 +247,10 @@ def test_served_page_is_offline_and_private(tmp_path):
         assert f'<link rel="modulepreload" href="{bundle_url}">' in page
         assert f'import("{bundle_url}")' in page
         assert page.index("qlearn-module-deadline") < page.index("qlearn-plotly-preload") < page.index("voila.js")
+        config = json.loads(re.search(r'<script id="jupyter-config-data" type="application/json">(.*?)</script>',
+                                      page, re.S).group(1))
+        loaded = {e["name"] for e in config.get("federated_extensions", [])}
+        assert loaded == set(serve.FRONTEND_EXTENSIONS), loaded
         assert "hidden source" not in page and "internal detail 42" not in page and "Traceback" not in page
         assert "could not run" in page
         with pytest.raises(urllib.error.HTTPError) as err:
@@ -287,6 +291,13 @@ def test_cached_plotly_bundle_replaces_the_inline_module(monkeypatch):
     esm = go.FigureWidget()._esm
     assert len(esm) < 1000 and serve.BUNDLE_ROUTE + serve.plotly_bundle_name() in esm
     assert "export default" in esm and "await import(" in esm
+
+
+def test_page_loads_only_the_extensions_lessons_use():
+    """(The served page's config is checked to list exactly these in the test above: an
+    allow-listed name that is not installed would be missing there.)"""
+    assert serve.voila_config().VoilaConfiguration.extension_allowlist == list(serve.FRONTEND_EXTENSIONS)
+    assert "jupyterlab-plotly" not in serve.FRONTEND_EXTENSIONS  # a second plotly.js per page
 
 
 def test_anywidget_still_has_the_deadline_the_template_lengthens():
