@@ -45,11 +45,10 @@ browser-deps: setup
 	@[ -x deploy/node_modules/.bin/configurable-http-proxy ] || npm install --silent --no-audit --no-fund --prefix deploy
 
 test-browser: browser-deps
-	$(PY) -m pytest -q -m "not load" tests/browser
+	$(PY) -m pytest -q tests/browser
 
-# Several simultaneous learners and the JupyterHub class server. Not part of `make test`: on a
-# loaded 2-core machine anywidget's fixed 2 s module deadline leaves some figures empty
-# (docs/hosting.md), which these tests rightly report.
+# Only the multi-user ones (five simultaneous learners, the JupyterHub class server); part of
+# test-browser too.
 test-load: browser-deps
 	$(PY) -m pytest -q -m load tests/browser
 

@@ -286,6 +286,44 @@ def fake_quantize(x, qp: QParams, *, rounding: str = "half_even", rng=None) -> n
     return dequantize(quantize(x, qp, rounding=rounding, rng=rng), qp)
 
 
+def staircase_vertices(x_min: float, x_max: float, qp: QParams) -> tuple[np.ndarray, np.ndarray]:
+    """The exact graph of ``fake_quantize`` over ``[x_min, x_max]`` as polyline vertices.
+
+    Between two jumps the output is constant, so the graph is fully described by the jumps:
+    each jump (halfway between two neighbouring levels) gives two vertices at the same ``x``, the
+    level before and the level after. Joining the vertices with straight lines draws the staircase
+    exactly (risers vertical) with at most ``2 * (qmax - qmin) + 2`` points, and ``x_hat - x``
+    over the same vertices draws the error saw-tooth exactly. Per-tensor parameters only.
+
+    Returns
+    -------
+    (x, x_hat) : two float64 arrays of equal length, ``x`` non-decreasing from x_min to x_max.
+
+    Examples
+    --------
+    >>> qp = compute_qparams(0.0, 1.0, bits=1, signed=False)
+    >>> staircase_vertices(-1.0, 2.0, qp)
+    (array([-1. ,  0.5,  0.5,  2. ]), array([0., 0., 1., 1.]))
+    """
+    qp = _check_qparams(qp)
+    if qp.axis is not None:
+        raise ValueError("staircase_vertices needs per-tensor parameters (axis=None)")
+    lo_x, hi_x = (float(v) for v in as_finite_array([x_min, x_max], "x_min/x_max"))
+    if not lo_x < hi_x:
+        raise ValueError(f"x_min must be < x_max, got {x_min!r} and {x_max!r}")
+    levels = dequantize(np.arange(qp.qmin, qp.qmax + 1), qp)
+    jumps = (levels[:-1] + levels[1:]) / 2
+    inside = (jumps > lo_x) & (jumps < hi_x)
+    j = jumps[inside]
+    before, after = levels[:-1][inside], levels[1:][inside]
+    # the first and last pieces' values, taken inside the pieces (an end may itself be a jump)
+    cuts = np.concatenate([[lo_x], j, [hi_x]])
+    ends = fake_quantize(np.array([(cuts[0] + cuts[1]) / 2, (cuts[-2] + cuts[-1]) / 2]), qp)
+    x = np.concatenate([[lo_x], np.repeat(j, 2), [hi_x]])
+    x_hat = np.concatenate([[ends[0]], np.column_stack([before, after]).ravel(), [ends[1]]])
+    return x, x_hat
+
+
 def quantization_error(x, qp: QParams, *, rounding: str = "half_even") -> dict:
     """Split ``x - fake_quantize(x)`` into rounding error (inside the range) and clipping error.
 

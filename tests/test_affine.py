@@ -215,3 +215,36 @@ def test_no_division_by_zero_on_any_small_grid():
             continue
         assert np.isfinite(qp.scale) and qp.scale > 0
         assert np.all(np.isfinite(fake_quantize(np.linspace(-2, 2, 9), qp)))
+
+
+@pytest.mark.parametrize("bits", [1, 2, 3, 4, 8])
+@pytest.mark.parametrize("symmetric", [False, True])
+def test_staircase_vertices_draw_fake_quantize_exactly(bits, symmetric):
+    """Between vertices, straight lines through them equal fake_quantize (the reference) at every
+    point that is not a jump: checked at 20 001 points, for ranges that clip and ranges that don't."""
+    for lo, hi, x_min, x_max in [(-1.0, 2.5, -4.0, 4.0), (-0.3, 0.7, -0.2, 0.5), (0.0, 1.0, -3.0, 3.0)]:
+        if symmetric and bits == 1:
+            continue  # 1-bit symmetric signed has no positive code: compute_qparams refuses it
+        qp = affine.compute_qparams(lo, hi, bits=bits, symmetric=symmetric)
+        xv, yv = affine.staircase_vertices(x_min, x_max, qp)
+        assert xv[0] == x_min and xv[-1] == x_max and np.all(np.diff(xv) >= 0)
+        assert len(xv) <= 2 * (qp.qmax - qp.qmin) + 2
+        t = np.linspace(x_min, x_max, 20_001)
+        levels = dequantize(np.arange(qp.qmin, qp.qmax + 1), qp)
+        jumps = (levels[:-1] + levels[1:]) / 2  # the graph is two-valued there: not compared
+        t = t[np.min(np.abs(t[:, None] - jumps[None, :]), axis=1, initial=np.inf) > 1e-9] if jumps.size else t
+        k = np.clip(np.searchsorted(xv, t, side="right") - 1, 0, len(xv) - 2)
+        x0, x1, y0, y1 = xv[k], xv[k + 1], yv[k], yv[k + 1]
+        interp = np.where(x1 > x0, y0 + (y1 - y0) * (t - x0) / np.where(x1 > x0, x1 - x0, 1), y0)
+        np.testing.assert_allclose(interp, affine.fake_quantize(t, qp), rtol=0, atol=1e-12)
+
+
+def test_staircase_vertices_bad_input():
+    qp = affine.compute_qparams(-1.0, 1.0, bits=4)
+    with pytest.raises(ValueError, match="x_min must be < x_max"):
+        affine.staircase_vertices(1.0, 1.0, qp)
+    with pytest.raises(ValueError, match="finite"):
+        affine.staircase_vertices(float("nan"), 1.0, qp)
+    per_channel = affine.compute_qparams(np.array([-1.0, -2.0]), np.array([1.0, 2.0]), bits=4, axis=0)
+    with pytest.raises(ValueError, match="per-tensor"):
+        affine.staircase_vertices(-1.0, 1.0, per_channel)

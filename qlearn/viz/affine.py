@@ -12,11 +12,13 @@ from qlearn.viz.style import COLORS, base_layout
 
 
 def staircase(x, qp: affine.QParams) -> go.Figure:
-    """The quantizer's staircase ``x -> x_hat`` and its error ``x_hat - x`` (a pure figure)."""
+    """The quantizer's staircase ``x -> x_hat`` and its error ``x_hat - x`` (a pure figure) over
+    ``[min(x), max(x)]``, drawn exactly from :func:`qlearn.affine.staircase_vertices`."""
     x = np.asarray(x, dtype=float)
-    x_hat = affine.fake_quantize(x, qp)
+    span = [float(x.min()), float(x.max())]
+    x, x_hat = affine.staircase_vertices(*span, qp)
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.68, 0.32], vertical_spacing=0.06)
-    fig.add_scatter(x=x, y=x, name="x (ideal)", line=dict(color=COLORS["float"], dash="dot"), row=1, col=1)
+    fig.add_scatter(x=span, y=span, name="x (ideal)", line=dict(color=COLORS["float"], dash="dot"), row=1, col=1)
     fig.add_scatter(x=x, y=x_hat, name="x_hat = dequantize(quantize(x))", line=dict(color=COLORS["quant"]),
                     row=1, col=1)
     fig.add_scatter(x=x, y=x_hat - x, name="error", line=dict(color=COLORS["error"]), row=2, col=1)
@@ -33,16 +35,15 @@ def staircase(x, qp: affine.QParams) -> go.Figure:
 
 
 def staircase_explorer(*, bits: int = 3, x_range=(-1.0, 2.5), symmetric: bool = False,
-                       n: int = 2001, seed: int = 0) -> Explorer:
+                       seed: int = 0) -> Explorer:
     """Range, bits and mode controls on the affine quantizer's staircase.
 
     The readout prints scale, zero point and the integer range, and splits the mean squared
     error of a Gaussian sample (mean 0.5, std 1) into rounding and clipping parts.
     """
-    x = np.linspace(-4, 4, n)
     data = np.random.default_rng(seed).normal(0.5, 1.0, 20_000)
     qp0 = affine.compute_qparams(*x_range, bits=bits, symmetric=symmetric)
-    fig = go.FigureWidget(staircase(x, qp0))
+    fig = go.FigureWidget(staircase([-4.0, 4.0], qp0))
     controls = {
         "bits": C.int_slider("bits", min=1, max=8, value=bits),
         "range": C.range_slider("range [x_min, x_max]", min=-4.0, max=4.0, value=tuple(x_range)),
@@ -55,9 +56,9 @@ def staircase_explorer(*, bits: int = 3, x_range=(-1.0, 2.5), symmetric: bool = 
         lo, hi = v["range"]
         qp = affine.compute_qparams(lo, hi, bits=v["bits"], symmetric=v["symmetric"], signed=v["signed"],
                                     narrow_range=v["narrow_range"])
-        x_hat = affine.fake_quantize(x, qp)
-        fig.data[1].y = x_hat
-        fig.data[2].y = x_hat - x
+        xs, x_hat = affine.staircase_vertices(-4.0, 4.0, qp)
+        fig.data[1].x, fig.data[1].y = xs, x_hat
+        fig.data[2].x, fig.data[2].y = xs, x_hat - xs
         rlo, rhi = qp.range
         fig.data[3].x = fig.data[3].y = [rlo, rhi]
         fig.data[4].y = [float(affine.fake_quantize(0.0, qp))]

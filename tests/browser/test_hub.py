@@ -61,7 +61,7 @@ def hub(lesson_dir, tmp_path_factory):
         server.stop(timeout=60)
 
 
-@pytest.mark.load  # run by `make test-load`: see docs/hosting.md, "anywidget's 2 s deadline"
+@pytest.mark.load  # also alone: `make test-load`
 def test_three_students_each_reach_the_landing_page_and_a_lesson(hub, pw_browser, lesson_dir):
     lesson = busiest_lesson(lesson_dir)
     students = []

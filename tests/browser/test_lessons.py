@@ -64,7 +64,7 @@ def test_lesson(notebook, lesson_server, learner):
         page.close()
 
 
-@pytest.mark.load  # run by `make test-load`: see docs/hosting.md, "anywidget's 2 s deadline"
+@pytest.mark.load  # also alone: `make test-load`
 def test_five_concurrent_learners(lesson_server, lesson_dir, pw_browser):
     """Five learners open the same lesson at the same moment; all render and all stay interactive
     (STACK.md saw figures freeze in 3-4 of 5 sessions with interact/Output)."""
