@@ -569,6 +569,43 @@ def fields(value, fmt) -> dict:
                 is_inf=is_inf, is_nan=is_nan)
 
 
+def relative_spacing_vertices(fmt) -> tuple[np.ndarray, np.ndarray]:
+    """The exact graph of ``ulp(x) / x`` for positive finite ``x`` of a float format, as vertices.
+
+    Within one binade ``ulp`` is constant, so ``ulp(x) / x`` falls as ``1 / x``: a straight line
+    on log-log axes. The graph is therefore exact as a polyline through, per binade, its start
+    and its end (where the next binade's doubled ulp makes it jump back up), drawn on log axes:
+    the subnormal range (ulp = min_subnormal, from ``x = min_subnormal``) then every normal binade
+    up to ``max_normal``. About two points per binade (554 for fp32) instead of thousands of
+    samples that would still round the saw-tooth's corners.
+
+    Returns
+    -------
+    (x, rel) : float64 arrays, ``x`` non-decreasing (repeated at each jump).
+
+    Examples
+    --------
+    >>> x, rel = relative_spacing_vertices("fp8_e4m3")
+    >>> float(x[0]), float(rel[0]), float(x[-1]), float(rel[-1])
+    (0.001953125, 1.0, 448.0, 0.07142857142857142)
+    """
+    f = get_format(fmt)
+    if f.kind != "float":
+        raise ValueError(f"fmt must be a float format from {FLOAT_FORMATS}, got {f.name!r}")
+    xs, rel = [f.min_subnormal], [1.0]  # the smallest subnormal is its own spacing
+    if f.min_normal > f.min_subnormal:
+        xs.append(f.min_normal)
+        rel.append(f.min_subnormal / f.min_normal)
+    for e in range(f.emin, f.emax + 1):
+        lo = math.ldexp(1.0, e)
+        u = math.ldexp(1.0, e - f.man_bits)
+        hi = min(math.ldexp(1.0, e + 1), f.max_normal)
+        if lo > f.max_normal:
+            break
+        xs += [lo, hi]
+        rel += [u / lo, u / hi]
+    return np.array(xs), np.array(rel)
+
 def ulp(x, fmt):
     """Spacing of the grid of ``fmt`` at ``x``: the gap between consecutive values in x's binade.
 

@@ -191,13 +191,8 @@ def float_bits_explorer(fmt: str = "bf16", value: float = 0.1, *, k: int = 3) ->
     return Explorer(controls, fig, update)
 
 
-def _relative_spacing_curves(names, n=4000):
-    out = {}
-    for name in names:
-        f = F.get_format(name)
-        xs = np.logspace(math.log10(f.min_subnormal), math.log10(f.max_normal), n)
-        out[name] = (xs, F.ulp(xs, f) / xs)
-    return out
+def _relative_spacing_curves(names):
+    return {name: F.relative_spacing_vertices(name) for name in names}
 
 
 def format_range_explorer(names=("fp32", "tf32", "bf16", "fp16", "fp8_e5m2", "fp8_e4m3"), *,
