@@ -157,15 +157,16 @@ def ste_explorer(*, bits: int = 3, clip: float = 1.0) -> Explorer:
     Introduced in lesson ``09_quantization_aware_training``. The true derivative of the
     staircase is 0 except at the jumps; the STE uses 1 inside the range and 0 outside.
     """
-    x = np.linspace(-2.0, 2.0, 1601)
+    x = np.linspace(-2.0, 2.0, 1601)  # where the gradient is evaluated; the figure draws exact vertices
+    ends = [-2.0, 2.0]
     fig = go.FigureWidget(make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08,
                                         row_heights=[0.6, 0.4]))
-    fig.add_scatter(x=x, y=x, name="x", line=dict(color=COLORS["float"], dash="dot"), row=1, col=1)
-    fig.add_scatter(x=x, y=x, name="forward: fake_quantize(x)", line=dict(color=COLORS["quant"]), row=1, col=1)
-    fig.add_scatter(x=x, y=np.zeros_like(x), name="true derivative (0 between jumps)",
+    fig.add_scatter(x=ends, y=ends, name="x", line=dict(color=COLORS["float"], dash="dot"), row=1, col=1)
+    fig.add_scatter(x=ends, y=ends, name="forward: fake_quantize(x)", line=dict(color=COLORS["quant"]), row=1, col=1)
+    fig.add_scatter(x=ends, y=[0.0, 0.0], name="true derivative (0 between jumps)",
                     line=dict(color=COLORS["grid"], dash="dash"), row=2, col=1)
-    fig.add_scatter(x=x, y=np.ones_like(x), name="backward: STE gradient", line=dict(color=COLORS["error"], width=3),
-                    row=2, col=1)
+    fig.add_scatter(x=ends, y=[1.0, 1.0], name="backward: STE gradient", line=dict(color=COLORS["error"], width=3,
+                                                                                   shape="hv"), row=2, col=1)
     base_layout(fig, height=460)
     fig.update_yaxes(title_text="value", row=1, col=1)
     fig.update_yaxes(title_text="d out / d x", range=[-0.1, 1.2], row=2, col=1)
@@ -177,9 +178,11 @@ def ste_explorer(*, bits: int = 3, clip: float = 1.0) -> Explorer:
 
     def update(v):
         qp = affine.compute_qparams(-v["clip"], v["clip"], bits=v["bits"], symmetric=True, narrow_range=True)
-        fig.data[1].y = affine.fake_quantize(x, qp)
+        fig.data[1].x, fig.data[1].y = affine.staircase_vertices(-2.0, 2.0, qp)
         g = qat.ste_grad(x, qp)
-        fig.data[3].y = g
+        change = np.flatnonzero(np.diff(g)) + 1  # a step function: its first point and each change
+        keep = np.concatenate([[0], change, [x.size - 1]])
+        fig.data[3].x, fig.data[3].y = x[keep], g[keep]  # drawn with shape "hv": exact at the samples
         inside = x[g > 0]
         return (f"{qp.qmax - qp.qmin + 1} levels, step {qp.scale:.3g}; gradient passes for x in "
                 f"[{inside.min():.3g}, {inside.max():.3g}] (codes that were not clipped), 0 outside")
