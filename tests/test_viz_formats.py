@@ -91,7 +91,12 @@ def test_range_explorer():
         f = F.get_format(name)
         xs, rel = ex.fig.data[i].x, ex.fig.data[i].y
         assert xs[0] == pytest.approx(f.min_subnormal) and xs[-1] == pytest.approx(f.max_normal)
-        assert np.allclose(rel, F.ulp(np.asarray(xs), f) / np.asarray(xs))
+        # exact vertices: each binade's start and end (tested against ulp in test_formats.py)
+        vx, vr = F.relative_spacing_vertices(name)
+        np.testing.assert_array_equal(xs, vx)
+        np.testing.assert_array_equal(rel, vr)
+        starts = np.asarray(xs)[::2]  # a binade's first point is a value of the format: rel = ulp/x
+        assert np.allclose(np.asarray(rel)[::2], F.ulp(starts, f) / starts)
     ex.controls["log10_x"].value = 0.0  # x = 1: exact in every format, no markers
     assert len(ex.fig.data[n + 1].x) == 0 and ex.fig.data[n].x == (1.0, 1.0)
     ex.controls["log10_x"].value = -5.0

@@ -68,13 +68,20 @@ def test_ste_explorer_forward_and_backward():
     ex = N.ste_explorer()
     ex.controls["bits"].value = 2
     ex.controls["clip"].value = 1.0
-    x = np.asarray(ex.fig.data[1].x)
     qp = affine.compute_qparams(-1.0, 1.0, bits=2, symmetric=True, narrow_range=True)
-    np.testing.assert_array_equal(ex.fig.data[1].y, affine.fake_quantize(x, qp))
+    xv, yv = affine.staircase_vertices(-2.0, 2.0, qp)  # drawn exactly (tested in test_affine.py)
+    np.testing.assert_array_equal(ex.fig.data[1].x, xv)
+    np.testing.assert_array_equal(ex.fig.data[1].y, yv)
     assert set(np.unique(ex.fig.data[1].y)) == {-1.0, 0.0, 1.0}
-    g = np.asarray(ex.fig.data[3].y)
-    # levels -1, 0, 1 with step 1: codes stay unclipped for |x| < 1.5
-    assert np.all(g[np.abs(x) < 1.49] == 1) and np.all(g[np.abs(x) > 1.51] == 0)
+    # the STE gradient, a step function drawn with shape "hv": 1 from the first point where the
+    # code is not clipped, 0 again from the first where it is. Levels -1, 0, 1 with step 1: codes
+    # stay unclipped for |x| < 1.5
+    gx, g = np.asarray(ex.fig.data[3].x), np.asarray(ex.fig.data[3].y)
+    assert ex.fig.data[3].line.shape == "hv"
+    assert g.tolist() == [0.0, 1.0, 0.0, 0.0]
+    assert gx[0] == -2.0 and -1.51 < gx[1] < -1.49 and 1.49 < gx[2] < 1.51 and gx[3] == 2.0
+    grid = np.linspace(-2.0, 2.0, 1601)
+    np.testing.assert_array_equal(g[np.searchsorted(gx, grid, side="right") - 1], qat.ste_grad(grid, qp))
 
 
 def test_qat_explorer_scrubs_the_shipped_runs():
