@@ -14,5 +14,5 @@ import os  # noqa: E402
 
 from qlearn import serve  # noqa: E402
 
-c.VoilaConfiguration.resources = serve.voila_config(
+c.VoilaConfiguration.resources = serve.server_extension_config(
     serve.ServeOptions(plotly_module=os.environ.get(serve.BUNDLE_ENV))).VoilaConfiguration.resources

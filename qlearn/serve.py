@@ -7,7 +7,7 @@ the JupyterHub deployment (``deploy/jupyterhub_config.py``) and the tests use th
   shows a spinner forever);
 * idle kernels culled (every page load starts a kernel, and kernels outlive closed tabs);
 * no tracebacks and no sources shown to viewers, with a plain-language message instead;
-* the landing page's kernel pre-heated (its first render is the one every learner waits for);
+* every lesson's kernel pre-heated (``qlearn serve``'s default), the landing page's first;
 * the ``qlearn`` page template: Voila's ``lab`` template without its CDN links, plus a watchdog
   that replaces an endless spinner by a message when the server or the kernel goes away.
 
@@ -334,17 +334,12 @@ def voila_cli_args(options: ServeOptions | None = None, *, server_extension: boo
     >>> any(a.startswith("--Voila.") for a in voila_cli_args(server_extension=True))
     False
     """
-    c = voila_config(options)
+    c = server_extension_config(options) if server_extension else voila_config(options)
     args = []
 
     for section in sorted(c):
-        if server_extension and section in ("Voila", "VoilaKernelManager"):
-            continue
         for key in sorted(c[section]):
             value = c[section][key]
-            if server_extension and section == "VoilaConfiguration" and key in ("preheat_kernel",
-                                                                                 "default_pool_size"):
-                continue
             if section == "VoilaConfiguration" and key == "resources":
                 continue  # a nested dict is no flag: set in a config file (deploy/singleuser_config.py)
             if isinstance(value, (list, tuple)):  # traitlets appends one item per repeated flag
@@ -462,9 +457,8 @@ def make_app(notebooks_dir: str | os.PathLike, options: ServeOptions | None = No
         os.environ["IPYTHONDIR"] = str(kernel_startup_dir())
         os.environ[BUNDLE_ENV] = BUNDLE_ROUTE + bundle_name
         o = replace(o, plotly_module=BUNDLE_ROUTE + bundle_name)
-    options = o
 
-    config = voila_config(options, nb_dir)
+    config = voila_config(o, nb_dir)
     first, later, pools = staged_pools(config)
     if later:  # Voila fills every pool at once; the others are warmed one by one once `first` is
         config.VoilaKernelManager.kernel_pools_config = {k: v for k, v in pools.items() if k not in later}
@@ -504,9 +498,11 @@ def serve(notebooks_dir: str | os.PathLike, options: ServeOptions | None = None)
 
 # ----------------------------------------------------------------------------- Binder
 
-def server_extension_config(plotly_module: str | None = None):
+def server_extension_config(options: ServeOptions | None = None):
     """The settings of :func:`voila_config` that Voila's *server extension* reads (page template,
-    executor, culling), for a Jupyter Server config file: Binder's, through ``binder/start``.
+    executor, culling): no ``Voila.*`` app options and no pre-heating, which exist only in
+    standalone Voila. For Binder's config file (through ``binder/start``) and, as flags, for the
+    JupyterHub servers (:func:`voila_cli_args` with ``server_extension=True``).
 
     Examples
     --------
@@ -516,7 +512,7 @@ def server_extension_config(plotly_module: str | None = None):
     """
     from traitlets.config import Config
 
-    full = voila_config(ServeOptions(open_browser=False, preheat=[], plotly_module=plotly_module))
+    full = voila_config(replace(options or ServeOptions(), preheat=[]))
     c = Config()
     for section in ("VoilaConfiguration", "VoilaExecutor", "MappingKernelManager"):
         c[section] = Config({k: v for k, v in full[section].items()

@@ -6,7 +6,7 @@ import os
 from qlearn import serve
 
 c = get_config()  # noqa: F821
-c.merge(serve.server_extension_config(plotly_module=os.environ.get(serve.BUNDLE_ENV)))
+c.merge(serve.server_extension_config(serve.ServeOptions(plotly_module=os.environ.get(serve.BUNDLE_ENV))))
 if os.environ.get(serve.STATIC_ENV):
     c.ServerApp.extra_static_paths = [os.environ[serve.STATIC_ENV]]
 # Voila inside Jupyter Server loads MathJax from a CDN unless the server names a MathJax URL; None

@@ -191,10 +191,6 @@ def float_bits_explorer(fmt: str = "bf16", value: float = 0.1, *, k: int = 3) ->
     return Explorer(controls, fig, update)
 
 
-def _relative_spacing_curves(names):
-    return {name: F.relative_spacing_vertices(name) for name in names}
-
-
 def format_range_explorer(names=("fp32", "tf32", "bf16", "fp16", "fp8_e5m2", "fp8_e4m3"), *,
                           log10_x: float = -5.0) -> Explorer:
     """Range against precision: the relative gap ``ulp(x) / x`` of each float format on a log axis.
@@ -206,10 +202,9 @@ def format_range_explorer(names=("fp32", "tf32", "bf16", "fp16", "fp8_e5m2", "fp
     names = tuple(F.get_format(n).name for n in names)
     if not names or any(F.get_format(n).kind != "float" for n in names):
         raise ValueError(f"names must be float formats from {F.FLOAT_FORMATS}, got {names!r}")
-    curves = _relative_spacing_curves(names)
     fig = go.FigureWidget()
     for i, name in enumerate(names):
-        xs, rel = curves[name]
+        xs, rel = F.relative_spacing_vertices(name)  # the exact saw-tooth, two points a binade
         fig.add_scatter(x=xs, y=rel, name=name, mode="lines", line=dict(color=CYCLE[i % len(CYCLE)], width=2))
     fig.add_scatter(x=[1.0, 1.0], y=[1e-8, 2.0], name="x", mode="lines",
                     line=dict(color=COLORS["dark"], dash="dash"))
