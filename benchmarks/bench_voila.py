@@ -64,12 +64,10 @@ def start(kind: str, notebooks: Path, log_dir: Path, *extra: str) -> tuple[Serve
     # qlearn serve: wait until every pre-heated kernel is ready ("Kernel pool of X is filled with N")
     import re
 
-    pools = None
+    pools = preheated(extra, notebooks)
     while time.perf_counter() - t0 < 600:
         text = log.read_text(errors="replace")
         wanted = {m.group(1): int(m.group(2)) for m in re.finditer(r"Kernel pool of (\S+) is filled with (\d+)", text)}
-        if pools is None:
-            pools = preheated(extra, notebooks)
         if all(wanted.get(nb, 0) >= size for nb, size in pools.items()):
             break
         time.sleep(0.5)
@@ -78,7 +76,6 @@ def start(kind: str, notebooks: Path, log_dir: Path, *extra: str) -> tuple[Serve
 
 def preheated(extra: tuple, notebooks: Path) -> dict[str, int]:
     """The pools `qlearn serve` with these flags fills: {notebook: kernels}."""
-    sys.path.insert(0, str(REPO))
     from qlearn import cli
 
     o = cli.options_from_args(cli.build_parser().parse_args(["serve", *extra]), notebooks)
@@ -131,7 +128,8 @@ def first_render(context, url: str, timeout_ms: int = 180_000):
                 " return [ps.length, ps.filter(p => p.data && p.data.length > 0).length,"
                 " document.querySelectorAll('.qlearn-explorer').length]; }")
     try:
-        if page.evaluate(count_js)[2] > 0 or page.evaluate(count_js)[0] > 0:
+        n_figures, _, n_explorers = page.evaluate(count_js)
+        if n_explorers > 0 or n_figures > 0:
             page.wait_for_function(
                 "() => Array.from(document.querySelectorAll('.js-plotly-plot'))"
                 ".some(p => p.data && p.data.length > 0)", polling="raf", timeout=GIVE_UP_MS)
