@@ -188,6 +188,77 @@ def test_exact_optimal_clip_against_brute_force_on_samples(bits):
     assert a_emp == pytest.approx(a_exact, rel=0.03)
 
 
+def _brute_terms_gaussian(alpha, bits, per_step=2000, reach=14.0):
+    """Unit Gaussian through a plain mid-rise quantizer, by a midpoint sum on a grid aligned to the steps.
+
+    Independent of qlearn: the levels are (k + 1/2) Delta, k = -2**(bits-1) .. 2**(bits-1) - 1, and
+    every sample beyond +-alpha goes to the outermost level (granular = |x| <= alpha, overload = beyond).
+    """
+    step = 2 * alpha / 2**bits
+    n_steps = math.ceil(reach / step)
+    h = step / per_step
+    x = (np.arange(-n_steps * per_step, n_steps * per_step) + 0.5) * h
+    k = np.clip(np.floor(x / step), -(2 ** (bits - 1)), 2 ** (bits - 1) - 1)
+    w = np.exp(-x * x / 2) / math.sqrt(2 * math.pi) * h
+    e2 = (x - (k + 0.5) * step) ** 2
+    inside = np.abs(x) <= alpha
+    return {"granular": float(np.sum(e2[inside] * w[inside])), "overload": float(np.sum(e2[~inside] * w[~inside])),
+            "overload_to_alpha": float(np.sum((np.abs(x[~inside]) - alpha) ** 2 * w[~inside])),
+            "inside_fraction": float(np.sum(w[inside]))}
+
+
+def test_clip_mse_terms_against_brute_force_integration():
+    """Lesson 04's erratum: at 4 bits and alpha = 2.7 sigma Delta^2/12 is accurate; ACIQ's overload term is not."""
+    for alpha, bits in ((2.7, 4), (1.71, 2), (2.15, 3), (3.92, 8)):
+        t = snr.clip_mse_terms("gaussian", alpha, bits)
+        ref = _brute_terms_gaussian(alpha, bits)
+        step = 2 * alpha / 2**bits
+        assert t["step"] == step
+        assert t["granular"] == pytest.approx(ref["granular"], rel=1e-5)
+        assert t["overload"] == pytest.approx(ref["overload"], rel=1e-5)
+        assert t["overload_aciq"] == pytest.approx(ref["overload_to_alpha"], rel=1e-5)
+        assert t["inside_fraction"] == pytest.approx(ref["inside_fraction"], rel=1e-7)
+        assert t["granular_model"] == pytest.approx(step**2 / 12 * ref["inside_fraction"], rel=1e-7)
+        assert t["granular_aciq"] == step**2 / 12
+        assert t["overload"] > t["overload_aciq"]  # the outer level is Delta/2 inside the clip
+    t = snr.clip_mse_terms("gaussian", 2.7, 4)
+    ref = _brute_terms_gaussian(2.7, 4)
+    # the figures lesson 04 states (closed forms and quadrature, no BLAS: pinned)
+    assert (round(ref["granular"], 6), round(t["granular"], 6)) == (0.009424, 0.009424)
+    assert round(t["granular_model"], 6) == 0.009426 and round(t["granular_aciq"], 6) == 0.009492
+    assert (round(ref["overload"], 5), round(t["overload"], 5)) == (0.00212, 0.00212)
+    assert (round(ref["overload_to_alpha"], 5), round(t["overload_aciq"], 5)) == (0.00121, 0.00121)
+    for dist, scale in (("laplace", 1 / math.sqrt(2)), ("uniform", math.sqrt(3))):
+        t = snr.clip_mse_terms(dist, 1.2, 3, scale=scale)
+        assert snr.clip_mse(dist, 1.2, 3, scale=scale, model="exact") == t["granular"] + t["overload"]
+        assert snr.clip_mse(dist, 1.2, 3, scale=scale, model="aciq_midrise") == t["granular_aciq"] + t["overload"]
+        assert snr.clip_mse(dist, 1.2, 3, scale=scale) == t["granular_aciq"] + t["overload_aciq"]
+
+
+def test_gaussian_4bit_optima_of_the_three_models_against_brute_force():
+    """ACIQ 2.56 (printed 2.55), ACIQ with the overload to the outer level 2.69, exact quantizer 2.68."""
+    grid = np.round(np.arange(2.40, 2.90, 0.0025), 4)
+    terms = [_brute_terms_gaussian(a, 4, per_step=500) for a in grid]
+    exact = [t["granular"] + t["overload"] for t in terms]
+    midrise = [(2 * a / 16) ** 2 / 12 + t["overload"] for a, t in zip(grid, terms)]
+    aciq = [_aciq_plain("gaussian", a, 4) for a in grid]
+    got = {m: snr.optimal_clip("gaussian", 4, model=m) for m in ("aciq", "aciq_midrise", "exact")}
+    for m, curve in (("aciq", aciq), ("aciq_midrise", midrise), ("exact", exact)):
+        assert got[m] == pytest.approx(grid[int(np.argmin(curve))], abs=0.0025)
+    assert {m: round(v, 2) for m, v in got.items()} == {"aciq": 2.56, "aciq_midrise": 2.69, "exact": 2.68}
+
+
+def test_clip_models_order_at_every_bit_width():
+    for dist in ("gaussian", "laplace"):
+        for bits in (2, 3, 4, 8):
+            a = {m: snr.optimal_clip(dist, bits, model=m) for m in ("aciq", "aciq_midrise", "exact")}
+            assert a["aciq"] < a["exact"] and a["aciq"] < a["aciq_midrise"]
+            # the overload term is most of the gap: correcting it alone lands closer to the exact optimum
+            assert abs(a["aciq_midrise"] - a["exact"]) < abs(a["aciq"] - a["exact"])
+            if dist == "gaussian":
+                assert a["aciq_midrise"] == pytest.approx(a["exact"], abs=0.03)
+
+
 def test_uniform_distribution_is_best_unclipped():
     for bits in (2, 4, 8):
         assert snr.optimal_clip("uniform", bits, model="exact") == pytest.approx(1.0, abs=1e-3)
@@ -227,7 +298,11 @@ def test_lesson05_numbers():
     assert abs(snr.noise_decomposition(g, 16, 2.0)["sqnr_db"] - 19.3) < 0.05
     short = {n: snr.sine_sqnr_db(n) - snr.measured_sqnr_db(s, n, 1.0) for n in (1, 4, 12)}
     assert 1.3 < short[1] < 1.4 and 0.5 < short[4] < 0.55 and short[12] < 0.05
-    assert 0.32 < np.mean(np.abs(s) > 1 - snr.step_size(4, 1.0)) < 0.33
+    # the top step of the 4-bit mid-rise quantizer is [7/8, 1]: the sine is there arccos(7/8)/pi of the time
+    top = np.mean(s >= 1 - snr.step_size(4, 1.0))
+    assert top == pytest.approx(math.acos(7 / 8) / math.pi, abs=2e-3) and round(100 * top) == 16
+    bottom = np.mean(s < -1 + snr.step_size(4, 1.0))
+    assert round(100 * (top + bottom)) == 32
     assert abs(snr.optimal_clip("gaussian", 2, model="exact") - 1.99) < 0.01
     lsb = snr.step_size(8, 1.0)
     x = 0.7 * lsb * np.sin(2 * np.pi * (1 / 64 + 0.37 / 4096) * np.arange(4096))
