@@ -161,8 +161,9 @@ def sine_sqnr_db(bits: int) -> float:
     The rule assumes the error is uniform on ``[-Delta/2, Delta/2]``. A sine's density
     (the arcsine law) is steep near its peaks, and at few bits it spends much of its
     time in the outermost steps (at 4 bits, ``arccos(7/8)/pi`` = 16 % of the time in
-    the top step, as long again in the bottom one): there the error is not uniform. Measured with the ideal mid-rise quantizer on an exactly full-scale sine,
-    the SQNR falls short of the rule by about 0.53 dB at 4 bits, 0.14 dB at 8 bits,
+    the top step, as long again in the bottom one): there the error is not uniform.
+    Measured with the ideal mid-rise quantizer on an exactly full-scale sine, the SQNR
+    falls short of the rule by about 0.53 dB at 4 bits, 0.14 dB at 8 bits,
     and by less than 0.1 dB from 9 bits on (the gap shrinks by about ``sqrt 2`` per bit).
 
     >>> round(sine_sqnr_db(16), 2)
