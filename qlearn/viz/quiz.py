@@ -1,6 +1,11 @@
 """A "Check yourself" quiz: multiple-choice and numeric questions with immediate feedback.
 
-Built from plain ipywidgets (no ``interact``, no ``Output``), so it works in Voila.
+Built from plain ipywidgets (no ``interact``, no ``Output``), so it works in Voila. A numeric
+answer is typed as text and read by :func:`qlearn.answers.parse_number`, which either reads it as a
+person means it or says what it could not read (an empty box, ``0,02``, ``abc``, ``1e999``); it is
+never silently turned into another number. Each question states the precision it asks for. A wrong
+choice can have its own feedback (the misconception it reveals); after two wrong tries the answer
+and its explanation are shown. The quiz keeps a score.
 """
 from __future__ import annotations
 
@@ -9,29 +14,67 @@ import math
 
 import ipywidgets as widgets
 
+from qlearn import answers
+
+#: Wrong tries after which a question shows its answer.
+REVEAL_AFTER = 2
+
 
 class Question(widgets.VBox):
-    """One question. ``choices`` makes it multiple choice; ``tolerance`` makes it numeric."""
+    """One question. ``choices`` makes it multiple choice; ``tolerance``/``rel_tolerance`` numeric.
+
+    Parameters
+    ----------
+    prompt : str
+    answer : the right choice, or the number
+    choices : list, optional
+        Multiple choice.
+    tolerance, rel_tolerance : float, optional
+        Numeric: accepted when ``|value - answer| <= max(tolerance, rel_tolerance * |answer|)``.
+        Use ``rel_tolerance`` for small answers (``1.5686e-5`` with 1% accepts ``1.57e-5``).
+    explanation : str
+        Shown when right, and with the answer after two wrong tries.
+    hint : str
+        Shown after a wrong try that has no specific feedback.
+    feedback : dict, optional
+        Multiple choice: for a wrong choice, what that choice reveals (shown instead of the hint).
+    """
 
     def __init__(self, prompt: str, *, answer, choices: list | None = None, tolerance: float | None = None,
-                 explanation: str = "", hint: str = ""):
-        if choices is None and tolerance is None:
-            raise ValueError("a Question needs choices= (multiple choice) or tolerance= (numeric)")
+                 rel_tolerance: float | None = None, explanation: str = "", hint: str = "",
+                 feedback: dict | None = None):
+        numeric = tolerance is not None or rel_tolerance is not None
+        if choices is None and not numeric:
+            raise ValueError("a Question needs choices= (multiple choice) or tolerance=/rel_tolerance= (numeric)")
+        if choices is not None and numeric:
+            raise ValueError("a Question is either multiple choice (choices=) or numeric (tolerance=), not both")
         if choices is not None and answer not in choices:
             raise ValueError(f"answer {answer!r} is not one of the choices")
-        if tolerance is not None and (not math.isfinite(float(tolerance)) or tolerance < 0):
-            raise ValueError(f"tolerance must be a finite number >= 0, got {tolerance!r}")
-        self.answer = answer
-        self.tolerance = tolerance
-        self.explanation = explanation
-        self.hint = hint
-        self.prompt = widgets.HTML(f"<b>{prompt}</b>")
+        for name, t in (("tolerance", tolerance), ("rel_tolerance", rel_tolerance)):
+            if t is not None and (not isinstance(t, (int, float)) or not math.isfinite(t) or t < 0):
+                raise ValueError(f"{name} must be a finite number >= 0, got {t!r}")
+        feedback = dict(feedback or {})
+        if feedback and choices is None:
+            raise ValueError("feedback= is per wrong choice: it needs choices=")
+        unknown = [k for k in feedback if k not in choices] if feedback else []
+        if unknown or answer in feedback:
+            raise ValueError(f"feedback keys must be wrong choices; got {unknown or [answer]}")
+        self.answer, self.choices = answer, choices
+        self.tolerance = float(tolerance or 0.0) if numeric else None
+        self.rel_tolerance = float(rel_tolerance or 0.0) if numeric else None
+        self.explanation, self.hint, self.choice_feedback = explanation, hint, feedback
+        self.tries, self.solved, self.revealed = 0, False, False
+        self.on_result = None  # set by quiz(): called after every check
+        note = ""
+        if numeric:
+            note = " " + answers.precision_note(float(answer), tolerance=self.tolerance,
+                                                rel_tolerance=self.rel_tolerance)
+        self.prompt = widgets.HTML(f"<b>{html.escape(prompt)}</b>{html.escape(note)}")
         if choices is not None:
-            self.input = widgets.RadioButtons(options=list(choices), value=None,
-                                              layout=widgets.Layout(width="auto"))
+            self.input = widgets.RadioButtons(options=list(choices), value=None, layout=widgets.Layout(width="auto"))
         else:
-            self.input = widgets.FloatText(value=0.0, description="answer:",
-                                           layout=widgets.Layout(width="220px"))
+            self.input = widgets.Text(value="", placeholder="type a number", description="answer:",
+                                      layout=widgets.Layout(width="240px"))
         self.button = widgets.Button(description="Check", button_style="primary")
         self.feedback = widgets.HTML()
         self.button.on_click(lambda _: self.check())
@@ -39,36 +82,74 @@ class Question(widgets.VBox):
                          layout=widgets.Layout(margin="0 0 12px 0"))
         self.add_class("qlearn-question")
 
+    @property
+    def numeric(self) -> bool:
+        return self.choices is None
+
+    def read(self):
+        """The learner's answer: the choice, or the parsed number (``ValueError`` with a message if unreadable)."""
+        if not self.numeric:
+            if self.input.value is None:
+                raise ValueError("Pick an answer first.")
+            return self.input.value
+        return answers.parse_number(self.input.value)
+
     def is_correct(self) -> bool:
-        v = self.input.value
-        if self.tolerance is None:
-            return v == self.answer
         try:
-            return math.isfinite(float(v)) and abs(float(v) - float(self.answer)) <= self.tolerance
-        except (TypeError, ValueError):
+            v = self.read()
+        except ValueError:
             return False
+        if not self.numeric:
+            return v == self.answer
+        return answers.is_close(v, float(self.answer), tolerance=self.tolerance, rel_tolerance=self.rel_tolerance)
 
     def check(self) -> bool:
         """Show feedback for the current answer and return whether it is right."""
-        if self.tolerance is None and self.input.value is None:
-            self.feedback.value = "<span style='color:#555'>Pick an answer first.</span>"
+        try:
+            value = self.read()
+        except ValueError as e:  # unreadable input is not a wrong answer: say what could not be read
+            self.feedback.value = f"<span style='color:#555'>{html.escape(str(e))}</span>"
             return False
         ok = self.is_correct()
-        mark = ("<span style='color:#007a3d'>&#10004; Correct.</span>" if ok
-                else "<span style='color:#b00020'>&#10008; Not quite.</span>")
+        self.tries += 1
         if ok:
-            text = self.explanation
+            self.solved = True
+            text = f"<span style='color:#007a3d'>&#10004; Correct.</span> {html.escape(self.explanation)}"
         else:
-            text = f"Hint: {self.hint}" if self.hint else "Try again."
-        self.feedback.value = f"{mark} {html.escape(text)}"
+            specific = self.choice_feedback.get(value) if not self.numeric else None
+            text = "<span style='color:#b00020'>&#10008; Not quite.</span> "
+            text += html.escape(specific or (f"Hint: {self.hint}" if self.hint else "Try again."))
+            if self.tries >= REVEAL_AFTER and not self.solved:
+                self.revealed = True
+                shown = self.answer if not self.numeric else f"{float(self.answer):.6g}"
+                text += (f"<br><span style='color:#555'>The answer: <b>{html.escape(str(shown))}</b>. "
+                         f"{html.escape(self.explanation)}</span>")
+        self.feedback.value = text
+        if self.on_result is not None:
+            self.on_result()
         return ok
 
 
 def quiz(*questions: Question) -> widgets.VBox:
-    """Stack questions under a heading; returns a VBox with a ``questions`` attribute."""
+    """Stack questions under a heading with a score line; returns a VBox with ``questions`` and ``score``."""
     if not questions:
         raise ValueError("quiz needs at least one Question")
-    box = widgets.VBox([widgets.HTML("<h3>Check yourself</h3>"), *questions])
+    for i, q in enumerate(questions):
+        if not isinstance(q, Question):
+            raise TypeError(f"questions[{i}] must be a Question, got {type(q).__name__}")
+    score = widgets.HTML()
+
+    def update():
+        solved = sum(q.solved for q in questions)
+        first = sum(q.solved and q.tries == 1 for q in questions)
+        score.value = (f"<span class='qlearn-score'>Score: {solved} of {len(questions)} answered "
+                       f"({first} on the first try).</span>")
+
+    for q in questions:
+        q.on_result = update
+    update()
+    box = widgets.VBox([widgets.HTML("<h3>Check yourself</h3>"), *questions, score])
     box.add_class("qlearn-quiz")  # browser tests find quizzes by this class
     box.questions = list(questions)
+    box.score = score
     return box
