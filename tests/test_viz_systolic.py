@@ -41,3 +41,17 @@ def test_tiling_explorer_counts_folds():
     z = np.asarray(ex.fig.data[0].z)
     assert z.shape == (20, 30) and z.min() == 1 and z.max() == 3 * 4
     assert "fold <b>12</b> of 12" in ex.readout.value
+
+
+def test_dataflow_explorer_names_every_dataflow_in_a_tie():
+    """M = N: weight and input stationary take exactly the same cycles; the readout names both."""
+    ex = dataflow_explorer()
+    c = ex.controls
+    c["array"].value, c["M"].value, c["K"].value, c["N"].value = 128, 300, 100, 300
+    ws, os_, is_ = (systolic.cycle_count(300, 100, 300, 128, 128, df) for df in systolic.DATAFLOWS)
+    assert ws == is_ < os_
+    assert f"tie for fewest cycles: <b>weight stationary</b> and <b>input stationary</b> ({ws})" in ex.readout.value
+    c["M"].value, c["K"].value, c["N"].value = 256, 256, 256      # all three tie on a square problem
+    assert "<b>weight stationary</b> and <b>output stationary</b> and <b>input stationary</b>" in ex.readout.value
+    c["M"].value = 1024                                          # a long batch: weight stationary alone
+    assert "fewest cycles with <b>weight stationary</b>" in ex.readout.value

@@ -174,8 +174,10 @@ def dataflow_explorer() -> Explorer:
             util.append(100 * M * K * N / (R * R * c))
         fig.data[0].y = cyc
         fig.data[1].y = util
-        best = labels[int(np.argmin(cyc))]
-        return (f"{M}x{K} @ {K}x{N} on {R}x{R}: fewest cycles with <b>{best}</b> ({min(cyc)}); "
+        best = [lab for lab, c in zip(labels, cyc) if c == min(cyc)]
+        who = (f"fewest cycles with <b>{best[0]}</b>" if len(best) == 1
+               else "tie for fewest cycles: " + " and ".join(f"<b>{b}</b>" for b in best))
+        return (f"{M}x{K} @ {K}x{N} on {R}x{R}: {who} ({min(cyc)}); "
                 f"utilization {min(util):.1f}% to {max(util):.1f}%")
 
     fig = go.FigureWidget(fig)  # Explorer syncs the first update into the widget state
