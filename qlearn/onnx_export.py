@@ -460,6 +460,37 @@ def optimized_op_types(onnx_model) -> list[str]:
         return [n.op_type for n in onnx.load(path).graph.node]
 
 
+def matmul_integer_is_exact(*, signed_activations: bool = True, threads: int = 1) -> bool:
+    """Whether this CPU's ORT ``MatMulInteger`` kernel sums worst-case int8 products exactly.
+
+    Introduced in lesson ``14_onnx_runtime``. Runs ``MatMulInteger`` on activations at their
+    extreme code (127... or 255 for uint8) times weights of 127 and -128, K = 64, and compares
+    with the exact integer sums. With ``signed_activations=False`` (uint8 x int8, the U8S8
+    kernel ORT's dynamic mode uses) x86 CPUs without VNNI use ``VPMADDUBSW``, which saturates
+    each pair of products to int16 (``255 * 127 * 2 = 64770 > 32767``): the answer depends on
+    the machine. int8 x int8 (the graphs of this module) is computed exactly.
+    """
+    from onnx import TensorProto
+    K = 64
+    if signed_activations:
+        X = np.full((2, K), -128, dtype=np.int8)
+        X[1] = 127
+        elem, zp = TensorProto.INT8, np.int8(0)
+    else:
+        X = np.full((2, K), 255, dtype=np.uint8)
+        X[1] = 200
+        elem, zp = TensorProto.UINT8, np.uint8(0)
+    W = np.full((K, 3), 127, dtype=np.int8)
+    W[:, 1] = -128
+    W[::2, 2] = -128
+    b = _Builder()
+    b.node("MatMulInteger", [INPUT_NAME, b.const("W", W), b.const("xz", zp), b.const("wz", np.int8(0))], "Y")
+    g = _model_proto(b.nodes, [_tensor(INPUT_NAME, elem, [None, K])], [_tensor("Y", TensorProto.INT32, [None, 3])],
+                     b.inits, "matmul_integer")
+    got = session(g, threads=threads).run(None, {INPUT_NAME: X})[0].astype(np.int64)
+    return bool(np.array_equal(got, X.astype(np.int64) @ W.astype(np.int64)))
+
+
 # ---------------------------------------------------------------------------------------------
 # ORT's rules in numpy
 # ---------------------------------------------------------------------------------------------

@@ -114,6 +114,12 @@ def test_ort_quantize_linear_equals_ort_and_divides_in_float32(digits):
     assert affine.quantize(np.array([0.5]), affine.QParams(scale, zp, -128, 127)).tolist() == [0]
 
 
+def test_int8_x_int8_matmul_integer_is_exact_on_this_cpu():
+    # the bit-exactness of the integer graphs rests on it; uint8 x int8 may saturate (no VNNI)
+    assert ox.matmul_integer_is_exact(signed_activations=True) is True
+    assert isinstance(ox.matmul_integer_is_exact(signed_activations=False), bool)
+
+
 def test_ort_multiplier_is_float32_left_to_right():
     m = ox.ort_multiplier(0.1, np.array([0.3, 0.7]), 0.9)
     assert m.dtype == np.float32
