@@ -8,7 +8,21 @@ activations ``(batch, in)``; ``forward`` returns logits ``(batch, 10)``.
 The course's network is 64-64-32-10 with ReLU between layers, trained on
 :func:`qlearn.data.load_digits`; :func:`pretrained` loads the shipped float weights
 (``qlearn/data/mlp_digits.npz``), which ``train(PRETRAINED_SIZES, load_digits(),
-**PRETRAINED_TRAINING)`` reproduces.
+**PRETRAINED_TRAINING)`` reproduces (up to the last bits of the BLAS summation order).
+
+Same figures on every machine
+-----------------------------
+A float BLAS matmul (``X @ W.T``) sums its products in an order chosen by the CPU's
+kernel (AVX2, AVX-512, ARM, thread count): the last bits differ from machine to
+machine, enough to flip a borderline argmax or a fake-quantized activation that sits
+on a rounding boundary. Every *evaluation* here (``forward``, ``predict``,
+``accuracy``, the activations calibration reads) therefore uses
+:func:`fixed_order_matmul`, whose summation order is fixed by this code: only
+elementwise multiplies and adds, each correctly rounded by IEEE 754 on every CPU.
+*Training* (``loss_and_grads``, ``train``) keeps the fast BLAS product
+(:data:`train_matmul`): trained weights differ in their last bits between machines,
+so figures that depend on a training run are stated with a tolerance; the shipped
+weights, once loaded, evaluate identically everywhere.
 """
 from __future__ import annotations
 
@@ -20,6 +34,61 @@ import numpy as np
 from qlearn._validate import as_finite_array, check_int, check_positive
 
 DATA_DIR = Path(__file__).parent / "data"
+
+
+def fixed_order_matmul(X, W) -> np.ndarray:
+    """``X @ W.T`` summed in a fixed order, the same on every CPU.
+
+    Introduced in lesson ``07_per_channel`` (every figure of lessons 07-13 is evaluated with it).
+
+    Parameters
+    ----------
+    X : ndarray (batch, in)
+    W : ndarray (out, in)
+
+    Returns
+    -------
+    ndarray (batch, out)
+        ``((X[:, 0] W[:, 0] + X[:, 1] W[:, 1]) + X[:, 2] W[:, 2]) + ...``: the products
+        added left to right over ``in``.
+
+    Notes
+    -----
+    Each step is one elementwise ``numpy.multiply`` and one ``numpy.add`` on whole
+    ``(batch, out)`` arrays. Elementwise IEEE 754 operations are correctly rounded, so
+    SIMD width does not change them (numpy's ``loops_arithm_fp.dispatch.c.src`` applies
+    the same ``add``/``mul`` lane by lane), and no reduction is involved whose blocking
+    could depend on the kernel. A BLAS ``X @ W.T`` (and ``einsum``, which may call it)
+    chooses its blocking and FMA use per CPU. Cost: ``in`` passes over a
+    ``(batch, out)`` array: about 7 ms for the 1258 training images through the first
+    layer on an idle 2-core machine, some 40x a BLAS product
+    (``benchmarks/bench_model_table.py`` prints both).
+
+    Examples
+    --------
+    >>> X = np.array([[1.0, 1e16, -1e16]])
+    >>> fixed_order_matmul(X, np.ones((1, 3)))   # (1 + 1e16) - 1e16: the 1 is lost, always
+    array([[0.]])
+    >>> fixed_order_matmul(np.array([[1.0, 2.0]]), np.array([[3.0, 4.0], [5.0, 6.0]]))
+    array([[11., 17.]])
+    """
+    X = np.asarray(X, dtype=np.float64)
+    WT = np.ascontiguousarray(np.asarray(W, dtype=np.float64).T)
+    if X.ndim != 2 or WT.ndim != 2 or X.shape[1] != WT.shape[0]:
+        raise ValueError(f"X (batch, in) and W (out, in) must agree on in: got {X.shape} and {WT.T.shape}")
+    acc = X[:, 0:1] * WT[0]
+    if WT.shape[0] > 1:
+        tmp = np.empty_like(acc)
+        for k in range(1, WT.shape[0]):
+            np.multiply(X[:, k:k + 1], WT[k], out=tmp)
+            acc += tmp
+    return acc
+
+
+#: The matrix product training uses (``A @ B``, float BLAS: fast, last bits machine-dependent).
+#: Evaluation never calls it; ``tests/test_portability.py`` swaps it for a different summation order.
+train_matmul = np.matmul
+
 PRETRAINED_FILE = DATA_DIR / "mlp_digits.npz"
 #: Layer widths of the course network: 64 pixels in, 10 digit classes out.
 PRETRAINED_SIZES = (64, 64, 32, 10)
@@ -59,7 +128,8 @@ class Dense:
         return self.W.shape[0]
 
     def forward(self, X) -> np.ndarray:
-        return X @ self.W.T + self.b
+        """``X @ W.T + b``, summed in a fixed order (:func:`fixed_order_matmul`)."""
+        return fixed_order_matmul(X, self.W) + self.b
 
     def copy(self) -> Dense:
         return Dense(self.W.copy(), self.b.copy())
@@ -177,6 +247,8 @@ class MLP:
     def forward(self, X, *, return_activations: bool = False):
         """Logits ``(batch, n_classes)``; with ``return_activations``, also each layer's input.
 
+        Evaluated with :func:`fixed_order_matmul`: the same bits on every CPU.
+
         Returns
         -------
         logits : ndarray
@@ -184,14 +256,22 @@ class MLP:
             ``activations[i]`` is the input of ``layers[i]`` (``activations[0]`` is ``X``).
         """
         h = _check_X(X, self.layers[0].n_in)
+        return self._run(h, lambda a, layer: fixed_order_matmul(a, layer.W) + layer.b, return_activations)
+
+    def _run(self, h, linear, return_activations):
         acts = []
         last = len(self.layers) - 1
         for i, layer in enumerate(self.layers):
             acts.append(h)
-            h = layer.forward(h)
+            h = linear(h, layer)
             if i < last:
                 h = relu(h)
         return (h, acts) if return_activations else h
+
+    def forward_train(self, X, *, return_activations: bool = False):
+        """:meth:`forward` with the BLAS product :data:`train_matmul`: fast, for training only."""
+        h = _check_X(X, self.layers[0].n_in)
+        return self._run(h, lambda a, layer: train_matmul(a, layer.W.T) + layer.b, return_activations)
 
     __call__ = forward
 
@@ -219,14 +299,14 @@ class MLP:
         dz = np.asarray(dlogits, dtype=np.float64)
         for i in range(len(self.layers) - 1, -1, -1):
             a = activations[i]
-            grads.append((dz.T @ a, dz.sum(axis=0)))
+            grads.append((train_matmul(dz.T, a), dz.sum(axis=0)))
             if i > 0:
-                dz = (dz @ self.layers[i].W) * (a > 0)
+                dz = train_matmul(dz, self.layers[i].W) * (a > 0)
         return grads[::-1]
 
     def loss_and_grads(self, X, y) -> tuple[float, list[tuple[np.ndarray, np.ndarray]]]:
-        """Softmax cross-entropy on ``(X, y)`` and its gradient for every ``(W, b)``."""
-        logits, acts = self.forward(X, return_activations=True)
+        """Softmax cross-entropy on ``(X, y)`` and its gradient for every ``(W, b)`` (BLAS: training)."""
+        logits, acts = self.forward_train(X, return_activations=True)
         y = _check_y(y, logits.shape[0], self.layers[-1].n_out)
         loss, dlogits = softmax_cross_entropy(logits, y)
         return loss, self.backward(acts, dlogits)

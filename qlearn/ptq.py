@@ -2,8 +2,8 @@
 
 Introduced in lesson ``08_post_training_quantization`` (per-channel scales in
 ``07_per_channel``). No retraining: the float model is converted as it is, using a
-small calibration set for activation ranges (Jacob et al. 2018; Krishnamoorthi 2018;
-Nagel et al. 2021).
+small calibration set for activation ranges (Jacob et al. 2018; Krishnamoorthi 2018,
+section 3.1; Nagel et al. 2021, section 3).
 
 Modes (``PTQ_MODES``):
 
@@ -12,20 +12,32 @@ Modes (``PTQ_MODES``):
     ``-(2**(bits-1) - 1)..2**(bits-1) - 1``, zero point 0), every layer's input
     activation as ``bits``-bit codes with a scale calibrated on ``calib_data``, biases
     as int32 codes with scale ``s_x * s_w`` (so they add straight into the int32
-    accumulator). Simulated here in float64 ("fake quantization"): each layer
-    computes ``x_hat @ W_hat.T + b_hat`` on exactly the values the integer codes
-    represent; lesson 11 runs the same codes in integer arithmetic.
+    accumulator). Run in exact integer arithmetic (:func:`integer_linear`):
+    ``(q_x - z_x) @ W_q.T + b_q`` in int64, then one rescale by ``s_x * s_w``; lesson 11
+    adds the integer-only requantization of the output.
 ``weight_only``
-    Weights as integer codes, activations and biases stay float ("dynamic range"
-    / weight-only quantization: saves memory, not arithmetic).
+    Weights as integer codes, decoded to float before the multiply; activations and
+    biases stay float (saves memory, not arithmetic).
 ``float16`` / ``bfloat16``
     Weights, biases and every layer's input and output rounded to IEEE half
     precision or bfloat16 (ml_dtypes); products accumulate in float64 here, as
-    fp16/bf16 hardware accumulates in fp32.
+    fp16/bf16 hardware accumulates in fp32. (TFLite's "float16 quantization" is
+    different: it stores float16 *weights* only and, on CPU, dequantizes them to
+    float32 before the first inference, so everything computes in float32.)
+``dynamic_range``
+    TFLite's dynamic-range ("hybrid") quantization: integer weight codes, and each
+    layer's input quantized *on the fly, at every inference*, to symmetric signed
+    codes with one scale per row of ``X`` (per image: ``max|x_row| / qmax``, as
+    TFLite's ``BatchQuantizeFloats`` does per batch entry); integer matmul, then the
+    int32 accumulator is scaled back to float and the float bias added
+    (:func:`dynamic_range_linear`). No calibration set; outputs are float.
 
 What is not modelled: the final layer's output (the logits) stays float, and the
 int32 accumulator never overflows in the simulation (at 8 bits and 64 inputs it
 cannot: ``64 * 127 * 255 < 2**31``).
+
+Every figure these functions compute is the same on every CPU: integer layers run
+in integer arithmetic, float layers in :func:`qlearn.nn.fixed_order_matmul`.
 """
 from __future__ import annotations
 
@@ -35,12 +47,14 @@ from pathlib import Path
 import ml_dtypes
 import numpy as np
 
-from qlearn import affine, observers
+from qlearn import affine, nn, observers
 from qlearn._validate import as_finite_array, check_int
 from qlearn.nn import MLP, _check_X, _check_y, relu
 
 #: The conversion modes of :func:`quantize_model`.
-PTQ_MODES = ("full_integer", "weight_only", "float16", "bfloat16")
+PTQ_MODES = ("full_integer", "weight_only", "float16", "bfloat16", "dynamic_range")
+#: The modes that store integer weight codes (``bits`` and ``per_channel`` apply).
+INTEGER_MODES = ("full_integer", "weight_only", "dynamic_range")
 #: Activation calibrators (:func:`qlearn.observers.calibrate` methods).
 CALIBRATIONS = ("minmax", "percentile", "mse", "entropy")
 MIN_BITS, MAX_BITS = 2, 16
@@ -114,6 +128,79 @@ class QuantizedLayer:
     quantized: bool = True
 
 
+def integer_linear(x, layer) -> np.ndarray:
+    """A full-integer layer in exact integer arithmetic: ``((q_x - z_x) @ (W_q - z_w).T + b_q) * s_x s_w``.
+
+    Introduced in lesson ``08_post_training_quantization``.
+
+    Parameters
+    ----------
+    x : ndarray (batch, in)
+        The layer's float input; quantized with ``layer.act_qp``.
+    layer : QuantizedLayer
+        With ``act_qp``, ``W_q``, ``W_qp``, ``b_q`` and ``bias_qp`` (scale ``s_x * s_w``).
+
+    Returns
+    -------
+    ndarray (batch, out)
+        The int64 accumulator times ``s_x * s_w`` (per output channel with per-channel
+        weights): the float simulation's ``x_hat @ W_hat.T + b_hat`` in exact arithmetic,
+        rounded once. numpy's integer matmul does not call BLAS and integer sums do not
+        depend on their order, so the result is the same on every CPU.
+
+    Examples
+    --------
+    >>> from qlearn.affine import QParams
+    >>> L = QuantizedLayer(W=np.array([[0.5, -1.0]]), b=np.array([0.25]), W_q=np.array([[1, -2]]),
+    ...                    W_qp=QParams(0.5, 0, -3, 3), act_qp=QParams(0.25, 0, 0, 15),
+    ...                    b_q=np.array([2]), bias_qp=QParams(0.125, 0, -2**31, 2**31 - 1))
+    >>> integer_linear(np.array([[1.0, 0.5]]), L)   # (4*1 + 2*(-2) + 2) * 0.125
+    array([[0.25]])
+    """
+    qx = affine.quantize(x, layer.act_qp)
+    if layer.act_qp.per_channel:
+        raise ValueError("integer_linear needs per-tensor activation parameters (one scale for x)")
+    Wq = layer.W_q.astype(np.int64)
+    zw = np.asarray(layer.W_qp.zero_point, dtype=np.int64)
+    if zw.ndim or zw != 0:
+        Wq = Wq - np.reshape(zw, (-1, 1))
+    acc = (qx - layer.act_qp.zero_point) @ Wq.T + layer.b_q.astype(np.int64)
+    return acc * layer.bias_qp.scale
+
+
+def dynamic_range_linear(x, layer, *, bits: int = 8) -> np.ndarray:
+    """TFLite's hybrid layer: ``x`` quantized per row at run time, integer matmul, float output.
+
+    Introduced in lesson ``08_post_training_quantization``.
+
+    Each row of ``x`` (one inference) gets its own symmetric scale ``s_r = max|x_r| / qmax``
+    (``qmax = 2**(bits-1) - 1``; a zero row gets scale 1) and codes
+    ``clip(round(x_r / s_r), -qmax, qmax)``, rounded half away from zero as TFLite's
+    ``SymmetricQuantizeFloats`` does. Then ``acc = q_x @ (W_q - z_w).T`` in int64 and
+    ``y = acc * (s_r * s_w) + b`` with the float bias.
+
+    Examples
+    --------
+    >>> from qlearn.affine import QParams
+    >>> L = QuantizedLayer(W=np.array([[1.0, 1.0]]), b=np.array([0.5]), W_q=np.array([[1, 1]]),
+    ...                    W_qp=QParams(1.0, 0, -1, 1))
+    >>> # 2 bits: row 0 has s_r = 2, codes (1, 1) (0.5 rounds away from 0); row 1 is all zero
+    >>> dynamic_range_linear(np.array([[2.0, 1.0], [0.0, 0.0]]), L, bits=2)
+    array([[4.5],
+           [0.5]])
+    """
+    x = np.asarray(x, dtype=np.float64)
+    bits = check_int(bits, "bits", MIN_BITS, MAX_BITS)
+    qmax = 2 ** (bits - 1) - 1
+    amax = np.abs(x).max(axis=1)
+    s_row = np.where(amax > 0, amax / qmax, 1.0)
+    qp = affine.QParams(s_row, np.zeros(s_row.size, np.int64), -qmax, qmax, axis=0)
+    qx = affine.quantize(x, qp, rounding="half_away")
+    Wq = layer.W_q.astype(np.int64) - np.reshape(np.asarray(layer.W_qp.zero_point, dtype=np.int64), (-1, 1))
+    acc = qx @ Wq.T
+    return acc * (s_row[:, None] * np.asarray(layer.W_qp.scale)) + layer.b
+
+
 class QuantizedModel:
     """A model converted by :func:`quantize_model`; forward runs on the quantized values."""
 
@@ -127,16 +214,27 @@ class QuantizedModel:
         return (self.layers[0].W.shape[1],) + tuple(layer.W.shape[0] for layer in self.layers)
 
     def forward(self, X) -> np.ndarray:
-        """Logits computed on the quantized weights and (full integer) activations."""
+        """Logits computed on the quantized weights and (full integer) activations.
+
+        A full-integer layer runs in exact integer arithmetic, as lesson 11's engine does:
+        ``acc = (q_x - z_x) @ (W_q - z_w).T + b_q`` in int64 (numpy's integer matmul does
+        not use BLAS, and integer sums do not depend on their order), then one rescale,
+        ``acc * (s_x * s_w)``, elementwise. These are the values the float simulation
+        ``x_hat @ W_hat.T + b_hat`` approximates, without its machine-dependent last bits.
+        Other layers use :func:`qlearn.nn.fixed_order_matmul`. Same result on every CPU.
+        """
         h = _check_X(X, self.layers[0].W.shape[1])
         cast = FLOAT_DTYPES.get(self.mode)
         last = len(self.layers) - 1
         for i, layer in enumerate(self.layers):
-            if layer.act_qp is not None:
-                h = affine.fake_quantize(h, layer.act_qp)
-            elif cast is not None and layer.quantized:
-                h = h.astype(cast).astype(np.float64)
-            h = h @ layer.W.T + layer.b
+            if layer.act_qp is not None and layer.W_q is not None:
+                h = integer_linear(h, layer)
+            elif self.mode == "dynamic_range" and layer.quantized:
+                h = dynamic_range_linear(h, layer, bits=self.bits)
+            else:
+                if cast is not None and layer.quantized:
+                    h = h.astype(cast).astype(np.float64)
+                h = nn.fixed_order_matmul(h, layer.W) + layer.b
             if cast is not None and layer.quantized:
                 h = h.astype(cast).astype(np.float64)
             if i < last:
@@ -211,11 +309,14 @@ def quantize_model(model: MLP, *, mode: str = "full_integer", bits: int = 8, per
     model : MLP
     mode : one of ``PTQ_MODES``
     bits : int in [2, 16]
-        Width of weight and activation codes (integer modes; ignored by float16/bfloat16).
+        Width of weight and activation codes (integer modes; ignored by float16/bfloat16;
+        ``dynamic_range`` quantizes weights and, at run time, activations to ``bits``).
     per_channel : bool
         One weight scale per output channel (row of ``W``) instead of one per tensor.
-    calibration : one of ``CALIBRATIONS``
-        How activation ranges are chosen from ``calib_data`` (``full_integer``).
+    calibration : one of ``CALIBRATIONS``, or a list of them, one per layer
+        How activation ranges are chosen from ``calib_data`` (``full_integer``). A list
+        calibrates each layer's input its own way (lesson 08 uses it to find which layer's
+        clipping buys the accuracy).
     calib_data : array (n, in), required for ``full_integer``
         Inputs whose activations set the activation scales (e.g. ``load_digits().X_calib``).
     symmetric : bool
@@ -245,10 +346,17 @@ def quantize_model(model: MLP, *, mode: str = "full_integer", bits: int = 8, per
     if not isinstance(model, MLP):
         raise TypeError(f"model must be a qlearn.nn.MLP, got {type(model).__name__}")
     _check_mode(mode)
-    if calibration not in CALIBRATIONS:
-        raise ValueError(f"calibration must be one of {CALIBRATIONS}, got {calibration!r}")
-    bits = check_int(bits, "bits", MIN_BITS, MAX_BITS)
     n = len(model.layers)
+    if isinstance(calibration, str):
+        if calibration not in CALIBRATIONS:
+            raise ValueError(f"calibration must be one of {CALIBRATIONS}, got {calibration!r}")
+        per_layer_cal = [calibration] * n
+    else:
+        per_layer_cal = list(calibration)
+        if len(per_layer_cal) != n or any(c not in CALIBRATIONS for c in per_layer_cal):
+            raise ValueError(f"calibration must be one of {CALIBRATIONS} or a list of {n} of them (one per layer), "
+                             f"got {calibration!r}")
+    bits = check_int(bits, "bits", MIN_BITS, MAX_BITS)
     chosen = set(range(n)) if layers is None else {int(i) for i in layers}
     if any(not 0 <= i < n for i in chosen):
         raise ValueError(f"layers must hold layer indices in [0, {n - 1}], got {sorted(chosen)}")
@@ -278,14 +386,14 @@ def quantize_model(model: MLP, *, mode: str = "full_integer", bits: int = 8, per
         W_qp = weight_qparams(layer.W, bits=bits, per_channel=per_channel, symmetric=symmetric)
         W_q = affine.quantize(layer.W, W_qp)
         W_hat = affine.dequantize(W_q, W_qp)
-        if mode == "weight_only":
+        if mode in ("weight_only", "dynamic_range"):
             out.append(QuantizedLayer(W_hat, layer.b.copy(), W_q=W_q, W_qp=W_qp))
             continue
         if act_qparams is not None:
             act_qp = act_qparams[i]
         else:
             a = acts[i]
-            act_qp = calibrate(a, method=calibration, bits=bits, symmetric=symmetric, signed=bool(a.min() < 0))
+            act_qp = calibrate(a, method=per_layer_cal[i], bits=bits, symmetric=symmetric, signed=bool(a.min() < 0))
         bias_scale = W_qp.scale * act_qp.scale  # the scale of the int32 accumulator
         bqmin, bqmax = affine.qrange(BIAS_BITS)
         if W_qp.per_channel:
@@ -423,8 +531,8 @@ def ptq_grid(model: MLP | None = None, data=None, *, bits_list=GRID_BITS, calibr
             for pc in (0, 1):
                 for bi, b in enumerate(bits_list):
                     key = (mode, cal if mode == "full_integer" else None,
-                           pc if mode in ("full_integer", "weight_only") else None,
-                           b if mode in ("full_integer", "weight_only") else None)
+                           pc if mode in INTEGER_MODES else None,
+                           b if mode in INTEGER_MODES else None)
                     if key not in memo:
                         q = quantize_model(model, mode=mode, bits=b, per_channel=bool(pc), calibration=cal,
                                            calib_data=data.X_calib)

@@ -5,8 +5,14 @@ fake-quantized weights and activations, exactly the values the integer model wil
 compute with (Jacob et al. 2018, section 3); the backward pass treats rounding as
 the identity inside the clipping range and as a constant (gradient 0) outside it,
 the straight-through estimator (Bengio, Leonard & Courville 2013; Courbariaux et
-al. 2016; Krishnamoorthi 2018, section 3.2). The float "shadow" weights keep
-receiving small updates that rounding alone would erase.
+al. 2016; Krishnamoorthi 2018, section 2.4; Nagel et al. 2021, section 4.1). The
+float "shadow" weights keep receiving small updates that rounding alone would erase.
+
+Training runs on the BLAS product (:data:`qlearn.nn.train_matmul`), so fine-tuned
+weights differ in their last bits from machine to machine and figures from a training
+run are stated with a tolerance. The initial activation ranges (calibration) and
+every accuracy in ``history`` are evaluated deterministically: the quantized model in
+integer arithmetic (:func:`qlearn.ptq.integer_linear`).
 
 Activation ranges are tracked as in Jacob et al. (2018): an exponential moving
 average of each layer input's batch maximum, started from the float model's
@@ -17,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from qlearn import affine
+from qlearn import affine, nn
 from qlearn._validate import as_finite_array, check_int
 from qlearn.nn import (
     DATA_DIR,
@@ -108,7 +114,7 @@ def _fq_forward(model: MLP, X, bits: int, per_channel: bool, act_max, quantize_a
             h_q, a_mask = h, None
         w_qp = weight_qparams(layer.W, bits=bits, per_channel=per_channel)
         W_q = affine.fake_quantize(layer.W, w_qp)
-        z = h_q @ W_q.T + layer.b
+        z = nn.train_matmul(h_q, W_q.T) + layer.b
         cache.append((h, h_q, a_mask, W_q, ste_grad(layer.W, w_qp), z))
         h = np.maximum(z, 0.0) if i < last else z
     return h, cache
@@ -119,9 +125,9 @@ def _fq_backward(cache, dlogits):
     dz = dlogits
     for i in range(len(cache) - 1, -1, -1):
         h, h_q, a_mask, W_q, w_mask, _ = cache[i]
-        grads.append((w_mask * (dz.T @ h_q), dz.sum(axis=0)))
+        grads.append((w_mask * nn.train_matmul(dz.T, h_q), dz.sum(axis=0)))
         if i > 0:
-            dh = dz @ W_q
+            dh = nn.train_matmul(dz, W_q)
             if a_mask is not None:
                 dh = dh * a_mask           # STE through the activation quantizer
             dz = dh * (cache[i - 1][5] > 0)  # through the ReLU
@@ -213,7 +219,7 @@ def qat_finetune(model: MLP, data, *, bits: int = 4, per_channel: bool = False, 
             step += 1
             Xb = X[idx]
             if quantize_activations:  # EMA of each layer input's batch maximum (Jacob et al. 2018)
-                _, acts = model.forward(Xb, return_activations=True)
+                _, acts = model.forward_train(Xb, return_activations=True)
                 act_max = EMA_MOMENTUM * act_max + (1 - EMA_MOMENTUM) * np.array(
                     [max(float(a.max()), 1e-8) for a in acts])
             logits, cache = _fq_forward(model, Xb, bits, per_channel, act_max, quantize_activations)

@@ -5,6 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from qlearn import affine as ql_affine
 from qlearn import nn, ptq
 from qlearn.data import load_digits
 
@@ -160,6 +161,8 @@ def test_bad_input():
         ptq.quantize_model(M, mode="full_integer", calib_data=np.full((5, 64), np.nan))
     with pytest.raises(ValueError, match="calibration must be one of"):
         ptq.quantize_model(M, calibration="kl", calib_data=D.X_calib)
+    with pytest.raises(ValueError, match="one per layer"):
+        ptq.quantize_model(M, calibration=["mse", "mse"], calib_data=D.X_calib)
     with pytest.raises(ValueError, match="layers must hold layer indices"):
         ptq.quantize_model(M, mode="weight_only", layers=[3])
     with pytest.raises(ValueError, match="X must have shape"):
@@ -181,23 +184,35 @@ def test_regularization_claim_shipped_study():
     assert d4.mean() < 0 and np.all(d3 < 0)
     # improvements exist, but are rare and tiny (one image = 0.19 points)
     assert 0 < np.sum(delta_images > 0) <= 0.15 * delta_images.size and delta_images.max() <= 2
-    # the shipped float model is seed 0 of the study
+    # the shipped float model is seed 0 of the study (trained on the same machine, bit for bit), and
+    # the study's entries for it are what the deterministic evaluation gives on any machine
     assert r["float_accuracy"][0] == M.accuracy(D.X_test, D.y_test)
+    assert r["ptq_accuracy"][0].tolist() == [
+        ptq.quantize_model(M, mode="full_integer", bits=int(b), calib_data=D.X_calib).accuracy(D.X_test, D.y_test)
+        for b in r["bits"]]
     assert np.all(r["float_train_accuracy"] >= 0.99)  # the models fit the training set
+
+
+#: Recomputing a training run on another machine: its BLAS sums the gradients' products in
+#: another order, the trained weights differ in their last bits and training amplifies that.
+#: Observed: up to 1.3 points on a regularization-study entry (an AVX-512 machine, issue 10).
+#: Allowed: 2 points (11 test images) per entry.
+RETRAIN_ATOL = 0.02
 
 
 @pytest.mark.slow
 def test_regularization_study_reproduces_from_the_seeds():
     shipped = ptq.load_regularization_study()
     fresh = ptq.regularization_study(D, seeds=shipped["seeds"][:3], bits_list=shipped["bits"])
-    # identical up to BLAS summation order; allow 1 point (5 images) per entry
-    np.testing.assert_allclose(fresh["float_accuracy"], shipped["float_accuracy"][:3], atol=0.01)
-    np.testing.assert_allclose(fresh["ptq_accuracy"], shipped["ptq_accuracy"][:3], atol=0.01)
+    np.testing.assert_allclose(fresh["float_accuracy"], shipped["float_accuracy"][:3], atol=RETRAIN_ATOL)
+    np.testing.assert_allclose(fresh["ptq_accuracy"], shipped["ptq_accuracy"][:3], atol=RETRAIN_ATOL)
 
 
 def test_numbers_lessons_07_and_08_state():
-    """The figures the notebooks print (regression pins; the reasoning-based ranges are in the tests above)."""
-    assert round(FLOAT_ACC, 3) == 0.976 and M.size_bytes(32) == 26280
+    """The figures the notebooks print. Exact: every one is evaluated in integers or a fixed summation order
+    (tests/test_portability.py perturbs the arithmetic and shows they do not move)."""
+    n = len(D.y_test)
+    assert round(FLOAT_ACC * n) == 526 and round(FLOAT_ACC, 3) == 0.976 and M.size_bytes(32) == 26280
     pt = ptq.accuracy_vs_bits(M, D, [2, 3], per_channel=False)
     pc = ptq.accuracy_vs_bits(M, D, [2, 3], per_channel=True)
     assert [round(a, 3) for a in pt] == [0.143, 0.931] and [round(a, 3) for a in pc] == [0.681, 0.954]
@@ -206,13 +221,67 @@ def test_numbers_lessons_07_and_08_state():
     assert q_pc.size_bytes - q_pt.size_bytes == 103 * 8 and round(M.size_bytes(32) / q_pc.size_bytes, 1) == 5.8
     q8 = ptq.quantize_model(M, mode="full_integer", bits=8, calib_data=D.X_calib)
     assert q8.size_bytes == 6936 and round(M.size_bytes(32) / q8.size_bytes, 1) == 3.8
-    assert round((q8.accuracy(D.X_test, D.y_test) - FLOAT_ACC) * len(D.y_test)) == 1
-    assert round((1 - q8.agreement(D.X_test, M)) * len(D.y_test)) == 1
-    acc4 = {cal: ptq.quantize_model(M, mode="full_integer", bits=4, calibration=cal, calib_data=D.X_calib)
-            .accuracy(D.X_test, D.y_test) for cal in ptq.CALIBRATIONS}
-    assert min(acc4, key=acc4.get) == "minmax" and round(acc4["minmax"], 3) == 0.963 and round(acc4["mse"], 3) == 0.972
+    assert round((q8.accuracy(D.X_test, D.y_test) - FLOAT_ACC) * n) == 1
+    assert round((1 - q8.agreement(D.X_test, M)) * n) == 1
+    dr = ptq.evaluate(ptq.quantize_model(M, mode="dynamic_range", bits=8), D, M)
+    assert dr["size_bytes"] == 6912 and round((dr["accuracy"] - FLOAT_ACC) * n) == 1
+    assert round((1 - dr["agreement"]) * n) == 1
+    acc4, clip4 = {}, {}
+    for cal in ptq.CALIBRATIONS:
+        q = ptq.quantize_model(M, mode="full_integer", bits=4, calibration=cal, calib_data=D.X_calib)
+        acc4[cal] = round(q.accuracy(D.X_test, D.y_test), 3)
+        clip4[cal] = [round(float(L.act_qp.range[1]), 2) for L in q.layers]
+    assert acc4 == {"minmax": 0.963, "percentile": 0.968, "mse": 0.972, "entropy": 0.974}
+    # lesson 08 cell 10: MSE clips layer 1's input too (3.19 vs 4.30), entropy clips layer 2 harder (9.29)
+    assert clip4["minmax"] == [1.0, 4.3, 13.21] and clip4["mse"] == [1.0, 3.19, 11.22]
+    assert clip4["entropy"] == [1.0, 3.19, 9.29]
+    # one layer at a time: MSE's clip of layer 2 alone gives all of MSE's gain (+5 images over min/max),
+    # its clip of layer 1 alone gives +3; entropy's harder layer-2 clip alone gives +5
+    def images4(cals):
+        q = ptq.quantize_model(M, mode="full_integer", bits=4, calibration=cals, calib_data=D.X_calib)
+        return round(q.accuracy(D.X_test, D.y_test) * n)
+    assert images4("minmax") == 519 and images4("mse") == 524 and images4("entropy") == 525
+    assert images4(["minmax", "minmax", "mse"]) == 524 and images4(["minmax", "mse", "minmax"]) == 522
+    assert images4(["minmax", "minmax", "entropy"]) == 524
     sens = ptq.layer_sensitivity(M, D, bits=2)
-    assert np.argmin(sens) == 0 and round(sens[0], 3) == 0.651
+    assert np.argmin(sens) == 0 and [round(a, 3) for a in sens] == [0.651, 0.701, 0.794]
+
+
+def test_dynamic_range_matches_a_per_row_reimplementation():
+    """TFLite's hybrid kernel written out with Python ints, one image (row) at a time."""
+    import math
+    q = ptq.quantize_model(M, mode="dynamic_range", bits=8, per_channel=True)
+    X = D.X_test[:6]
+    h = X
+    for i, L in enumerate(q.layers):
+        out = np.zeros((h.shape[0], L.W_q.shape[0]))
+        for r, row in enumerate(h):
+            amax = max(abs(float(v)) for v in row)
+            s = amax / 127 if amax > 0 else 1.0
+            codes = [max(-127, min(127, int(math.copysign(math.floor(abs(v) / s + 0.5), v)))) for v in row]
+            for o in range(L.W_q.shape[0]):
+                acc = sum(c * int(w) for c, w in zip(codes, L.W_q[o], strict=True))
+                out[r, o] = acc * (s * float(L.W_qp.scale[o])) + float(L.b[o])
+        h = np.maximum(out, 0) if i < 2 else out
+    np.testing.assert_allclose(q.forward(X), h, rtol=1e-12, atol=1e-12)
+    # per inference: an image's result does not depend on the other images in the batch
+    np.testing.assert_array_equal(q.forward(X[2:3]), q.forward(X)[2:3])
+    # not weight-only: at 3 bits the activations' rounding costs accuracy weight-only does not pay
+    wo = ptq.quantize_model(M, mode="weight_only", bits=3).accuracy(D.X_test, D.y_test)
+    assert ptq.quantize_model(M, mode="dynamic_range", bits=3).accuracy(D.X_test, D.y_test) < wo - 0.02
+
+
+def test_full_integer_forward_is_exact_integer_arithmetic():
+    # the int64 accumulator is exact: compare with Python ints on a few images
+    q = ptq.quantize_model(M, mode="full_integer", bits=8, per_channel=True, calib_data=D.X_calib)
+    L = q.layers[0]
+    X = D.X_test[:3]
+    qx = ql_affine.quantize(X, L.act_qp)
+    got = ptq.integer_linear(X, L)
+    for r in range(3):
+        for o in range(0, 64, 7):
+            acc = sum(int(a) * int(w) for a, w in zip(qx[r], L.W_q[o], strict=True)) + int(L.b_q[o])
+            assert got[r, o] == acc * float(L.bias_qp.scale[o])
 
 
 def test_asymmetric_weights_match_plain_minmax_formula():

@@ -126,14 +126,21 @@ def test_qat_model_runs_on_its_integer_codes():
 
 @pytest.mark.slow
 def test_recomputing_from_the_seed_reproduces_the_shipped_runs():
+    """Same seed, same data, another machine: training's BLAS sums in another order and low-bit training
+    amplifies the last bits. Observed: with the products summed in reverse order (tests/test_portability.py's
+    perturbation) the 2-bit per-channel run moved by up to 16 images at an intermediate epoch, 4 at the end,
+    and its loss by 25%; on an AVX-512 machine (issue 10) losses moved by up to 25%. Allowed: 4-bit runs
+    1 point per epoch and 5% loss; 2-bit runs 4 points per epoch (22 images), 2 points at the end, 35% loss."""
     shipped = qat.load_qat_results()
     fresh = qat.compute_qat_results()
     for bits, pc in qat.QAT_CONFIGS:
         key = qat._key(bits, pc)
-        # same seed, same data: identical up to BLAS summation order; allow 3 points on
-        # accuracy (16 of 539 images), since low-bit training amplifies tiny differences
-        np.testing.assert_allclose(fresh[f"{key}_test_accuracy"], shipped[f"{key}_test_accuracy"], atol=0.03)
-        np.testing.assert_allclose(fresh[f"{key}_loss"], shipped[f"{key}_loss"], rtol=0.05)
+        acc_f, acc_s = fresh[f"{key}_test_accuracy"], shipped[f"{key}_test_accuracy"]
+        assert acc_f[0] == acc_s[0]  # epoch 0 is PTQ with calibrated ranges: evaluated, not trained
+        atol, atol_end, rtol_loss = (0.01, 0.01, 0.05) if bits == 4 else (0.04, 0.02, 0.35)
+        np.testing.assert_allclose(acc_f, acc_s, atol=atol)
+        assert abs(acc_f[-1] - acc_s[-1]) <= atol_end
+        np.testing.assert_allclose(fresh[f"{key}_loss"], shipped[f"{key}_loss"], rtol=rtol_loss)
 
 
 def test_callback_and_history():
@@ -161,24 +168,39 @@ def test_bad_input():
 
 
 def test_numbers_lesson_09_states():
-    """Regression pins for the figures lesson 09 prints (derived checks are in the tests above)."""
+    """The figures lesson 09 prints: evaluated from the shipped files in integers, so exact on every machine
+    (tests/test_portability.py perturbs the arithmetic and shows they do not move)."""
+    n = len(D.y_test)
     got = {}
     for bits, pc in qat.QAT_CONFIGS:
         p = ptq.quantize_model(M, mode="full_integer", bits=bits, per_channel=pc, calib_data=D.X_calib)
-        got[bits, pc] = (round(p.accuracy(D.X_test, D.y_test), 3),
-                         round(qat.pretrained_qat(bits, pc).accuracy(D.X_test, D.y_test), 3))
-    assert got[2, False] == (0.128, 0.701) and got[2, True] == (0.577, 0.846) and got[4, False] == (0.963, 0.976)
+        got[bits, pc] = (round(p.accuracy(D.X_test, D.y_test) * n),
+                         round(qat.pretrained_qat(bits, pc).accuracy(D.X_test, D.y_test) * n))
+    assert got == {(2, False): (69, 377), (2, True): (311, 456), (4, False): (519, 525), (4, True): (526, 527)}
+    assert [round(v / n, 3) for v in got[2, False]] == [0.128, 0.699]
+    assert [round(v / n, 3) for v in got[2, True]] == [0.577, 0.846]
+    assert [round(v / n, 3) for v in got[4, False]] == [0.963, 0.974]
     s = ptq.load_regularization_study()
-    delta = np.round(s["delta"] * len(D.y_test)).astype(int)
+    delta = np.round(s["delta"] * n).astype(int)
     bits = list(s["bits"])
     assert (delta > 0).sum() == 4 and delta.max() == 1 and (delta[:, bits.index(8)] == 0).sum() == 7
-    assert delta[:, bits.index(3)].max() == -33 and delta[:, bits.index(3)].min() == -78
+    assert np.abs(delta[:, bits.index(8)]).max() == 1
+    assert delta[:, bits.index(3)].max() == -27 and delta[:, bits.index(3)].min() == -78
     assert round(delta[:, bits.index(4)].mean()) == -6
     ns = qat.load_noise_study()
-    img = np.round(ns["accuracy"] * len(D.y_test)).astype(int)
-    assert (img[:, 1] - img[:, 0]).tolist() == [0, 4, 0, -1] and (img[:, 2] - img[:, 0]).tolist() == [-2, 4, -2, -4]
+    img = np.round(ns["accuracy"] * n).astype(int)
+    base = np.round(ns["float_accuracy"] * n).astype(int)
+    assert (img[:, 1] - img[:, 0]).tolist() == [0, 4, 0, -1] and (img[:, 2] - img[:, 0]).tolist() == [-3, 4, -2, -4]
+    assert (img[:, 0] - base).max() == 6
     qp = affine.compute_qparams(-1.0, 1.0, bits=2, symmetric=True, narrow_range=True)
     assert qat.ste_grad([-2.0, -1.6, -1.4, -0.3, 0.0, 0.8, 1.4, 1.6], qp).tolist() == [0, 0, 1, 1, 1, 1, 1, 0]
+
+
+def test_lesson_09_short_run_within_its_stated_tolerance():
+    """Lesson 09's 3-epoch run trains on BLAS: stated as "within 3 images of float" (see test_portability)."""
+    run = qat.qat_finetune(M, D, bits=4, epochs=3, seed=0)
+    h = np.round(run.history["test_accuracy"] * len(D.y_test)).astype(int)
+    assert h[0] == 519 and h[-1] >= h[0] and abs(h[-1] - 526) <= 3
 
 
 def test_noise_study_shipped():
@@ -203,4 +225,6 @@ def test_noise_study_shipped():
 def test_noise_study_reproduces_seed_0():
     s = qat.load_noise_study()
     fresh = qat.noise_study(D, seeds=[0], bits_list=s["bits"])
-    np.testing.assert_allclose(fresh["accuracy"][0], s["accuracy"][0], atol=0.01)
+    # training on another machine's BLAS: allow 2 points (11 images) per entry, as for the PTQ study
+    np.testing.assert_allclose(fresh["accuracy"][0], s["accuracy"][0], atol=0.02)
+    assert abs(fresh["float_accuracy"][0] - s["float_accuracy"][0]) <= 0.02

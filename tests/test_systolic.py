@@ -131,6 +131,11 @@ def test_lesson12_numbers():
     assert (cycle_count(64, 128, 128, 128, 128), cycle_count(64, 129, 129, 128, 128)) == (446, 1784)
     assert (cycle_count(256, 256, 256, 128, 128), cycle_count(256, 256, 256, 128, 128, overlap=True)) == (2552, 2168)
     assert cycle_count(10, 8, 8, 8, 8) == 32
+    assert round(100 * systolic.utilization(64, 128, 128, 128, 128), 1) == 14.3
+    assert round(100 * systolic.utilization(64, 129, 129, 128, 128), 1) == 3.6
+    # the misconception box: bit width sets the peak (FP16 multipliers ~6x the area, Jouppi et al. Sec. 1)
+    from qlearn import tpu
+    assert (tpu.fp16_variant().rows, tpu.fp16_variant().macs_per_cycle) == (104, 10816)
 
 
 def test_lesson12_course_layer_on_the_array():

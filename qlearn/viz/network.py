@@ -144,6 +144,8 @@ def ptq_explorer(*, mode: str = "full_integer", bits: int = 4, calibration: str 
             note = " (16-bit floats: the bits slider does not apply)"
         elif v["mode"] == "weight_only":
             note = " (activations stay float: the calibrator does not apply)"
+        elif v["mode"] == "dynamic_range":
+            note = " (activations quantized per image at run time: no calibrator)"
         return (f"{v['mode']}{note}: test accuracy <b>{acc:.1%}</b> (float {f_acc:.1%}), "
                 f"size <b>{size:,} bytes</b> ({f_size / size:.1f}x smaller than float32), "
                 f"same prediction as float on <b>{agree:.1%}</b> of test images")
