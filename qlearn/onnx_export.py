@@ -910,7 +910,9 @@ def accuracy_table(model, data) -> list[dict]:
 
     Introduced in lesson ``14_onnx_runtime``. qlearn's figure is
     :func:`qlearn.ptq.quantize_model` (``full_integer``, 8 bits, same calibrator name: its
-    own conventions, lesson 08); for ``minmax`` also the integer engine of lesson 11.
+    own conventions, lesson 08; ``qlearn_mode`` names it), ``weight_only`` next to ORT's dynamic mode
+    (qlearn has no dynamic mode: the closest is weight-only); for ``minmax`` also the integer
+    engine of lesson 11.
     ORT runs with one thread; its figures come from float kernels in part, so they are
     computed, never pinned.
     """
@@ -926,7 +928,8 @@ def accuracy_table(model, data) -> list[dict]:
             acc = float(np.mean(np.argmax(run(q, data.X_test)["logits"], axis=1) == y))
             ql = ptq.quantize_model(model, mode="full_integer", bits=8, per_channel=pc, calibration=method,
                                     calib_data=data.X_calib).accuracy(data.X_test, data.y_test)
-            row = dict(mode=f"static {method}", per_channel=pc, ort=acc, qlearn_ptq=ql)
+            row = dict(mode=f"static {method}", per_channel=pc, ort=acc, qlearn_ptq=ql,
+                       qlearn_mode=f"full_integer {method}")
             if method == "minmax":
                 row["qlearn_integer"] = intops.integer_mlp(model, data.X_calib, per_channel=pc).accuracy(
                     data.X_test, data.y_test)
@@ -936,7 +939,7 @@ def accuracy_table(model, data) -> list[dict]:
         acc = float(np.mean(np.argmax(run(q, data.X_test)["logits"], axis=1) == y))
         rows.append(dict(mode="dynamic", per_channel=pc, ort=acc,
                          qlearn_ptq=ptq.quantize_model(model, mode="weight_only", bits=8, per_channel=pc)
-                         .accuracy(data.X_test, data.y_test)))
+                         .accuracy(data.X_test, data.y_test), qlearn_mode="weight_only"))
     return rows
 
 
