@@ -9,7 +9,7 @@ Introduced in lesson ``10_nonuniform_and_binary``.
   ``0, +-2**e``; a multiplication by a weight becomes a shift.
 - :func:`binarize`: XNOR-Net weights (Rastegari et al., ECCV 2016): ``W ~ alpha * sign(W)``
   with one ``alpha = mean |W|`` per output channel; BinaryConnect/BNN (Courbariaux et al.
-  2015, 2016) use ``sign(W)`` alone.
+  2015, 2016) use ``sign(W)`` alone. :func:`train_codes` trains through them.
 - :func:`ternarize`: Ternary Weight Networks (Li, Zhang & Liu 2016): ``W ~ alpha * T``,
   ``T in {-1, 0, +1}`` with threshold ``Delta = 0.7 * mean |W|``.
 
@@ -412,18 +412,31 @@ def train_codes(model, data, *, method: str = "binary", epochs: int = 10, lr: fl
                 batch_size: int = 32, callback=None) -> CompressedModel:
     """Fine-tune through binary or ternary weights with a straight-through estimator.
 
-    Introduced in lesson ``10_nonuniform_and_binary``. As in BinaryConnect / BNN
-    (Courbariaux et al. 2015, 2016) and XNOR-Net (Rastegari et al. 2016): the forward pass
-    uses ``alpha * sign(W)`` (or the ternary code), the backward pass hands the gradient
-    of the decoded weights to the float shadow weights where ``|W| <= 1`` (the
-    "hard tanh" STE of Courbariaux et al. 2016) and 0 elsewhere. Activations stay float.
-    Adam with a cosine learning-rate decay from ``lr`` to 0.
+    Introduced in lesson ``10_nonuniform_and_binary``. As in BinaryConnect and BNN
+    (Courbariaux et al. 2015, Algorithm 1; Hubara, Courbariaux et al. 2016, Algorithm 1):
+    the forward pass uses the code (here XNOR-Net's ``alpha * sign(W)``, Rastegari et al.
+    2016, or the ternary code); the backward pass hands the gradient of the decoded
+    weights straight to the float shadow weights, and after every update the shadow
+    weights are clipped to ``[-1, 1]`` (so they cannot drift far from the point where
+    their sign flips). BNN's gradient cancellation ``1{|r| <= 1}`` (the "hard tanh" STE)
+    applies to its binarized *activations*; activations stay float here, so it does not
+    arise. Adam with a cosine learning-rate decay from ``lr`` to 0. Training uses the
+    BLAS product (:data:`qlearn.nn.train_matmul`); accuracies are evaluated
+    deterministically.
 
     Returns
     -------
     CompressedModel
         With ``history`` (``epoch``, ``test_accuracy``; epoch 0 = no training) and
         ``float_model`` (the shadow weights).
+
+    Examples
+    --------
+    >>> from qlearn.nn import pretrained
+    >>> from qlearn.data import load_digits
+    >>> r = train_codes(pretrained(), load_digits(), epochs=1, lr=0.5, seed=0)
+    >>> max(float(np.abs(L.W).max()) for L in r.float_model.layers)   # a large step, clipped
+    1.0
     """
     from qlearn.nn import MLP, Dense, _check_X, _check_y, check_training_args, make_optimizer, minibatches
 
@@ -446,8 +459,9 @@ def train_codes(model, data, *, method: str = "binary", epochs: int = 10, lr: fl
             opt.lr = lr * 0.5 * (1 + np.cos(np.pi * step / n_steps))  # cosine decay, as in qlearn.qat
             step += 1
             _, grads = decoded().loss_and_grads(X[idx], y[idx])
-            opt.step([g for L, (gW, gb) in zip(shadow.layers, grads, strict=True)
-                      for g in (gW * (np.abs(L.W) <= 1.0), gb)])
+            opt.step([g for gW, gb in grads for g in (gW, gb)])  # straight through to the shadow weights
+            for L in shadow.layers:
+                np.clip(L.W, -1.0, 1.0, out=L.W)  # BinaryConnect: keep the shadow weights in [-1, 1]
         hist["epoch"].append(epoch)
         hist["test_accuracy"].append(decoded().accuracy(data.X_test, data.y_test))
         if callback is not None:

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from qlearn import nn
 from qlearn import nonuniform as nu
 from qlearn.data import load_digits
 from qlearn.nn import pretrained
@@ -224,12 +225,23 @@ def test_training_through_binary_and_ternary_codes():
         np.testing.assert_allclose(np.abs(L.W), np.broadcast_to(alpha[:, None], L.W.shape))
 
 
-def test_train_codes_ste_blocks_weights_beyond_one():
+@pytest.mark.parametrize("method", ["binary", "ternary"])
+def test_train_codes_is_binaryconnect_straight_through_then_clip(method):
+    """BinaryConnect / BNN (Algorithm 1 of both): the gradient of the decoded weights goes to the shadow
+    weights unchanged (no 1{|w| <= 1} mask: that cancellation is for binarized activations), then the
+    shadow weights are clipped to [-1, 1]. One Adam step from scratch moves each weight by lr * g / (|g| + eps)."""
     m = M.copy()
-    m.layers[1].W[0, 0] = 5.0  # |W| > 1: the hard-tanh STE passes no gradient
-    r = nu.train_codes(m, D, method="ternary", epochs=1, seed=0)
-    assert r.float_model.layers[1].W[0, 0] == 5.0
-    assert r.float_model.layers[1].W[0, 1] != m.layers[1].W[0, 1]
+    m.layers[1].W[0, 0] = 5.0  # beyond 1: still receives its gradient, then is clipped back to 1
+    one_batch = type("D", (), dict(X_train=D.X_train[:32], y_train=D.y_train[:32], X_test=D.X_test,
+                                   y_test=D.y_test))()
+    decoded = nn.MLP([nn.Dense(nu._decode_weights(L.W, method), L.b) for L in m.layers])
+    _, grads = decoded.loss_and_grads(one_batch.X_train, one_batch.y_train)
+    lr = 1e-3
+    r = nu.train_codes(m, one_batch, method=method, epochs=1, lr=lr, seed=0, batch_size=32)
+    for L0, L1, (gW, _) in zip(m.layers, r.float_model.layers, grads, strict=True):
+        expected = np.clip(L0.W - lr * gW / (np.abs(gW) + 1e-8), -1.0, 1.0)
+        np.testing.assert_allclose(L1.W, expected, rtol=0, atol=1e-9)
+    assert r.float_model.layers[1].W[0, 0] == 1.0
     with pytest.raises(ValueError, match="method must be one of"):
         nu.train_codes(M, D, method="kmeans")
 
@@ -246,5 +258,6 @@ def test_numbers_lesson_10_states():
                    ("ternary", None, True): 0.863, ("binary", None, False): 0.675}
     assert nu.log2_quantize([0.74, 0.70], 3, e_max=0).tolist() == [1.0, 0.5]
     b = nu.train_codes(M, D, method="binary", epochs=10, lr=1e-3, seed=0)
-    assert b.history["test_accuracy"][1] > 0.9 and round(b.accuracy(D.X_test, D.y_test), 2) == 0.96
+    # a training run (BLAS, last bits machine-dependent): lesson 10 states "about 96% (+- 1 point)"
+    assert b.history["test_accuracy"][1] > 0.9 and abs(b.accuracy(D.X_test, D.y_test) - 0.96) <= 0.01
     assert b.size_bytes == 1656 and round(M.size_bytes(32) / b.size_bytes, 1) == 15.9
