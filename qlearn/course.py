@@ -55,6 +55,10 @@ LESSONS: tuple[Lesson, ...] = (
     Lesson("13_tpu_v1_capstone.ipynb", "TPU v1 capstone",
            "Per-tensor vs per-channel, histogram vs MSE calibration: accuracy, latency and perf/watt on TPU v1.",
            "Hardware"),
+    Lesson("14_onnx_runtime.ipynb", "ONNX Runtime, bit for bit",
+           "The network exported to ONNX and run by ONNX Runtime: int8 codes vs lesson 11, ORT's quantizer, "
+           "dynamic mode, measured speed.",
+           "Hardware"),
 )
 
 
