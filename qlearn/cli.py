@@ -26,8 +26,9 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     s.add_argument("--host", default="127.0.0.1",
-                   help="address to listen on (default: 127.0.0.1, this machine only; "
-                        "0.0.0.0 exposes the server to the network)")
+                   help="address to listen on (default: 127.0.0.1, this machine only). Anything else "
+                        "exposes the server, with no login and no TLS, to everyone who can reach it: "
+                        "put it behind the class server or an authenticating TLS proxy (docs/hosting.md)")
     s.add_argument("--port", type=int, default=8866, help="port to listen on (default: 8866)")
     s.add_argument("--no-browser", action="store_true", help="do not open a web browser")
     s.add_argument("--notebooks", metavar="DIR", default=None,
@@ -46,6 +47,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="kernels kept ready per pre-heated notebook (default: 1; a class opening "
                         "one lesson together: --preheat LESSON.ipynb --pool-size 30, about 120 MB "
                         f"each; at most {_serve.MAX_POOL_SIZE})")
+    s.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                   help="a host name (or address) learners reach the server by, besides localhost, "
+                        "127.0.0.1 and ::1; repeatable. Requests for any other Host get 403 "
+                        "(protection against DNS rebinding)")
+    s.add_argument("--max-kernels", type=int, default=0, metavar="N",
+                   help="most kernels at once, pre-heated ones included; past it a page says the "
+                        "server is full (default: 0, derived from this machine's memory at about "
+                        f"160 MB a kernel; at most {_serve.MAX_KERNELS})")
+    s.add_argument("--max-kernels-per-client", type=int, default=10, metavar="N",
+                   help="most kernels one client address may hold (default: 10; 0 for no limit, "
+                        "needed behind a reverse proxy, where every learner has the proxy's address)")
     s.add_argument("--plotly-inline", action="store_true",
                    help="send plotly.js inside every figure (plotly's default) instead of once, "
                         "as a cached file")
@@ -79,7 +91,9 @@ def options_from_args(args: argparse.Namespace, notebooks_dir=None) -> _serve.Se
         preheat = which
     return _serve.ServeOptions(host=args.host, port=args.port, open_browser=not args.no_browser,
                                timeout=args.timeout, cull_idle_timeout=args.cull_idle, preheat=preheat,
-                               pool_size=args.pool_size, cached_plotly=not args.plotly_inline)
+                               pool_size=args.pool_size, cached_plotly=not args.plotly_inline,
+                               allow_hosts=tuple(args.allow_host), max_kernels=args.max_kernels,
+                               max_kernels_per_client=args.max_kernels_per_client)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -35,6 +35,8 @@ MODULE_DEADLINE_MS = 60_000
 FRONTEND_EXTENSIONS = ("@jupyter-widgets/jupyterlab-manager", "@voila-dashboards/widgets-manager8", "anywidget")
 #: Most kernels kept ready per pre-heated notebook (about 120 MB each: 64 is 7.5 GB).
 MAX_POOL_SIZE = 64
+#: Upper bound of ``--max-kernels`` (a kernel is about 120-160 MB).
+MAX_KERNELS = 1000
 #: Seconds a kernel may sit idle with no page connected before it is shut down.
 CULL_IDLE_TIMEOUT = 600
 #: Seconds between two culling passes.
@@ -230,6 +232,13 @@ class ServeOptions:
     #: plotly's widget module, relative to the base URL, when it is served as a file: the page
     #: template then starts loading it before any widget exists (see the ``qlearn`` template).
     plotly_module: str | None = None
+    #: Host names the server answers to besides localhost, 127.0.0.1 and ::1 (``--allow-host``).
+    allow_hosts: tuple = ()
+    #: Most kernels at once, pre-heated pool included; 0 derives it from the machine's memory.
+    max_kernels: int = 0
+    #: Most kernels one client address holds at once; 0 for no limit (behind a proxy every learner
+    #: has the proxy's address).
+    max_kernels_per_client: int = 10
 
     def __post_init__(self):
         if not isinstance(self.port, int) or not 1 <= self.port <= 65535:
@@ -241,6 +250,15 @@ class ServeOptions:
                              f"{self.cull_idle_timeout!r} and {self.cull_interval!r}")
         if not isinstance(self.pool_size, int) or not 0 <= self.pool_size <= MAX_POOL_SIZE:
             raise ValueError(f"pool_size must be an integer in [0, {MAX_POOL_SIZE}], got {self.pool_size!r}")
+        if not isinstance(self.max_kernels, int) or not 0 <= self.max_kernels <= MAX_KERNELS:
+            raise ValueError(f"max_kernels must be an integer in [0, {MAX_KERNELS}] (0: from memory), "
+                             f"got {self.max_kernels!r}")
+        if not isinstance(self.max_kernels_per_client, int) or not 0 <= self.max_kernels_per_client <= MAX_KERNELS:
+            raise ValueError(f"max_kernels_per_client must be an integer in [0, {MAX_KERNELS}] (0: no limit), "
+                             f"got {self.max_kernels_per_client!r}")
+        from .server.hosts import normalize_allowed
+
+        self.allow_hosts = normalize_allowed(self.allow_hosts)
 
 
 def voila_config(options: ServeOptions | None = None, notebooks_dir: str | os.PathLike | None = None):
@@ -272,7 +290,9 @@ def voila_config(options: ServeOptions | None = None, notebooks_dir: str | os.Pa
     c.Voila.port = o.port
     c.Voila.port_retries = 0  # the URL a teacher hands out must be the one asked for
     c.Voila.open_browser = o.open_browser
-    c.Voila.token = ""  # Voila's default: kernels only accept widget (comm) messages anyway
+    # Voila's default: no login. Kernels take no code from pages (only widget messages, checked by
+    # qlearn.server.websocket), but anyone who reaches the server can use it: see docs/hosting.md.
+    c.Voila.token = ""
 
     v = c.VoilaConfiguration
     v.template = TEMPLATE
@@ -355,6 +375,69 @@ def voila_cli_args(options: ServeOptions | None = None, *, server_extension: boo
     return args
 
 
+def guard_config(options: ServeOptions | None = None, base=None):
+    """The settings that make ``qlearn serve`` safe in front of a class (standalone Voila only).
+
+    The kernel websocket takes only well-formed v1 frames and the widget messages the lessons need
+    (:mod:`qlearn.server.websocket`); kernels are capped per server and per client and freed when
+    their page never connects or goes away (:mod:`qlearn.server.kernels`); a kernel's error
+    messages reach the page without their traceback; a failing cell is logged with its lesson
+    (:func:`qlearn.server.logs.log_cell_error`). The cap is at least the pre-heated pool plus two.
+
+    Examples
+    --------
+    >>> c = guard_config(ServeOptions(max_kernels=30, max_kernels_per_client=4))
+    >>> c.QlearnKernelManager.max_kernels, c.QlearnKernelManager.max_kernels_per_client
+    (30, 4)
+    >>> c.MappingKernelManager.allow_tracebacks
+    False
+    """
+    from traitlets.config import Config
+
+    from .server.kernels import QlearnKernelManager, default_max_kernels
+    from .server.logs import log_cell_error
+    from .server.websocket import GuardedKernelConnection
+
+    o = options or ServeOptions()
+    pools = dict(base.VoilaKernelManager.get("kernel_pools_config", {})) if base is not None else {}
+    pooled = sum(int(v.get("pool_size", 0)) for v in pools.values())
+    c = Config()
+    c.VoilaConfiguration.multi_kernel_manager_class = QlearnKernelManager
+    c.Voila.kernel_websocket_connection_class = GuardedKernelConnection
+    c.QlearnKernelManager.max_kernels = max(o.max_kernels or default_max_kernels(), pooled + 2)
+    c.QlearnKernelManager.max_kernels_per_client = o.max_kernels_per_client
+    c.MappingKernelManager.allow_tracebacks = False
+    c.MappingKernelManager.traceback_replacement_message = "The lesson hit an error; the server log has the details."
+    c.VoilaExecutor.on_cell_error = log_cell_error
+    return c
+
+
+def _malformed_path_is_404(cls):
+    """``cls`` (a tornado StaticFileHandler) answering 404, not 500, to a path it cannot use: a NUL
+    byte (``%00.png``: ``os.stat`` raises ValueError) or a template path without ``/static/``
+    (Voila's template handler asserts)."""
+    from tornado.web import HTTPError
+
+    class Guarded(cls):
+        async def get(self, path, include_body=True):
+            if "\x00" in path:
+                raise HTTPError(404)
+            try:
+                return await super().get(path, include_body)
+            except (ValueError, AssertionError):
+                raise HTTPError(404) from None
+
+    Guarded.__name__ = Guarded.__qualname__ = f"Guarded{cls.__name__}"
+    return Guarded
+
+
+def _remove_at_exit(path) -> None:
+    import atexit
+    import shutil
+
+    atexit.register(shutil.rmtree, str(path), True)
+
+
 def make_app(notebooks_dir: str | os.PathLike, options: ServeOptions | None = None):
     """A configured, initialised (not started) Voila application serving ``notebooks_dir``.
 
@@ -380,7 +463,11 @@ def make_app(notebooks_dir: str | os.PathLike, options: ServeOptions | None = No
                 self.redirect(base + "voila/tree")
 
     class LessonHandler(TornadoVoilaHandler):
-        """Voila's page handler, plus the ``_xsrf`` cookie.
+        """Voila's page handler, plus the kernel limits and the ``_xsrf`` cookie.
+
+        Before Voila starts or takes a kernel, :meth:`QlearnKernelManager.admit` decides whether this
+        client may have one (else a 503 or 429 page, see :mod:`qlearn.server.kernels`); the kernel
+        a page got is recorded, so that one whose page never connects is freed within a minute.
 
         On closing a tab, Voila's page asks the server to shut its kernel down, sending the
         ``_xsrf`` cookie as proof of origin; Voila never sets that cookie, so the request is refused
@@ -392,6 +479,43 @@ def make_app(notebooks_dir: str | os.PathLike, options: ServeOptions | None = No
             if result is not None:
                 await result
             self.xsrf_token  # noqa: B018 -- reading it sets the cookie
+
+        async def get(self, path=None):
+            from .server.kernels import CLIENT, KernelLimitReached, PageRequest, busy_page
+
+            km = self.kernel_manager
+            pool = list(getattr(km, "_pools", {}).get(path, []))  # Voila's pre-heated kernels (0.5.x)
+            head = pool[0] if pool else None
+            takes_pool = head is not None and head.done() and self.get_argument("template", None) is None \
+                and self.get_argument("theme", None) is None
+            request = PageRequest(client=self.request.remote_ip, lesson=str(path))
+            try:
+                if hasattr(km, "admit"):
+                    km.admit(request.client, has_ready_kernel=takes_pool)
+                CLIENT.set(request)
+                await super().get(path)
+            except KernelLimitReached as e:
+                if self._headers_written:
+                    raise
+                self.log.warning("qlearn: refused %s to %s: %s", path, request.client, e)
+                title = "The lesson server is full" if e.status == 503 else "Too many lessons open"
+                self.clear()
+                self.set_status(e.status)
+                self.set_header("Retry-After", "60")
+                self.set_header("Content-Type", "text/html; charset=utf-8")
+                self.set_header("Cache-Control", "no-store")
+                self.finish(busy_page(title, str(e)))
+                return
+            finally:
+                if head is not None and head.done() and not head.cancelled() and head.exception() is None \
+                        and head not in getattr(km, "_pools", {}).get(path, []):
+                    kid = head.result().get("kernel_id")
+                    if kid and hasattr(km, "record_handout") and kid not in request.kernel_ids:
+                        km.record_handout(kid, request.client, request.lesson)
+                        request.kernel_ids.append(kid)
+                for kid in request.kernel_ids:
+                    if hasattr(km, "page_sent"):
+                        km.page_sent(kid)
 
     bundle_name = plotly_bundle_name()
 
@@ -414,6 +538,8 @@ def make_app(notebooks_dir: str | os.PathLike, options: ServeOptions | None = No
     class QlearnVoila(Voila):
         name = "qlearn-serve"
         qlearn_warm_up: tuple = (None, [], {})
+        qlearn_allow_hosts: tuple = ()
+        qlearn_temp_dirs: list = []
 
         async def _warm_up(self):
             """Fill the pre-heat pools one notebook after another, the first (landing) one first.
@@ -440,31 +566,89 @@ def make_app(notebooks_dir: str | os.PathLike, options: ServeOptions | None = No
             super().start()
 
         def init_handlers(self):
+            from tornado.routing import Rule
+            from tornado.web import StaticFileHandler
+
+            from .server.hosts import HostPolicy, RefusedHost, RefusedHostHandler
+            from .server.websocket import GuardedKernelWebsocketHandler
+            from voila.tornado.kernel_websocket_handler import VoilaKernelWebsocketHandler
+
             # gzip every HTTP response (plotly.js: 4.8 MB -> 1.5 MB). `compress_response` in
             # Voila.tornado_settings is applied after the tornado Application exists, too late to
             # install the transform, so it is added here (the app exists when handlers are built).
             if GZipContentEncoding not in self.app.transforms:
                 self.app.transforms.append(GZipContentEncoding)
+            # First rule of all: a request for a Host name the server does not answer to gets 403,
+            # pages and kernel websocket alike (qlearn.server.hosts).
+            policy = HostPolicy(listen=self.ip, allowed=self.qlearn_allow_hosts)
+            self.app.default_router.rules.insert(0, Rule(RefusedHost(policy), RefusedHostHandler))
             handlers = [(self.server_url.rstrip("/") + "/" + BUNDLE_ROUTE + r"([^/]+\.js)", BundleHandler)]
             for h in super().init_handlers():
                 if len(h) >= 2 and h[1] is TornadoVoilaHandler:
                     h = (h[0], LessonHandler, *h[2:])
+                elif len(h) >= 2 and h[1] is VoilaKernelWebsocketHandler:
+                    h = (h[0], GuardedKernelWebsocketHandler, *h[2:])
+                elif len(h) >= 2 and isinstance(h[1], type) and issubclass(h[1], StaticFileHandler):
+                    h = (h[0], _malformed_path_is_404(h[1]), *h[2:])
                 handlers.append(h)
             return [(self.server_url.rstrip("/") + "/?", LandingHandler), *handlers]
 
+        def _handle_signal_stop(self, sig, frame):
+            """SIGTERM: shut every kernel down (at most 10 s), then stop; Voila only stopped the loop."""
+            self.log.info("qlearn: signal %s, shutting the kernels down and stopping", sig)
+            ioloop = getattr(self, "ioloop", None)
+            if ioloop is None:
+                return super()._handle_signal_stop(sig, frame)
+            ioloop.add_callback_from_signal(self._shutdown_and_stop)
+
+        async def _shutdown_and_stop(self):
+            import asyncio
+
+            km = self.kernel_manager
+            if hasattr(km, "closing"):
+                km.closing = True
+                km.stop_reaper()
+            try:
+                await asyncio.wait_for(km.shutdown_all(now=True), timeout=10)
+            except Exception as e:  # a kernel that would not die: the process exits anyway
+                self.log.warning("qlearn: shutting kernels down: %s", type(e).__name__)
+            self.ioloop.stop()
+
+        def stop(self):
+            try:
+                super().stop()
+            finally:
+                for d in self.qlearn_temp_dirs:
+                    import shutil
+
+                    shutil.rmtree(d, ignore_errors=True)
+
     o = options or ServeOptions()
+    temp_dirs = []
     if o.cached_plotly:  # every kernel this process starts runs the startup file
-        os.environ["IPYTHONDIR"] = str(kernel_startup_dir())
+        startup = kernel_startup_dir()
+        temp_dirs.append(startup)
+        _remove_at_exit(startup)
+        os.environ["IPYTHONDIR"] = str(startup)
         os.environ[BUNDLE_ENV] = BUNDLE_ROUTE + bundle_name
         o = replace(o, plotly_module=BUNDLE_ROUTE + bundle_name)
 
     config = voila_config(o, nb_dir)
+    config.merge(guard_config(o, config))
     first, later, pools = staged_pools(config)
     if later:  # Voila fills every pool at once; the others are warmed one by one once `first` is
         config.VoilaKernelManager.kernel_pools_config = {k: v for k, v in pools.items() if k not in later}
     app = QlearnVoila(config=config)
     app.qlearn_warm_up = (first, later, pools)
+    app.qlearn_allow_hosts = tuple(o.allow_hosts)
+    app.qlearn_temp_dirs = temp_dirs
     app.initialize([str(nb_dir)])
+    import logging
+
+    guard_log = logging.getLogger("qlearn.serve")  # refusals, kernel stderr, failing cells
+    guard_log.handlers = list(app.log.handlers)
+    guard_log.setLevel(logging.INFO)
+    guard_log.propagate = False
     return app
 
 
@@ -488,12 +672,39 @@ def staged_pools(config) -> tuple[str | None, list[str], dict]:
 
 def serve(notebooks_dir: str | os.PathLike, options: ServeOptions | None = None) -> None:
     """Serve ``notebooks_dir`` until interrupted (Ctrl-C or SIGTERM shut every kernel down)."""
+    from .server.hosts import is_loopback
+
     o = options or ServeOptions()
     app = make_app(notebooks_dir, o)
     n = len(list(Path(notebooks_dir).glob("*.ipynb")))
     app.log.info("qlearn: serving %d notebook(s) from %s at http://%s:%d/ (landing page %s)",
                  n, Path(notebooks_dir).resolve(), o.host, o.port, LANDING)
+    caps = app.config.QlearnKernelManager
+    app.log.info("qlearn: at most %d kernels (pre-heated ones included), %s per client address; "
+                 "answering to Host %s", caps.max_kernels, caps.max_kernels_per_client or "no limit",
+                 ", ".join(["localhost", "127.0.0.1", "::1", *o.allow_hosts]))
+    if not is_loopback(o.host):
+        app.log.warning(public_host_warning(o.host, o.port))
     app.start()
+
+
+def public_host_warning(host: str, port: int) -> str:
+    """The start-up warning for a ``--host`` other than loopback.
+
+    Examples
+    --------
+    >>> "no login" in public_host_warning("0.0.0.0", 8866)
+    True
+    """
+    bar = "!" * 78
+    return (f"\n{bar}\n"
+            f"qlearn serve is listening on {host}:{port}, not on this machine only.\n"
+            "There is no login and no TLS: anyone who can reach this address can open lessons, and\n"
+            "enough of them can take every kernel and the machine's memory (the kernel caps only turn\n"
+            "that into a 'server is full' page for everyone else). Traffic, cookies included, crosses\n"
+            "the network in clear. For a class, put it behind the class server (deploy/, JupyterHub)\n"
+            "or an authenticating TLS reverse proxy, and name the host learners use with --allow-host.\n"
+            f"{bar}")
 
 
 # ----------------------------------------------------------------------------- Binder

@@ -1,0 +1,190 @@
+"""The kernel websocket of ``qlearn serve``: well-formed v1 frames from a page, nothing else.
+
+jupyter_server's kernel websocket trusts what a client sends: a v1 frame announcing 2**63 - 1
+parts, or a legacy (no subprotocol) frame announcing 10**7 buffers, makes the server loop and
+allocate until it is killed; a message with no channel is written whole to the log; a comm the
+kernel rejects sends its traceback to the page. Here:
+
+* :class:`GuardedKernelWebsocketHandler` refuses a handshake that does not offer the v1 subprotocol
+  (HTTP 400: the legacy protocol is never spoken), caps a message at :data:`MAX_MESSAGE_BYTES`
+  (tornado closes the connection with 1009 before reading more), and never lets a write to a
+  closed socket become an unretrieved-exception traceback in the log;
+* :class:`GuardedKernelConnection` (``kernel_websocket_connection_class``) checks every frame
+  with :mod:`qlearn.server.frames` before jupyter_server reads it, closes that one connection
+  (code 1008) on anything refused, limits the message rate, logs refusals briefly and at a bounded
+  rate, and keeps the kernel's stderr and tracebacks in the server log instead of sending them to
+  the page.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+
+from jupyter_server.services.kernels.connection.channels import ZMQChannelsWebsocketConnection
+from tornado import web
+from voila.tornado.kernel_websocket_handler import VoilaKernelWebsocketHandler
+
+from .frames import V1_PROTOCOL, FrameError, check_message, parse_v1_frame
+from .logs import BoundedLog, excerpt
+
+#: Largest websocket message a page may send. The lessons' pages send comm messages of a few
+#: hundred bytes to a few kilobytes (slider values, plotly relayout events).
+MAX_MESSAGE_BYTES = 256 * 1024
+#: Most messages a connection may send in :data:`RATE_WINDOW` seconds (a slider dragged
+#: continuously sends about 20 a second).
+MAX_MESSAGES_PER_WINDOW = 600
+RATE_WINDOW = 10.0
+#: How many times one connection may open the widget control comm (a page does it once).
+MAX_CONTROL_OPENS = 3
+#: WebSocket close code for a refused message (RFC 6455: policy violation).
+CLOSE_POLICY = 1008
+
+_log = logging.getLogger("qlearn.serve")
+REFUSED = BoundedLog(_log)
+KERNEL_OUTPUT = BoundedLog(_log)
+
+
+class GuardedKernelConnection(ZMQChannelsWebsocketConnection):
+    """jupyter_server's websocket-to-ZMQ connection, with every incoming frame checked first."""
+
+    def _refuse(self, reason: str, frame=None) -> None:
+        handler = self.websocket_handler
+        ip = getattr(getattr(handler, "request", None), "remote_ip", "?")
+        REFUSED.warning("qlearn: refused a websocket message from %s for kernel %s: %s%s", ip, self.kernel_id,
+                        reason, "" if frame is None else " [" + excerpt(frame, 120) + "]")
+        try:
+            handler.close(CLOSE_POLICY, "message refused")
+        except Exception:  # already closed
+            pass
+
+    def handle_incoming_message(self, incoming_msg) -> None:
+        if not self.channels:
+            return
+        try:
+            channel, parts = parse_v1_frame(incoming_msg)
+            msg_type, target = check_message(channel, parts)
+        except FrameError as e:
+            self._refuse(str(e), incoming_msg)
+            return
+        now = time.monotonic()
+        if now - getattr(self, "_q_window", 0.0) > RATE_WINDOW:
+            self._q_window, self._q_count = now, 0
+        self._q_count = getattr(self, "_q_count", 0) + 1
+        if self._q_count > MAX_MESSAGES_PER_WINDOW:
+            self._refuse(f"more than {MAX_MESSAGES_PER_WINDOW} messages in {RATE_WINDOW:.0f} s")
+            return
+        if target is not None:
+            self._q_opens = getattr(self, "_q_opens", 0) + 1
+            if self._q_opens > MAX_CONTROL_OPENS:
+                self._refuse(f"comm {target!r} opened more than {MAX_CONTROL_OPENS} times")
+                return
+        try:
+            super().handle_incoming_message(incoming_msg)
+        except Exception as e:  # never a traceback for the client, never one unbounded in the log
+            self._refuse(f"{type(e).__name__}: {excerpt(str(e), 200)}")
+
+    # ------------------------------------------------------------------ what goes back to the page
+
+    def _lesson(self) -> str:
+        lesson_of = getattr(self.multi_kernel_manager, "lesson_of", None)
+        return lesson_of(self.kernel_id) if lesson_of else "?"
+
+    def _on_error(self, channel, msg, msg_list):
+        """Log a kernel error (with its traceback) on the server; the page gets the replacement."""
+        if channel == "iopub":
+            try:
+                header = msg["header"] or self.session.unpack(msg_list[0])
+                if header.get("msg_type") == "error":
+                    content = self.session.unpack(msg_list[3]) if msg["content"] is None else msg["content"]
+                    tb = "\n".join(content.get("traceback") or [])
+                    KERNEL_OUTPUT.error("qlearn: error in kernel %s (%s) while a page was connected: %s: %s\n%s",
+                                        self.kernel_id, self._lesson(), content.get("ename"),
+                                        excerpt(content.get("evalue", ""), 300), excerpt(strip_ansi(tb), 3000))
+            except Exception:
+                pass
+        return super()._on_error(channel, msg, msg_list)
+
+    def _on_zmq_reply(self, stream, msg_list):
+        """Send a kernel message to the page, except stderr, which goes to the server log."""
+        if getattr(stream, "channel", None) == "iopub":
+            try:
+                if isinstance(msg_list, dict):  # jupyter_server passes a dict once the socket closed
+                    header, content = msg_list.get("header") or {}, msg_list.get("content") or {}
+                else:
+                    header = json.loads(msg_list[0])
+                    content = json.loads(msg_list[3]) if header.get("msg_type") == "stream" else {}
+                if header.get("msg_type") == "stream" and content.get("name") == "stderr":
+                    KERNEL_OUTPUT.warning("qlearn: stderr of kernel %s (%s): %s", self.kernel_id,
+                                          self._lesson(), excerpt(strip_ansi(content.get("text", "")), 2000))
+                    return None
+            except (ValueError, TypeError, AttributeError, LookupError):
+                pass
+        if isinstance(msg_list, dict) and self.websocket_handler.ws_connection is None:
+            return None  # the page has gone: nothing to send to
+        return super()._on_zmq_reply(stream, msg_list)
+
+
+def strip_ansi(text: str) -> str:
+    """``text`` without terminal colour codes (IPython colours its tracebacks).
+
+    Examples
+    --------
+    >>> strip_ansi("\\x1b[0;31mValueError\\x1b[0m: bad")
+    'ValueError: bad'
+    """
+    import re
+
+    return re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", text)
+
+
+class GuardedKernelWebsocketHandler(VoilaKernelWebsocketHandler):
+    """Voila's kernel websocket handler: v1 subprotocol required, small messages, quiet closes."""
+
+    @property
+    def max_message_size(self) -> int:
+        return MAX_MESSAGE_BYTES
+
+    async def get(self, kernel_id):
+        offered = [p.strip() for p in self.request.headers.get("Sec-WebSocket-Protocol", "").split(",")]
+        if V1_PROTOCOL not in offered:
+            REFUSED.warning("qlearn: refused a kernel websocket from %s without the %s subprotocol",
+                            self.request.remote_ip, V1_PROTOCOL)
+            raise web.HTTPError(400, "the v1 kernel websocket subprotocol is required")
+        if kernel_id not in self.kernel_manager:
+            raise web.HTTPError(404)
+        return await super().get(kernel_id)
+
+    def select_subprotocol(self, subprotocols):
+        return V1_PROTOCOL if V1_PROTOCOL in subprotocols else None
+
+    def on_message(self, message):
+        if self.connection is None:
+            return
+        try:
+            self.connection.handle_incoming_message(message)
+        except Exception as e:
+            REFUSED.warning("qlearn: closed a kernel websocket from %s: %s", self.request.remote_ip,
+                            excerpt(f"{type(e).__name__}: {e}", 200))
+            self.close(CLOSE_POLICY, "message refused")
+
+    def write_message(self, message, binary=False):
+        """Write, or drop quietly when the page has gone (no 'Task exception was never retrieved')."""
+        if self.ws_connection is None or self.ws_connection.is_closing():
+            return None
+        try:
+            future = super().write_message(message, binary)
+        except Exception:  # WebSocketClosedError, StreamClosedError
+            return None
+        if future is not None:
+            future.add_done_callback(lambda f: f.cancelled() or f.exception())
+        return future
+
+    def send_error(self, status_code: int = 500, **kwargs) -> None:
+        """Errors before the upgrade: a status line and a short text, never a traceback."""
+        kwargs.pop("exc_info", None)
+        if self._headers_written:
+            return
+        self.clear()
+        self.set_status(status_code)
+        self.finish(f"{status_code}\n")
