@@ -309,3 +309,18 @@ def test_lesson05_numbers():
     assert list(np.unique(signals.adc(x, 8)) / lsb) == [-0.5, 0.5]
     p = {k: np.mean((signals.adc(x, 8, dither=k, seed=0) - x) ** 2) / (lsb**2 / 12) for k in (None, "tpdf")}
     assert abs(p[None] - 0.59) < 0.01 and abs(p["tpdf"] - 2.96) < 0.01
+    # "3rd and 5th harmonics stand out" without dither, dissolve into a flat floor with TPDF dither
+    f0, w = 1 / 64 + 0.37 / 4096, np.hanning(x.size)
+
+    def harmonic_db(y, h):
+        spec = np.abs(np.fft.rfft((y - x) * w)) ** 2
+        k = round(h * f0 * x.size)
+        return 10 * np.log10(spec[k - 2:k + 3].max() / np.median(spec))
+
+    for h in (3, 5):
+        assert harmonic_db(signals.adc(x, 8), h) > 30 > 10 > harmonic_db(signals.adc(x, 8, dither="tpdf", seed=0), h)
+    # the Gaussian clipped at 4 sigma follows its line at 8 bits; Laplace flattens earlier
+    assert abs(snr.noise_decomposition(g, 8, 4.0)["sqnr_db"] - snr.gaussian_sqnr_db(8, 4)) < 0.5
+    lap = snr.sample_distribution("laplace", 200_000, seed=0)
+    assert (snr.noise_decomposition(lap, 16, 4.0)["sqnr_db"] - snr.noise_decomposition(lap, 8, 4.0)["sqnr_db"]
+            < snr.noise_decomposition(g, 16, 4.0)["sqnr_db"] - snr.noise_decomposition(g, 8, 4.0)["sqnr_db"])
