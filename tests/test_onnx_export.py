@@ -357,3 +357,18 @@ def test_bad_arguments_raise_value_errors(model, digits):
         ox.integer_graph(intops.IntegerMLP([l16]))
     with pytest.raises(ValueError, match="differ: the codes one layer writes"):
         ox.integer_graph(intops.IntegerMLP([imlp.layers[0], imlp.layers[0]]))
+
+
+def test_speed_figure_draws_every_measured_entry():
+    from qlearn.viz import runtime
+    rows = ox.speed_table(wide=16, batches=(2,), repeat=1, min_time=1e-4)
+    fig = runtime.speed_figure(rows)
+    assert [t.name for t in fig.data] == list(ox.SPEED_METHODS)
+    for t in fig.data:
+        assert list(t.y) == [r[t.name] * 1e6 for r in rows]
+        assert list(t.x) == ["course 64-64-32-10, batch 2", "wide 16-16-10, batch 2"]
+    assert fig.layout.yaxis.type == "log"
+    with pytest.raises(ValueError, match="rows is empty"):
+        runtime.speed_figure([])
+    with pytest.raises(ValueError, match="missing columns"):
+        runtime.speed_figure([{"network": "x", "batch": 1}])
