@@ -20,7 +20,7 @@ libraries that use them (gemmlowp, XNNPACK, oneDNN, FBGEMM).
 ``float32`` (``A @ B``), ``int8 matmul`` (int8 codes widened to int32, then ``@``) and
 ``int8 end to end`` (quantize both float32 inputs to int8, the int8 matmul, dequantize the
 int32 result to float32). Times are medians over ``repeat`` samples taken with
-:func:`time.perf_counter`. They depend on the machine, its load and its BLAS: never pin them.
+:func:`time.perf_counter`, the three paths sampled in turn. They depend on the machine, its load and its BLAS: never pin them.
 """
 from __future__ import annotations
 
@@ -92,19 +92,27 @@ def quantized_matmul(a, b) -> np.ndarray:
     return (int8_matmul(qa, qb) * np.float32(sa * sb)).astype(np.float32)
 
 
-def _median_seconds(fn, repeat: int, min_sample_s: float) -> float:
-    """Median seconds per call of ``fn`` over ``repeat`` samples; each sample loops until it lasts ``min_sample_s``."""
-    t0 = time.perf_counter()
-    fn()                                           # warm-up (allocations, BLAS threads)
-    once = max(time.perf_counter() - t0, 1e-7)
-    number = max(1, min(1000, int(min_sample_s / once)))
-    samples = []
-    for _ in range(repeat):
+def _median_seconds(fns, repeat: int, min_sample_s: float) -> list[float]:
+    """Median seconds per call of each of ``fns`` over ``repeat`` rounds.
+
+    The functions are sampled in turn within each round (interleaved), so a burst of load
+    from another program hits all of them rather than one. Each sample loops a function
+    until it lasts about ``min_sample_s`` (short calls are noisy).
+    """
+    numbers = []
+    for fn in fns:
         t0 = time.perf_counter()
-        for _ in range(number):
-            fn()
-        samples.append((time.perf_counter() - t0) / number)
-    return statistics.median(samples)
+        fn()                                       # warm-up (allocations, BLAS threads)
+        once = max(time.perf_counter() - t0, 1e-7)
+        numbers.append(max(1, min(1000, int(min_sample_s / once))))
+    samples = [[] for _ in fns]
+    for _ in range(repeat):
+        for fn, number, out in zip(fns, numbers, samples):
+            t0 = time.perf_counter()
+            for _ in range(number):
+                fn()
+            out.append((time.perf_counter() - t0) / number)
+    return [statistics.median(out) for out in samples]
 
 
 @dataclass(frozen=True)
@@ -228,9 +236,8 @@ def measure_matmul_speed(sizes=LESSON_SIZES, *, repeat: int = 5, seed: int = 0,
         B = rng.standard_normal((n, n), dtype=np.float32)
         qa, _ = quantize_symmetric_int8(A)
         qb, _ = quantize_symmetric_int8(B)
-        rows.append(MatmulSpeedRow(
-            n=n,
-            float32_s=_median_seconds(lambda A=A, B=B: A @ B, repeat, min_sample_s),
-            int8_matmul_s=_median_seconds(lambda qa=qa, qb=qb: int8_matmul(qa, qb), repeat, min_sample_s),
-            int8_end_to_end_s=_median_seconds(lambda A=A, B=B: quantized_matmul(A, B), repeat, min_sample_s)))
+        t_float, t_int8, t_e2e = _median_seconds(
+            [lambda A=A, B=B: A @ B, lambda qa=qa, qb=qb: int8_matmul(qa, qb),
+             lambda A=A, B=B: quantized_matmul(A, B)], repeat, min_sample_s)
+        rows.append(MatmulSpeedRow(n=n, float32_s=t_float, int8_matmul_s=t_int8, int8_end_to_end_s=t_e2e))
     return MatmulSpeed(rows=tuple(rows), repeat=repeat)

@@ -26,7 +26,7 @@ assumptions in its docstring; it is not a cycle-accurate simulator of the chip.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -58,7 +58,9 @@ class TPUv1:
     busy_w: float = 40.0                 # Table 2: measured busy, per die
     server_idle_w: float = 290.0         # Table 2: server with 4 TPUs, idle
     server_busy_w: float = 384.0         # Table 2: server with 4 TPUs, busy
+    server_tdp_w: float = 861.0          # Table 2: server with 4 TPUs, TDP
     dies_per_server: int = 4             # Table 2
+    power_at_10pct_load: float = 0.88    # Sec. 6 (Fig. 10, CNN0): at 10% load, 88% of the full-load power
     # 8x16 half speed, 16x16 quarter speed (Sec. 2)
     speed_8x8: float = 1.0
     speed_8x16: float = 0.5
@@ -104,10 +106,37 @@ class TPUv1:
         wide = (activation_bits == 16) + (weight_bits == 16)
         return (self.speed_8x8, self.speed_8x16, self.speed_16x16)[wide]
 
-    def power_w(self, mxu_utilization: float) -> float:
-        """Die power: linear between measured idle and busy by matrix-unit utilization (an assumption)."""
-        u = float(np.clip(mxu_utilization, 0.0, 1.0))
-        return self.idle_w + (self.busy_w - self.idle_w) * u
+    def power_w(self, load: float = 1.0) -> float:
+        """Die power (W) at an offered ``load`` in [0, 1], as the paper measured it (Table 2, Sec. 6).
+
+        ``load`` is the offered workload: the fraction of time the TPU has work queued (the
+        paper's Fig. 10 varies it from 0% to 100%), *not* the matrix unit's utilization. A
+        network run back to back, like MLP0 at batch 200, is full load: 40 W, although its
+        matrix unit does useful MACs only ~15% of the time (memory bound).
+
+        Measured points: idle 28 W (Table 2), 10% load = 88% of full-load power (Sec. 6:
+        "at 10% load, the TPU uses 88% of the power it uses at 100%"), full load 40 W
+        (Table 2, busy). Between them the curve is interpolated linearly (an assumption).
+        The TPU v1 is poorly energy proportional: 35.2 W already at 10% load.
+
+        Examples
+        --------
+        >>> TPU_V1.power_w(1.0), TPU_V1.power_w(0.0), round(TPU_V1.power_w(0.1), 2)
+        (40.0, 28.0, 35.2)
+        """
+        try:
+            u = float(load)
+        except (TypeError, ValueError):
+            raise TypeError(f"load must be a number in [0, 1] (offered workload), got {load!r}") from None
+        if not 0.0 <= u <= 1.0:
+            raise ValueError(f"load must be in [0, 1] (offered workload fraction), got {load!r}")
+        p10 = self.power_at_10pct_load * self.busy_w
+        return float(np.interp(u, [0.0, 0.1, 1.0], [self.idle_w, p10, self.busy_w]))
+
+    @property
+    def total_busy_w_per_die(self) -> float:
+        """Measured busy power of the whole server (host included) per TPU die: 384 W / 4 (Table 2)."""
+        return self.server_busy_w / self.dies_per_server
 
 
 #: The TPU v1 of the paper.
@@ -130,6 +159,8 @@ SOURCES = {
     "busy_w": ("measured busy power per die", "W", "Table 2"),
     "server_idle_w": ("server (4 TPUs + host) idle", "W", "Table 2"),
     "server_busy_w": ("server (4 TPUs + host) busy", "W", "Table 2"),
+    "server_tdp_w": ("server (4 TPUs + host) TDP", "W", "Table 2"),
+    "power_at_10pct_load": ("power at 10% load / power at 100%", "", "Sec. 6"),
     "speed_8x16": ("8 x 16-bit operand speed", "x 8-bit rate", "Sec. 2"),
     "speed_16x16": ("16 x 16-bit operand speed", "x 8-bit rate", "Sec. 2"),
 }
@@ -156,26 +187,90 @@ def spec_table(spec: TPUv1 = TPU_V1) -> list[tuple]:
 
 @dataclass(frozen=True)
 class HostChip:
-    """A contemporary host chip of the paper (Table 2), for the FP32 baseline."""
+    """A contemporary chip of the paper (Table 2), for the FP32 baseline."""
 
     name: str
     peak_fp_ops: float       # Table 2, TOPS/s FP (counting multiply and add)
     bandwidth: float         # Table 2, GB/s
-    tdp_w: float             # Table 2
-    idle_w: float            # Table 2, measured
-    busy_w: float            # Table 2, measured
+    tdp_w: float             # Table 2, die
+    idle_w: float            # Table 2, die, measured
+    busy_w: float            # Table 2, die, measured
+    server_tdp_w: float      # Table 2, benchmarked server
+    server_busy_w: float     # Table 2, benchmarked server, measured
+    dies_per_server: int     # Table 2
+
+    @property
+    def total_busy_w_per_die(self) -> float:
+        """Measured busy power of the whole server per die (Table 2)."""
+        return self.server_busy_w / self.dies_per_server
 
 
-#: Intel Haswell E5-2699 v3 die (Table 2): 1.3 FP TOPS/s, 51 GB/s, 145 W TDP, 41 W idle, 145 W busy.
-HASWELL = HostChip("Haswell E5-2699 v3 (per die)", 1.3e12, 51e9, 145.0, 41.0, 145.0)
-#: NVIDIA K80 die (Table 2): 2.8 FP TOPS/s, 160 GB/s, 150 W TDP, 25 W idle, 98 W busy.
-K80 = HostChip("NVIDIA K80 (per die)", 2.8e12, 160e9, 150.0, 25.0, 98.0)
+#: Intel Haswell E5-2699 v3 die (Table 2): 1.3 FP TOPS/s, 51 GB/s, 145 W TDP, 41 W idle, 145 W busy;
+#: its server: 2 dies, 504 W TDP, 455 W busy.
+HASWELL = HostChip("Haswell E5-2699 v3 (per die)", 1.3e12, 51e9, 145.0, 41.0, 145.0, 504.0, 455.0, 2)
+#: NVIDIA K80 die (Table 2): 2.8 FP TOPS/s, 160 GB/s, 150 W TDP, 25 W idle, 98 W busy; server: 8 dies,
+#: 1838 W TDP, 991 W busy.
+K80 = HostChip("NVIDIA K80 (per die)", 2.8e12, 160e9, 150.0, 25.0, 98.0, 1838.0, 991.0, 8)
 
-#: Table 1 of the paper: (layers, weights, TPU batch) of the six production networks.
+#: Sec. 8: 8-bit (AVX2 integer) on the Haswell CPU, measured for one DNN: "The benefit was ~3.5X".
+HASWELL_INT8_SPEEDUP = 3.5
+
+#: TPU' (Sec. 7): GDDR5 weight memory "would improve Weight Memory bandwidth by more than a factor of
+#: five, shifting its roofline ridge point from 1350 to 250": bandwidth = 65,536 x 700 MHz / 250 =
+#: 183.5 GB/s (5.4x the DDR3's 34 GB/s; the K80's own 160 GB/s would be only 4.7x). GDDR5 costs "an
+#: additional 10W" per TPU (Sec. 8): busy 50 W. Same clock (Sec. 7: TPU' "just has faster memory").
+TPU_PRIME = TPUv1(weight_bandwidth=256 * 256 * 700e6 / 250, busy_w=50.0)
+
+#: Sec. 1 (citing Dally 2016): "Eight-bit integer multiplies can be 6X less energy and 6X less area
+#: than IEEE 754 16-bit floating-point multiplies".
+FP16_MULT_COST_RATIO = 6.0
+
+
+def fp16_variant(spec: TPUv1 = TPU_V1, cost_ratio: float = FP16_MULT_COST_RATIO) -> TPUv1:
+    """A TPU-like chip without int8: FP16 MACs in the matrix unit's area, everything else the same.
+
+    Introduced in lesson ``13_tpu_v1_capstone``: it separates "CPU -> TPU" from "FP -> int8".
+
+    Assumptions (stated, not measured; the paper built no such chip):
+
+    1. An FP16 multiplier costs ``cost_ratio`` = 6x the area and energy of an 8-bit integer one
+       (Sec. 1). In the same matrix-unit area fit ``1/6`` of the MACs: a square array of
+       ``floor(256 / sqrt(6)) = 104`` per side (10,816 MACs), at the same clock. Its weight tile
+       shifts in in 104 cycles.
+    2. The same die power (40 W busy): 1/6 the multipliers at 6x the energy each; the same
+       DDR3 (34 GB/s), buffers and host. The wider FP32 accumulators and adders are ignored,
+       which favours this chip.
+    3. Weights and activations are 2 bytes: use it with ``activation_bits=16, weight_bits=16``
+       (it runs 16 x 16 at full speed).
+
+    Examples
+    --------
+    >>> f = fp16_variant()
+    >>> f.rows, f.macs_per_cycle, f.operand_speed(16, 16)
+    (104, 10816, 1.0)
+    """
+    ratio = float(cost_ratio)
+    if not (math.isfinite(ratio) and ratio >= 1):
+        raise ValueError(f"cost_ratio must be a finite number >= 1, got {cost_ratio!r}")
+    side = int(spec.rows / math.sqrt(ratio))
+    return replace(spec, rows=side, cols=side, tile_shift_cycles=side, speed_8x16=1.0, speed_16x16=1.0)
+
+#: Table 1 of the paper: (layers, weights, TPU batch) of the two MLPs, and what the paper measured on the
+#: TPU die: Table 3 row 9 (TeraOps/s of production code, host server overhead excluded), Table 3 row 1
+#: (array active cycles), Table 6 (performance relative to the Haswell die, host overhead included).
 PAPER_BENCHMARKS = {
-    "MLP0": dict(layers=5, weights=20_000_000, batch=200),
-    "MLP1": dict(layers=4, weights=5_000_000, batch=168),
+    "MLP0": dict(layers=5, weights=20_000_000, batch=200, measured_tops=12.3, active_cycles=0.127,
+                 relative_to_cpu=41.0),
+    "MLP1": dict(layers=4, weights=5_000_000, batch=168, measured_tops=9.7, active_cycles=0.106,
+                 relative_to_cpu=18.5),
 }
+#: Table 4: MLP0 inferences per second per die (host time included) and the batch: the TPU at batch 200
+#: (7.0 ms, 80% of its maximum 280,000 at batch 250), the Haswell CPU at batch 16 under the 7 ms limit
+#: (42% of its maximum 13,194 at batch 64).
+PAPER_MLP0_IPS = dict(tpu=225_000, tpu_max=280_000, cpu=5_482, cpu_max=13_194)
+#: Table 6: geometric and weighted means over the six apps of the TPU die's performance relative to
+#: the Haswell die (host overhead included).
+PAPER_TPU_RELATIVE_GM, PAPER_TPU_RELATIVE_WM = 14.5, 29.2
 
 # Horowitz, "Computing's energy problem", ISSCC 2014 (45 nm): energy per operation, pJ.
 # Used only for the *relative* arithmetic energy of MACs vs rescaling, never for totals.
@@ -193,8 +288,27 @@ def mlp0_layers(batch: int | None = None) -> list[tuple[int, int]]:
     >>> sum(i * o for i, o in mlp0_layers())
     20000000
     """
-    width = int(math.isqrt(PAPER_BENCHMARKS["MLP0"]["weights"] // PAPER_BENCHMARKS["MLP0"]["layers"]))
-    return [(width, width)] * PAPER_BENCHMARKS["MLP0"]["layers"]
+    return _square_layers("MLP0")
+
+
+def mlp1_layers() -> list[tuple[int, int]]:
+    """MLP1 of Table 1 as dense ``(in, out)`` shapes: 4 fully connected layers, 5 M weights.
+
+    Assumed: four equal square layers of 1118 x 1118 (4,999,696 weights). Introduced in lesson
+    ``13_tpu_v1_capstone``.
+
+    Examples
+    --------
+    >>> mlp1_layers()[0], len(mlp1_layers())
+    ((1118, 1118), 4)
+    """
+    return _square_layers("MLP1")
+
+
+def _square_layers(name: str) -> list[tuple[int, int]]:
+    b = PAPER_BENCHMARKS[name]
+    width = int(math.isqrt(b["weights"] // b["layers"]))
+    return [(width, width)] * b["layers"]
 
 
 @dataclass(frozen=True)
@@ -215,14 +329,17 @@ class LayerCost:
     bound: str
     rescale_share_of_arith_energy: float
     extra: dict = field(default_factory=dict)
+    clock_hz: float = TPU_V1.clock_hz
+    macs_per_cycle: int = TPU_V1.macs_per_cycle
 
     @property
     def seconds(self) -> float:
-        return self.cycles / TPU_V1.clock_hz
+        return self.cycles / self.clock_hz
 
     @property
     def mxu_utilization(self) -> float:
-        return self.macs / (self.cycles * TPU_V1.macs_per_cycle)
+        """Useful MACs / (cycles x MACs per cycle) of the chip it was computed for."""
+        return self.macs / (self.cycles * self.macs_per_cycle)
 
     @property
     def ops_per_weight_byte(self) -> float:
@@ -310,12 +427,19 @@ def layer_cost(batch: int, in_features: int, out_features: int, *, per_channel: 
                      fill_cycles=fill, cycles=cycles, macs=B * K * N, bound=bound,
                      rescale_share_of_arith_energy=rescale_e / (mac_e + rescale_e),
                      extra=dict(per_tile=float(per_tile.mean()), speed=speed,
-                                multiplier_params=ops["multiplier_params"]))
+                                multiplier_params=ops["multiplier_params"]),
+                     clock_hz=spec.clock_hz, macs_per_cycle=spec.macs_per_cycle)
 
 
 @dataclass(frozen=True)
 class ModelCost:
-    """A whole network on the TPU v1 model: latency, energy, throughput and performance per watt."""
+    """A whole network on the TPU v1 model: latency, energy, throughput and performance per watt.
+
+    ``power_w`` is the die's power at the offered ``load``; ``power_total_w`` adds the host
+    server's share (Table 2: the 4-TPU server's measured busy power per die minus the die's).
+    Throughput at a load below 1 is ``load x inferences_per_s``; ``inferences_per_joule`` and
+    ``tops_per_watt`` count it, so idle time costs energy, as Sec. 6 measured.
+    """
 
     layers: tuple
     batch: int
@@ -332,31 +456,50 @@ class ModelCost:
     inferences_per_joule: float
     rescale_cycles: int
     rescale_share_of_arith_energy: float
+    load: float = 1.0
+    power_total_w: float = float("nan")
+    inferences_per_joule_total: float = float("nan")
+    macs_per_cycle: int = TPU_V1.macs_per_cycle
 
     @property
     def mxu_utilization(self) -> float:
-        return self.macs / (self.cycles * TPU_V1.macs_per_cycle)
+        """Useful MACs / (cycles x MACs per cycle) while running: not the offered load."""
+        return self.macs / (self.cycles * self.macs_per_cycle)
 
 
 def model_cost(layer_shapes, batch: int, *, per_channel: bool = False, weight_zero_point: bool = False,
-               activation_bits: int = 8, weight_bits: int = 8, spec: TPUv1 = TPU_V1) -> ModelCost:
+               activation_bits: int = 8, weight_bits: int = 8, load: float = 1.0,
+               spec: TPUv1 = TPU_V1) -> ModelCost:
     """Latency and energy of a stack of dense layers ``[(in, out), ...]`` at ``batch`` on the TPU v1.
 
     Introduced in lesson ``13_tpu_v1_capstone``.
 
+    Parameters
+    ----------
+    layer_shapes : list of (in, out)
+    batch : int >= 1
+    per_channel, weight_zero_point, activation_bits, weight_bits
+        As in :func:`layer_cost`.
+    load : float in (0, 1]
+        Offered workload: the share of time the chip has work. 1 = batches back to back.
+    spec : TPUv1
+
     Notes
     -----
     End-to-end latency = the layers' cycles / clock + PCIe transfer of the 8-bit inputs in
-    and the outputs back (Fig. 1: 14 GiB/s). Energy = die power x time, with power linear
-    between measured idle (28 W) and busy (40 W) by matrix-unit utilization (an assumption;
-    the paper's Fig. 10 shows TPU v1 power is poorly proportional to load). Host power is
-    not included. ``tops`` counts 2 ops per MAC, as the paper's 92 TOPS does.
+    and the outputs back (Fig. 1: 14 GiB/s). Die power = :meth:`TPUv1.power_w` at ``load``
+    (measured: 28 W idle, 35.2 W at 10% load, 40 W at full load; Table 2, Sec. 6). Energy per
+    inference = power / (load x inferences per second). Total power adds the host server's
+    share per die, ``384 / 4 - 40 = 56 W`` (Table 2, measured busy), taken as constant.
+    ``tops`` counts 2 ops per MAC, as the paper's 92 TOPS does.
 
     Examples
     --------
     >>> c = model_cost(mlp0_layers(), 200)
     >>> round(c.tops, 1)      # memory bound: under 2 * 200 MACs per byte * 34 GB/s = 13.6
     13.4
+    >>> c.power_w, c.power_total_w     # back to back = full load, although the MXU is 15% busy
+    (40.0, 96.0)
     """
     shapes = [(check_int(i, "in_features", 1, 2**24), check_int(o, "out_features", 1, 2**24))
               for i, o in layer_shapes]
@@ -366,6 +509,12 @@ def model_cost(layer_shapes, batch: int, *, per_channel: bool = False, weight_ze
         if o != i2:
             raise ValueError(f"layer_shapes do not chain: a layer with {o} outputs feeds one with {i2} inputs")
     B = check_int(batch, "batch", 1, 2**20)
+    try:
+        load = float(load)
+    except (TypeError, ValueError):
+        raise TypeError(f"load must be a number in (0, 1] (offered workload), got {load!r}") from None
+    if not 0.0 < load <= 1.0:
+        raise ValueError(f"load must be in (0, 1] (offered workload fraction), got {load!r}")
     costs = tuple(layer_cost(B, i, o, per_channel=per_channel, weight_zero_point=weight_zero_point,
                              activation_bits=activation_bits, weight_bits=weight_bits, spec=spec)
                   for i, o in shapes)
@@ -374,16 +523,18 @@ def model_cost(layer_shapes, batch: int, *, per_channel: bool = False, weight_ze
     io_bytes = B * (shapes[0][0] * activation_bits // 8 + shapes[-1][1] * 4)
     pcie = io_bytes / spec.pcie_bandwidth
     macs = sum(c.macs for c in costs)
-    util = macs / (cycles * spec.macs_per_cycle)
-    power = spec.power_w(util)
-    energy = power * seconds
+    power = spec.power_w(load)
+    power_total = power + (spec.total_busy_w_per_die - spec.busy_w)
+    ips = B / seconds
+    tops = 2 * macs / seconds / 1e12
     mac_share = np.average([c.rescale_share_of_arith_energy for c in costs], weights=[c.macs for c in costs])
     return ModelCost(layers=costs, batch=B, cycles=cycles, seconds=seconds, pcie_seconds=pcie,
-                     latency_s=seconds + pcie, macs=macs, power_w=power, energy_j=energy,
-                     inferences_per_s=B / seconds, tops=2 * macs / seconds / 1e12,
-                     tops_per_watt=2 * macs / seconds / 1e12 / power, inferences_per_joule=B / energy,
+                     latency_s=seconds + pcie, macs=macs, power_w=power, energy_j=power * seconds / load,
+                     inferences_per_s=ips, tops=tops, tops_per_watt=load * tops / power,
+                     inferences_per_joule=load * ips / power,
                      rescale_cycles=sum(c.rescale_cycles for c in costs),
-                     rescale_share_of_arith_energy=float(mac_share))
+                     rescale_share_of_arith_energy=float(mac_share), load=load, power_total_w=power_total,
+                     inferences_per_joule_total=load * ips / power_total, macs_per_cycle=spec.macs_per_cycle)
 
 
 def host_fp32_cost(layer_shapes, batch: int, chip: HostChip = HASWELL) -> dict:
@@ -393,7 +544,8 @@ def host_fp32_cost(layer_shapes, batch: int, chip: HostChip = HASWELL) -> dict:
 
     Time = ``max(2 MACs / peak FP ops, 4-byte weights / bandwidth)`` per layer: the chip's
     own roofline, an upper bound on what it achieves (the paper measures far less). Power =
-    the measured busy power of Table 2.
+    the die's measured busy power (Table 2); ``power_total_w`` is the benchmarked server's
+    measured busy power per die (Haswell: 455 W / 2).
 
     Examples
     --------
@@ -415,7 +567,66 @@ def host_fp32_cost(layer_shapes, batch: int, chip: HostChip = HASWELL) -> dict:
         macs += m
     return dict(chip=chip.name, seconds=t, latency_s=t, inferences_per_s=B / t, tops=2 * macs / t / 1e12,
                 power_w=chip.busy_w, tops_per_watt=2 * macs / t / 1e12 / chip.busy_w,
-                inferences_per_joule=B / (t * chip.busy_w), bound=bound)
+                inferences_per_joule=B / (t * chip.busy_w), power_total_w=chip.total_busy_w_per_die,
+                inferences_per_joule_total=B / (t * chip.total_busy_w_per_die), bound=bound)
+
+
+def paper_performance_per_watt(relative_performance: float, *, host: HostChip = HASWELL,
+                               spec: TPUv1 = TPU_V1, server_tdp_w: float | None = None) -> dict:
+    """The paper's server performance/Watt relative to the CPU server (Sec. 5, Fig. 9), recomputed.
+
+    Introduced in lesson ``13_tpu_v1_capstone``.
+
+    Sec. 5 compares whole servers at TDP (Table 2): a TPU server holds 4 dies, a Haswell server
+    2. With ``r`` the TPU die's performance relative to a Haswell die (Table 6):
+
+    - total: ``(4 r / 861 W) / (2 / 504 W)`` (host power included);
+    - incremental: ``(4 r / (861 - 504) W) / (2 / 504 W)`` (host server power subtracted).
+
+    Examples
+    --------
+    >>> gm, wm = paper_performance_per_watt(14.5), paper_performance_per_watt(29.2)   # Table 6 means
+    >>> round(gm["total"]), round(wm["total"]), round(gm["incremental"]), round(wm["incremental"])
+    (17, 34, 41, 82)
+    >>> round(gm["incremental"] / 3.5), round(wm["incremental"] / 3.5)    # Sec. 8: 8-bit CPU, ~3.5x
+    (12, 24)
+    """
+    r = float(relative_performance)
+    if not (math.isfinite(r) and r > 0):
+        raise ValueError(f"relative_performance must be a finite number > 0, got {relative_performance!r}")
+    tdp = spec.server_tdp_w if server_tdp_w is None else float(server_tdp_w)
+    cpu = host.dies_per_server / host.server_tdp_w
+    return dict(total=spec.dies_per_server * r / tdp / cpu,
+                incremental=spec.dies_per_server * r / (tdp - host.server_tdp_w) / cpu)
+
+
+def validate_against_paper(names=("MLP0", "MLP1"), spec: TPUv1 = TPU_V1) -> list[dict]:
+    """The layer model against the paper's measured TPU throughput for its two MLPs.
+
+    Introduced in lesson ``13_tpu_v1_capstone``.
+
+    For each MLP of Table 1 (square layers assumed, :func:`mlp0_layers`, :func:`mlp1_layers`)
+    at its Table 1 batch: the model's TOPS against Table 3 row 9 (production code, host
+    overhead excluded, like the model), and the model's share of cycles with the array
+    streaming activations against Table 3 row 1 ("array active cycles").
+
+    Examples
+    --------
+    >>> [(r["name"], round(r["model_tops"], 1), r["measured_tops"]) for r in validate_against_paper()]
+    [('MLP0', 13.4, 12.3), ('MLP1', 11.0, 9.7)]
+    """
+    shapes = {"MLP0": mlp0_layers(), "MLP1": mlp1_layers()}
+    out = []
+    for name in names:
+        if name not in shapes:
+            raise ValueError(f"names must be among {sorted(shapes)}, got {name!r}")
+        b = PAPER_BENCHMARKS[name]
+        c = model_cost(shapes[name], b["batch"], spec=spec)
+        active = sum(lc.compute_cycles for lc in c.layers) / c.cycles
+        out.append(dict(name=name, batch=b["batch"], model_tops=c.tops, measured_tops=b["measured_tops"],
+                        tops_error=c.tops / b["measured_tops"] - 1, model_active_cycles=active,
+                        measured_active_cycles=b["active_cycles"]))
+    return out
 
 
 def roofline(intensity, spec: TPUv1 = TPU_V1) -> np.ndarray:
@@ -443,11 +654,56 @@ CAPSTONE_CONFIGS = (
     ("per-channel", True, "mse"),
 )
 CALIBRATION_LABELS = {"entropy": "histogram (KL)", "mse": "MSE", "percentile": "histogram (99.99th pct)"}
+#: The hardware rows of the capstone, in table order after the four int8 configurations.
+HW_TPU_INT8 = "TPU v1, int8"
+HW_FP16_CHIP = "TPU-like chip, FP16 MACs (no int8; assumed)"
+HW_HOST_FP32 = "Haswell host, FP32 (optimistic roofline)"
+HW_HOST_INT8 = "Haswell host, 8-bit (FP32 / 3.5, Sec. 8)"
+
+
+def hardware_costs(layer_shapes, batch: int) -> dict:
+    """Latency and energy of one network on each machine of the capstone, at ``batch``, full load.
+
+    Introduced in lesson ``13_tpu_v1_capstone``. Keys: ``'int8 per-tensor'``, ``'int8 per-channel'``
+    (TPU v1), ``'fp16 chip'`` (:func:`fp16_variant`: the same chip without int8), ``'host fp32'``
+    (:func:`host_fp32_cost`) and ``'host int8'`` (the host FP32 time divided by the ~3.5x the paper
+    measured for 8-bit on Haswell, Sec. 8, same power). Each value: ``latency_us``,
+    ``inferences_per_s``, ``tops``, ``power_w`` and ``inferences_per_joule`` (die),
+    ``power_total_w`` and ``inferences_per_joule_total`` (with the host server's share per die),
+    ``cycles``, ``rescale_cycles``, ``rescale_share``.
+
+    Examples
+    --------
+    >>> h = hardware_costs(mlp0_layers(), 200)
+    >>> round(h["int8 per-tensor"]["inferences_per_joule"] / h["host fp32"]["inferences_per_joule"])
+    37
+    """
+    out = {}
+    for key, kw in (("int8 per-tensor", {}), ("int8 per-channel", dict(per_channel=True)),
+                    ("fp16 chip", dict(activation_bits=16, weight_bits=16, spec=fp16_variant()))):
+        c = model_cost(layer_shapes, batch, **kw)
+        out[key] = dict(latency_us=c.latency_s * 1e6, inferences_per_s=c.inferences_per_s, tops=c.tops,
+                        power_w=c.power_w, inferences_per_joule=c.inferences_per_joule,
+                        power_total_w=c.power_total_w, inferences_per_joule_total=c.inferences_per_joule_total,
+                        cycles=c.cycles, rescale_cycles=c.rescale_cycles if key != "fp16 chip" else 0,
+                        rescale_share=c.rescale_share_of_arith_energy if key != "fp16 chip" else 0.0)
+    h = host_fp32_cost(layer_shapes, batch, HASWELL)
+    out["host fp32"] = dict(latency_us=h["latency_s"] * 1e6, inferences_per_s=h["inferences_per_s"], tops=h["tops"],
+                            power_w=h["power_w"], inferences_per_joule=h["inferences_per_joule"],
+                            power_total_w=h["power_total_w"],
+                            inferences_per_joule_total=h["inferences_per_joule_total"], cycles=None,
+                            rescale_cycles=0, rescale_share=0.0)
+    k = HASWELL_INT8_SPEEDUP
+    hf = out["host fp32"]
+    out["host int8"] = dict(hf, latency_us=hf["latency_us"] / k, inferences_per_s=hf["inferences_per_s"] * k,
+                            tops=hf["tops"] * k, inferences_per_joule=hf["inferences_per_joule"] * k,
+                            inferences_per_joule_total=hf["inferences_per_joule_total"] * k)
+    return out
 
 
 def capstone_table(*, batch: int = 200, benchmark: str = "course", model=None, data=None,
                    calibrations=("entropy", "mse")) -> list[dict]:
-    """The capstone's answer: accuracy, latency and perf/watt over scheme x calibration, plus FP32.
+    """The capstone's answer: accuracy, latency and perf/watt over scheme x calibration, plus baselines.
 
     Introduced in lesson ``13_tpu_v1_capstone``.
 
@@ -468,13 +724,17 @@ def capstone_table(*, batch: int = 200, benchmark: str = "course", model=None, d
     list of dict
         One row per configuration: ``scheme``, ``calibration``, ``hardware``, ``accuracy``
         and ``agreement`` (share of test images classified as the float model does; None for
-        MLP0), ``latency_us``, ``inferences_per_s``, ``tops``, ``tops_per_watt``,
-        ``inferences_per_joule``, ``rescale_cycles``, ``rescale_share``. The last row is
-        FP32 on the Haswell host (the TPU v1 cannot run float matmuls).
+        MLP0 and where not measured), and the keys of :func:`hardware_costs`. Rows 0-3: int8
+        on the TPU v1 (per-tensor / per-channel x the two calibrations). Row 4: FP16 on the
+        same chip without int8 (:func:`fp16_variant`; the accuracy of the float16 model).
+        Row 5: FP32 on the Haswell host. Row 6: 8-bit on the Haswell host (Sec. 8's ~3.5x).
+        Rows 0 vs 4 isolate "FP -> int8" on one chip; rows 4 vs 5 are mostly "CPU -> TPU".
+        All at full load (batches back to back).
     """
     B = check_int(batch, "batch", 1, 2**20)
     if benchmark not in ("course", "MLP0"):
         raise ValueError(f"benchmark must be 'course' or 'MLP0', got {benchmark!r}")
+    float_acc = fp16_acc = fp16_agree = None
     if benchmark == "course":
         from qlearn import data as qdata
         from qlearn import nn, ptq
@@ -482,12 +742,14 @@ def capstone_table(*, batch: int = 200, benchmark: str = "course", model=None, d
         data = data if data is not None else qdata.load_digits()
         shapes = [(layer.W.shape[1], layer.W.shape[0]) for layer in model.layers]
         float_acc = model.accuracy(data.X_test, data.y_test)
+        q16 = ptq.quantize_model(model, mode="float16")
+        fp16_acc, fp16_agree = q16.accuracy(data.X_test, data.y_test), q16.agreement(data.X_test, model)
     else:
         shapes = mlp0_layers()
-        float_acc = None
+    hw = hardware_costs(shapes, B)
     rows = []
     for scheme, per_channel in (("per-tensor", False), ("per-channel", True)):
-        cost = model_cost(shapes, B, per_channel=per_channel)
+        cost = hw["int8 per-channel" if per_channel else "int8 per-tensor"]
         for cal in calibrations:
             acc = agree = None
             if benchmark == "course":
@@ -495,32 +757,29 @@ def capstone_table(*, batch: int = 200, benchmark: str = "course", model=None, d
                                        calibration=cal, calib_data=data.X_calib)
                 acc = q.accuracy(data.X_test, data.y_test)
                 agree = q.agreement(data.X_test, model)
-            rows.append(dict(scheme=scheme, calibration=CALIBRATION_LABELS.get(cal, cal), hardware="TPU v1 int8",
-                             accuracy=acc, agreement=agree, latency_us=cost.latency_s * 1e6,
-                             inferences_per_s=cost.inferences_per_s,
-                             tops=cost.tops, tops_per_watt=cost.tops_per_watt,
-                             inferences_per_joule=cost.inferences_per_joule, rescale_cycles=cost.rescale_cycles,
-                             rescale_share=cost.rescale_share_of_arith_energy, cycles=cost.cycles))
-    host = host_fp32_cost(shapes, B, HASWELL)
-    rows.append(dict(scheme="FP32 (no quantization)", calibration="-", hardware="Haswell host (TPU v1: no float)",
-                     accuracy=float_acc, agreement=None if float_acc is None else 1.0,
-                     latency_us=host["latency_s"] * 1e6, inferences_per_s=host["inferences_per_s"],
-                     tops=host["tops"], tops_per_watt=host["tops_per_watt"],
-                     inferences_per_joule=host["inferences_per_joule"], rescale_cycles=0, rescale_share=0.0,
-                     cycles=None))
+            rows.append(dict(scheme=f"int8 {scheme}", calibration=CALIBRATION_LABELS.get(cal, cal),
+                             hardware=HW_TPU_INT8, accuracy=acc, agreement=agree, **cost))
+    rows.append(dict(scheme="FP16 (no int8)", calibration="-", hardware=HW_FP16_CHIP, accuracy=fp16_acc,
+                     agreement=fp16_agree, **hw["fp16 chip"]))
+    rows.append(dict(scheme="FP32 (no quantization)", calibration="-", hardware=HW_HOST_FP32,
+                     accuracy=float_acc, agreement=None if float_acc is None else 1.0, **hw["host fp32"]))
+    rows.append(dict(scheme="int8 (one DNN measured)", calibration="-", hardware=HW_HOST_INT8, accuracy=None,
+                     agreement=None, **hw["host int8"]))
     return rows
 
 
 def format_table(rows: list[dict]) -> str:
     """The capstone rows as an HTML table (for a notebook cell or a Voila page)."""
-    head = ["scheme", "calibration", "hardware", "accuracy", "agrees with FP32", "latency (us)", "inferences/s", "TOPS",
-            "TOPS/W", "rescale cycles", "rescale share of arith. energy"]
+    head = ["scheme", "calibration", "hardware", "accuracy", "agrees with FP32", "latency (us)", "inferences/s",
+            "die W", "inferences/J (die)", "W with host share", "inferences/J (total)", "rescale cycles",
+            "rescale share of arith. energy"]
     out = ["<table><tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr>"]
     for r in rows:
         acc = "n/a" if r["accuracy"] is None else f"{100 * r['accuracy']:.2f}%"
         agr = "n/a" if r.get("agreement") is None else f"{100 * r['agreement']:.2f}%"
         cells = [r["scheme"], r["calibration"], r["hardware"], acc, agr, f"{r['latency_us']:.2f}",
-                 f"{r['inferences_per_s']:.3g}", f"{r['tops']:.3g}", f"{r['tops_per_watt']:.3g}",
+                 f"{r['inferences_per_s']:.3g}", f"{r['power_w']:.3g}", f"{r['inferences_per_joule']:.3g}",
+                 f"{r['power_total_w']:.3g}", f"{r['inferences_per_joule_total']:.3g}",
                  str(r["rescale_cycles"]), f"{100 * r['rescale_share']:.2f}%"]
         out.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
     return "\n".join(out) + "</table>"

@@ -59,7 +59,7 @@ def tpu_roofline_explorer() -> Explorer:
         fig.data[2].y = ys
         bound = cost.layers[0].bound
         return (f"batch {v['batch']}: latency <b>{cost.latency_s * 1e6:.1f} µs</b>, {cost.tops:.2f} TOPS "
-                f"({100 * cost.mxu_utilization:.1f}% of the matrix unit), {cost.power_w:.1f} W, "
+                f"({100 * cost.mxu_utilization:.1f}% of the matrix unit), {cost.power_w:.0f} W at full load, "
                 f"<b>{cost.tops_per_watt:.3f} TOPS/W</b>; first layer bound by {bound}")
 
     fig = go.FigureWidget(fig)  # Explorer syncs the first update into the widget state
@@ -67,48 +67,53 @@ def tpu_roofline_explorer() -> Explorer:
 
 
 def capstone_explorer() -> Explorer:
-    """The capstone table as bars: latency and performance per watt per configuration, accuracy in the labels.
+    """The capstone table as bars: latency and inferences per joule per configuration, accuracy in the labels.
 
     Accuracy (the course model, digits test set) is computed once at build time: it does
-    not depend on batch size. Latency and perf/W come from :func:`qlearn.tpu.capstone_table`'s
-    models at the chosen batch.
+    not depend on batch size. Latency and inferences per joule come from
+    :func:`qlearn.tpu.hardware_costs` at the chosen batch, at full load: the die alone and with
+    the host server's share of power (Table 2).
     """
     base = {b: tpu.capstone_table(batch=200, benchmark=b) for b in ("course", "MLP0")}
-    labels = [f"{r['scheme']}<br>{r['calibration']}" for r in base["course"][:-1]]
-    labels.append("FP32 on the host<br>(TPU v1: no float)")
+    labels = [f"{r['scheme']}<br>{r['calibration']}" for r in base["course"][:4]]
+    labels += ["FP16, same chip<br>no int8 (assumed)", "FP32 on the host<br>(TPU v1: no float)",
+               "8-bit on the host<br>(Sec. 8: ~3.5x)"]
+    n = len(labels)
     fig = go.Figure(make_subplots(rows=1, cols=2, subplot_titles=("end-to-end latency (µs)",
-                                                                        "inferences per joule")))
-    fig.add_bar(x=labels, y=[0] * len(labels), marker_color=CYCLE[: len(labels)], text=[""] * len(labels),
+                                                                        "inferences per joule (log)")))
+    fig.add_bar(x=labels, y=[0] * n, marker_color=CYCLE[:n], text=[""] * n,
                 textposition="outside", name="latency", row=1, col=1)
-    fig.add_bar(x=labels, y=[0] * len(labels), marker_color=CYCLE[: len(labels)], name="inferences/J", row=1, col=2)
-    base_layout(fig, height=440)
-    fig.update_layout(showlegend=False)
+    fig.add_bar(x=labels, y=[1] * n, marker_color=COLORS["quant"], name="die only", row=1, col=2)
+    fig.add_bar(x=labels, y=[1] * n, marker_color=COLORS["grid"], name="with host share", row=1, col=2)
+    base_layout(fig, height=460)
+    fig.update_layout(barmode="group", legend=dict(orientation="h", y=-0.35))
     fig.update_yaxes(rangemode="tozero", row=1, col=1)
-    fig.update_yaxes(rangemode="tozero", row=1, col=2)
+    fig.update_yaxes(type="log", row=1, col=2)
     controls = {
         "benchmark": C.dropdown("network", [("course MLP", "course"), ("MLP0 (paper, Table 1)", "MLP0")], "course"),
         "batch": C.dropdown("batch", BATCHES, 200),
     }
     acc = {b: [r["accuracy"] for r in rows] for b, rows in base.items()}
+    keys = ["int8 per-tensor"] * 2 + ["int8 per-channel"] * 2 + ["fp16 chip", "host fp32", "host int8"]
 
     def update(v):
         b = v["benchmark"]
         shapes = _course_shapes() if b == "course" else tpu.mlp0_layers()
         B = v["batch"]
-        lat, ipj = [], []
-        for pc in (False, True):
-            c = tpu.model_cost(shapes, B, per_channel=pc)
-            lat += [c.latency_s * 1e6] * 2
-            ipj += [c.inferences_per_joule] * 2
-        h = tpu.host_fp32_cost(shapes, B)
-        lat.append(h["latency_s"] * 1e6)
-        ipj.append(h["inferences_per_joule"])
+        hw = tpu.hardware_costs(shapes, B)
+        rows = [hw[k] for k in keys]
+        lat = [r["latency_us"] for r in rows]
         fig.data[0].y = lat
         fig.data[0].text = ["n/a" if a is None else f"{100 * a:.1f}%" for a in acc[b]]
-        fig.data[1].y = ipj
-        return (f"batch {B}: TPU v1 int8 per-tensor {lat[0]:.1f} µs, per-channel {lat[2]:.1f} µs "
-                f"(+{lat[2] - lat[0]:.3f} µs); FP32 on the Haswell host (roofline, optimistic) {lat[-1]:.1f} µs. "
-                f"Calibration (histogram vs MSE) is offline: same hardware cost. Labels: test accuracy.")
+        fig.data[1].y = [r["inferences_per_joule"] for r in rows]
+        fig.data[2].y = [r["inferences_per_joule_total"] for r in rows]
+        ratio = rows[0]["inferences_per_joule"] / rows[5]["inferences_per_joule"]
+        same_chip = rows[0]["inferences_per_joule"] / rows[4]["inferences_per_joule"]
+        return (f"batch {B}: TPU v1 int8 per-tensor {lat[0]:.1f} µs, per-channel {lat[2]:.1f} µs; "
+                f"FP32 on the Haswell host (roofline, optimistic) {lat[5]:.1f} µs. Inferences per joule (die): "
+                f"int8 TPU / FP32 host <b>{ratio:.1f}x</b>, of which int8 / FP16 on the same chip "
+                f"<b>{same_chip:.2f}x</b>. Calibration (histogram vs MSE) is offline: same hardware cost. "
+                f"Labels: test accuracy.")
 
     fig = go.FigureWidget(fig)  # Explorer syncs the first update into the widget state
     return Explorer(controls, fig, update)
