@@ -20,7 +20,8 @@ libraries that use them (gemmlowp, XNNPACK, oneDNN, FBGEMM).
 ``float32`` (``A @ B``), ``int8 matmul`` (int8 codes widened to int32, then ``@``) and
 ``int8 end to end`` (quantize both float32 inputs to int8, the int8 matmul, dequantize the
 int32 result to float32). Times are medians over ``repeat`` samples taken with
-:func:`time.perf_counter`, the three paths sampled in turn. They depend on the machine, its load and its BLAS: never pin them.
+:func:`time.perf_counter`, the three paths sampled in turn. They depend on the machine, its
+load and its BLAS: never pin them.
 """
 from __future__ import annotations
 
