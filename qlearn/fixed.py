@@ -160,8 +160,10 @@ def quantize_fixed(x, fmt: FixedFormat, *, overflow: str = "saturate", rounding:
         ``saturate`` clamps to ``[min, max]``; ``wrap`` keeps the low ``word_bits`` bits
         of the code (two's-complement wrap-around, what integer hardware does by default).
     rounding : str
-        A mode of :func:`qlearn.rounding.round_` (``floor`` is truncation of a
-        two's-complement word; ``half_even`` is convergent rounding).
+        A mode of :func:`qlearn.rounding.round_`. ``floor`` is what dropping the low
+        bits of a two's-complement word does (an arithmetic right shift: ``-5 >> 1 ==
+        -3``); ``toward_zero`` is truncation as lesson 02 defines it (a C cast:
+        ``trunc(-2.5) == -2``); ``half_even`` is convergent rounding.
     rng : numpy.random.Generator, optional
         For ``rounding='stochastic'``.
 

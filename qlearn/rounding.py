@@ -103,7 +103,7 @@ def error_stats(x, mode: str = "half_even", *, rng: np.random.Generator | None =
     Examples
     --------
     >>> x = np.linspace(0, 10, 10_001)
-    >>> round(error_stats(x, "floor")["mean"], 2)   # truncation toward -inf loses half a step on average
+    >>> round(error_stats(x, "floor")["mean"], 2)   # floor (toward -inf) loses half a step on average
     -0.5
     >>> abs(error_stats(x, "half_even")["mean"]) < 1e-3
     True

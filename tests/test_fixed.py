@@ -159,3 +159,24 @@ def test_propose_format_examples_and_errors():
         propose_format([], 8)
     with pytest.raises(ValueError, match="NaN or inf"):
         propose_format([np.inf], 8)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(-(2**15), 2**15 - 1), st.integers(1, 8))
+def test_floor_is_the_arithmetic_right_shift_truncation_is_toward_zero(p, shift):
+    """Lesson 06's note: dropping `shift` low bits of a two's-complement word (Python's >>) is floor;
+    truncation (lesson 02, a C cast) rounds toward zero; they differ for negative p with a dropped 1 bit."""
+    x = p * 2.0**-shift
+    word = FixedFormat(16, 0)
+    dropped = quantize_fixed([x], word, rounding="floor")[0][0]
+    truncated = quantize_fixed([x], word, rounding="toward_zero")[0][0]
+    assert dropped == p >> shift
+    assert truncated == int(Fraction(p, 2**shift))  # int() of a Fraction truncates toward zero, like C
+    assert (dropped != truncated) == (p < 0 and p % 2**shift != 0)
+
+
+def test_lesson06_note_numbers():
+    assert quantize_fixed([-2.5], FixedFormat(8, 0), rounding="floor")[0][0] == -5 >> 1 == -3
+    assert quantize_fixed([-2.5], FixedFormat(8, 0), rounding="toward_zero")[0][0] == -2
+    x = np.linspace(-8, 8, 16_001)
+    assert np.mean(quantize_fixed(x, FixedFormat(8, 0), rounding="floor")[0] - x) == pytest.approx(-0.5, abs=0.01)

@@ -233,3 +233,9 @@ def test_lesson06_numbers():
     assert signals.count_levels(b) == 5
     assert np.sqrt(np.mean((d - sky) ** 2)) > np.sqrt(np.mean((b - sky) ** 2))
     assert abs(signals.blurred_error(sky, b) / signals.blurred_error(sky, d) - 6.4) < 0.1
+    # the float filter after 120 steps: 6 * 0.9**119 in magnitude, about 2e-5; the limit cycle (4 steps) lies
+    # inside the dead band floor(0.5 / (1 - 0.9)) = 5 steps
+    assert abs(signals.iir_float(imp, -0.9)[-1]) == pytest.approx(6 * 0.9**119, rel=1e-9)
+    assert round(6 * 0.9**119 * 1e5) == 2 and signals.deadband(-0.9) == 5
+    # a truncating (toward zero) filter reaches 0: no dead band
+    assert signals.iir_fixed(imp, -0.9, FixedFormat(12, 4), rounding="toward_zero")[0][-1] == 0.0
