@@ -21,7 +21,16 @@ What the TPU v1 is, and is not:
   offline, and the rescale of int32 accumulators to 8 bits is an explicit step.
 
 The layer model (:func:`layer_cost`) is a tile-level pipeline model, stated with its
-assumptions in its docstring; it is not a cycle-accurate simulator of the chip.
+assumptions in its docstring; it is not a cycle-accurate simulator of the chip. Against the
+paper's measured throughput (Table 3) it is optimistic by 9% (MLP0) and 13% (MLP1):
+:func:`validate_against_paper`.
+
+Power follows the paper's measurements: 28 W idle, 40 W busy (Table 2) and 88% of full-load
+power at 10% offered load (Sec. 6), as a function of offered load, not of matrix-unit
+utilization (:meth:`TPUv1.power_w`); totals add the host server's share (Table 2).
+:func:`fp16_variant` (the same chip without int8) and the 8-bit host row of
+:func:`hardware_costs` separate "CPU -> TPU" from "FP -> int8"; :data:`TPU_PRIME` is the
+paper's GDDR5 thought experiment (Sec. 7).
 """
 from __future__ import annotations
 
