@@ -45,6 +45,11 @@ def test_clipping_explorer_curves_add_up_and_best_is_the_minimum():
     d = snr.noise_decomposition(x, 3, 2.0)
     assert ex.fig.data[3].y[2] == pytest.approx(d["total"])
     assert "Banner" in ex.readout.value
+    exact = snr.optimal_clip("gaussian", 3, model="exact")
+    assert f"exact optimum for the gaussian density: {exact:.2f}" in ex.readout.value
+    ex.controls["distribution"].value = "laplace"
+    exact = snr.optimal_clip("laplace", 3, scale=1 / np.sqrt(2), model="exact")   # unit-variance Laplace
+    assert f"exact optimum for the laplace density: {exact:.2f}" in ex.readout.value
 
 
 def test_entropy_search_explorer_matches_the_observer():

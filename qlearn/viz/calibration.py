@@ -177,7 +177,10 @@ def clipping_explorer(*, n: int = 20_000, seed: int = 0, bits: int = 4) -> Explo
         fig.data[4].x, fig.data[4].y = [clips[best]], [max(cv["total"][best], floor)]
         banner = snr.BANNER_2019_ALPHA[kind].get(b)
         scale = 1.0 if kind == "gaussian" else 1 / np.sqrt(2)  # Laplace b of a unit-variance Laplace
-        note = (f"; Banner et al. 2019 (ACIQ): {banner * scale:.2f}" if banner else "")
+        if (kind, b, "exact") not in cache:
+            cache[(kind, b, "exact")] = snr.optimal_clip(kind, b, scale=scale, model="exact")
+        note = f"; exact optimum for the {kind} density: {cache[(kind, b, 'exact')]:.2f}"
+        note += (f"; Banner et al. 2019 (ACIQ) formula: {banner * scale:.2f}" if banner else "")
         return (f"alpha = {clips[j]:.2f}: granular {cv['granular'][j]:.2e} + overload {cv['overload'][j]:.2e}"
                 f" = <b>{cv['total'][j]:.2e}</b><br>best clip on this sample: <b>{clips[best]:.2f}</b> std"
                 + note)
