@@ -250,6 +250,11 @@ def test_numbers_lesson_10_states():
     """Regression pins for the figures lesson 10 prints (derived checks are in the tests above)."""
     cb = nu.kmeans_codebook(M.layers[0].W, 2)
     np.testing.assert_allclose(cb.centroids, [-0.364, -0.102, 0.112, 0.364], atol=5e-4)
+    # "uniform" at 2 bits is symmetric narrow range: 3 levels (-s, 0, s), not 4 with 3 used
+    for L in M.layers:
+        levels = np.unique(nu.compress_weight(L.W, "uniform", 2)[0])
+        s = np.abs(L.W).max()
+        np.testing.assert_allclose(levels, [-s, 0.0, s], rtol=1e-15)
     acc = {k: round(nu.compress_model(M, *k[:2], per_channel=k[2]).accuracy(D.X_test, D.y_test), 3)
            for k in [("uniform", 2, True), ("kmeans", 2, True), ("kmeans", 4, True), ("log2", 3, True),
                      ("log2", 5, True), ("binary", None, True), ("ternary", None, True), ("binary", None, False)]}
