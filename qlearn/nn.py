@@ -61,8 +61,8 @@ def fixed_order_matmul(X, W) -> np.ndarray:
     could depend on the kernel. A BLAS ``X @ W.T`` (and ``einsum``, which may call it)
     chooses its blocking and FMA use per CPU. Cost: ``in`` passes over a
     ``(batch, out)`` array: about 7 ms for the 1258 training images through the first
-    layer on an idle 2-core machine, some 40x a BLAS product
-    (``benchmarks/bench_model_table.py`` prints both).
+    layer on the 2-core machine the course was written on, several times a BLAS product
+    (``benchmarks/bench_model_table.py`` prints both on yours).
 
     Examples
     --------
