@@ -15,6 +15,10 @@ course's network issue does not exist yet, so only the MLP is exported):
     activation and int8/int32 initializers for weights and biases, using qlearn's own scales
     and zero points (an :class:`qlearn.intops.IntegerMLP`). This is the form ORT's own
     quantizer writes; ORT's graph optimizer may fuse ``DQ -> Gemm -> Q`` into an integer kernel.
+:func:`qlinear_graph`
+    One fused ORT int8 kernel per layer: ``QLinearConv`` with a 1x1 kernel (a dense layer;
+    ``QLinearMatMul`` would do the same but has no bias input). The kernel requantizes
+    with ORT's own rule.
 :func:`integer_graph`
     Integer operators only up to the rescale: ``MatMulInteger`` (int8 x int8 -> int32, zero
     points applied by the kernel), ``Add`` of the int32 bias, then ORT's requantization rule
@@ -324,6 +328,69 @@ def integer_graph(imlp, *, input: str = "codes"):
         outputs += [_tensor(f"acc{i}", TensorProto.INT32, [None, n_out]),
                     _tensor(h, TensorProto.INT8, [None, n_out])]
     return _model_proto(b.nodes, [graph_input], outputs, b.inits, "qlearn_mlp_integer")
+
+
+def qlinear_graph(imlp, *, input: str = "codes"):
+    """The QLinear ONNX graph of an :class:`qlearn.intops.IntegerMLP`: ORT's fused int8 kernel per layer.
+
+    Introduced in lesson ``14_onnx_runtime``. Each dense layer is a ``QLinearConv`` with a
+    1x1 kernel on a ``(batch, in, 1, 1)`` tensor: ``QLinearMatMul`` has no bias input,
+    ``QLinearConv`` has an int32 one, and a 1x1 convolution is a dense layer. The kernel does
+    the integer matmul, adds the bias and requantizes itself (ORT: the multiplier
+    :func:`ort_multiplier`, the rule :func:`ort_requantize`).
+
+    Parameters
+    ----------
+    imlp : qlearn.intops.IntegerMLP
+        A fused ReLU is expressed by saturation, so a ReLU layer's output zero point must
+        be its ``qmin`` (true for min/max calibration of ReLU outputs, whose minimum is 0).
+    input : {'codes', 'float'}
+        As in :func:`integer_graph`.
+
+    Returns
+    -------
+    onnx.ModelProto
+        Output ``logits_q``: the int8 logit codes.
+
+    Examples
+    --------
+    >>> from qlearn import nn, data, intops
+    >>> imlp = intops.integer_mlp(nn.pretrained(), data.load_digits().X_calib)
+    >>> [n.op_type for n in qlinear_graph(imlp).graph.node]
+    ['Reshape', 'QLinearConv', 'QLinearConv', 'QLinearConv', 'Reshape']
+    """
+    from onnx import TensorProto
+    imlp = _check_integer_mlp(imlp)
+    if input not in ("codes", "float"):
+        raise ValueError(f"input must be 'codes' or 'float', got {input!r}")
+    for i, layer in enumerate(imlp.layers):
+        if layer.relu and layer.y_qp.zero_point != layer.y_qp.qmin:
+            raise ValueError(f"imlp.layers[{i}] has a fused ReLU but y zero point {layer.y_qp.zero_point} != qmin "
+                             f"{layer.y_qp.qmin}: QLinearConv can only clamp at qmin")
+    b = _Builder()
+    first = imlp.layers[0]
+    n_in, n_out = first.W_q.shape[1], imlp.layers[-1].W_q.shape[0]
+    if input == "float":
+        h = b.node("QuantizeLinear", [INPUT_NAME, b.const("x_scale", np.float32(first.x_qp.scale)),
+                                      b.const("x_zero_point", np.int8(first.x_qp.zero_point))], "x_q")
+        graph_input = _tensor(INPUT_NAME, TensorProto.FLOAT, [None, n_in])
+    else:
+        h = INPUT_NAME
+        graph_input = _tensor(INPUT_NAME, TensorProto.INT8, [None, n_in])
+    h = b.node("Reshape", [h, b.const("shape_nchw", np.array([0, -1, 1, 1], np.int64))], "x_nchw")
+    for i, layer in enumerate(imlp.layers):
+        sw = np.asarray(layer.w_qp.scale, dtype=np.float32)
+        zw = np.asarray(layer.w_qp.zero_point).astype(np.int8)
+        h = b.node("QLinearConv", [h, b.const(f"x{i}_scale", np.float32(layer.x_qp.scale)),
+                                   b.const(f"x{i}_zero_point", np.int8(layer.x_qp.zero_point)),
+                                   b.const(f"W{i}_q", layer.W_q.astype(np.int8)[:, :, None, None]),
+                                   b.const(f"W{i}_scale", sw), b.const(f"W{i}_zero_point", zw),
+                                   b.const(f"y{i}_scale", np.float32(layer.y_qp.scale)),
+                                   b.const(f"y{i}_zero_point", np.int8(layer.y_qp.zero_point)),
+                                   b.const(f"b{i}_q", layer.b_q.astype(np.int32))], f"q{i}")
+    b.node("Reshape", [h, b.const("shape_2d", np.array([0, -1], np.int64))], "logits_q")
+    return _model_proto(b.nodes, [graph_input], [_tensor("logits_q", TensorProto.INT8, [None, n_out])], b.inits,
+                        "qlearn_mlp_qlinear")
 
 
 def qdq_graph(imlp):

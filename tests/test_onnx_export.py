@@ -175,6 +175,42 @@ def test_every_difference_is_reproduced_from_exact_arithmetic(model, digits):
                                                  layer.qmin, layer.y_qp.qmax)[0])
 
 
+@pytest.mark.parametrize("scheme", list(SCHEMES))
+def test_orts_fused_qlinearconv_kernel_equals_the_written_out_rule_on_every_test_image(model, digits, scheme):
+    """ORT's own int8 kernel (QLinearConv, which requantizes internally) against the MatMulInteger graph
+    whose rescale is the float32 rule written out: equal bit for bit, through all three layers."""
+    imlp = intops.integer_mlp(model, digits.X_calib, **SCHEMES[scheme])
+    q = imlp.quantize_input(digits.X_test)
+    fused = ox.run(ox.qlinear_graph(imlp), q)["logits_q"]
+    explicit = ox.run(ox.integer_graph(imlp), q)["logits_q"]
+    assert np.array_equal(fused, explicit)
+    g = ox.qlinear_graph(imlp, input="float")
+    got = ox.run(g, digits.X_test)["logits_q"].astype(np.int64)
+    assert np.array_equal(got, ox.ort_forward_codes(imlp, digits.X_test))
+
+
+def test_orts_qlinearmatmul_kernel_requantizes_with_the_float32_rule(model, digits):
+    """QLinearMatMul (no bias input): ORT's kernel = round_half_even(float32(acc) * fl32(s_x s_w / s_y)) + z_y."""
+    from onnx import TensorProto
+    imlp = intops.integer_mlp(model, digits.X_calib)
+    layer = imlp.layers[0]
+    q = imlp.quantize_input(digits.X_test)
+
+    def build(b):
+        b.node("QLinearMatMul", ["X", b.const("xs", np.float32(layer.x_qp.scale)),
+                                 b.const("xz", np.int8(layer.x_qp.zero_point)),
+                                 b.const("W", layer.W_q.T.astype(np.int8)),
+                                 b.const("ws", np.float32(layer.w_qp.scale)), b.const("wz", np.int8(0)),
+                                 b.const("ys", np.float32(layer.y_qp.scale)),
+                                 b.const("yz", np.int8(layer.y_qp.zero_point))], "Y")
+
+    g = _one_layer_graph(build, TensorProto.INT8, TensorProto.INT8, 64, 64)
+    got = ox.run(g, q)["Y"].astype(np.int64)
+    acc = (q - layer.x_qp.zero_point) @ layer.W_q.T                       # no bias
+    M = ox.ort_multiplier(layer.x_qp.scale, layer.w_qp.scale, layer.y_qp.scale)
+    assert np.array_equal(got, ox.ort_requantize(acc, M, layer.y_qp.zero_point))
+
+
 def test_numpy_int8_path_equals_ort_rules_and_ort(model, digits):
     imlp = intops.integer_mlp(model, digits.X_calib, per_channel=True)
     codes = ox.numpy_int8_forward(imlp, digits.X_test)
@@ -334,6 +370,13 @@ def test_bad_arguments_raise_value_errors(model, digits):
         ox.qlearn_qparams(model, digits.X_calib, method="kl")
     with pytest.raises(ValueError, match="input must be 'codes' or 'float'"):
         ox.integer_graph(imlp, input="int")
+    with pytest.raises(ValueError, match="input must be 'codes' or 'float'"):
+        ox.qlinear_graph(imlp, input="int")
+    from qlearn.affine import QParams
+    shifted = intops.integer_layer(model.layers[0].W, model.layers[0].b, x_qp=imlp.layers[0].x_qp,
+                                   y_qp=QParams(imlp.layers[0].y_qp.scale, -100, -128, 127), relu=True)
+    with pytest.raises(ValueError, match="fused ReLU but y zero point -100 != qmin -128"):
+        ox.qlinear_graph(intops.IntegerMLP([shifted]))
     with pytest.raises(ValueError, match=r"X must have shape \(batch, 64\)"):
         ox.compare_with_integer_engine(imlp, np.zeros((2, 10)))
     with pytest.raises(ValueError, match=r"int8 codes in \[-128, 127\]"):
