@@ -58,6 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--max-kernels-per-client", type=int, default=10, metavar="N",
                    help="most kernels one client address may hold (default: 10; 0 for no limit, "
                         "needed behind a reverse proxy, where every learner has the proxy's address)")
+    s.add_argument("--unconnected-timeout", type=int, default=_serve.UNCONNECTED_TIMEOUT, metavar="SECONDS",
+                   help="free a lesson's kernel when its page has not connected to it this long after "
+                        f"being sent (a dropped request, a closed laptop; default: {_serve.UNCONNECTED_TIMEOUT})")
     s.add_argument("--plotly-inline", action="store_true",
                    help="send plotly.js inside every figure (plotly's default) instead of once, "
                         "as a cached file")
@@ -93,7 +96,8 @@ def options_from_args(args: argparse.Namespace, notebooks_dir=None) -> _serve.Se
                                timeout=args.timeout, cull_idle_timeout=args.cull_idle, preheat=preheat,
                                pool_size=args.pool_size, cached_plotly=not args.plotly_inline,
                                allow_hosts=tuple(args.allow_host), max_kernels=args.max_kernels,
-                               max_kernels_per_client=args.max_kernels_per_client)
+                               max_kernels_per_client=args.max_kernels_per_client,
+                               unconnected_timeout=args.unconnected_timeout)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -37,6 +37,8 @@ FRONTEND_EXTENSIONS = ("@jupyter-widgets/jupyterlab-manager", "@voila-dashboards
 MAX_POOL_SIZE = 64
 #: Upper bound of ``--max-kernels`` (a kernel is about 120-160 MB).
 MAX_KERNELS = 1000
+#: Seconds a sent page has to connect to its kernel before the kernel is freed (``--unconnected-timeout``).
+UNCONNECTED_TIMEOUT = 60
 #: Seconds a kernel may sit idle with no page connected before it is shut down.
 CULL_IDLE_TIMEOUT = 600
 #: Seconds between two culling passes.
@@ -239,6 +241,8 @@ class ServeOptions:
     #: Most kernels one client address holds at once; 0 for no limit (behind a proxy every learner
     #: has the proxy's address).
     max_kernels_per_client: int = 10
+    #: Seconds a sent page has to connect to its kernel before the kernel is freed.
+    unconnected_timeout: int = UNCONNECTED_TIMEOUT
 
     def __post_init__(self):
         if not isinstance(self.port, int) or not 1 <= self.port <= 65535:
@@ -250,6 +254,9 @@ class ServeOptions:
                              f"{self.cull_idle_timeout!r} and {self.cull_interval!r}")
         if not isinstance(self.pool_size, int) or not 0 <= self.pool_size <= MAX_POOL_SIZE:
             raise ValueError(f"pool_size must be an integer in [0, {MAX_POOL_SIZE}], got {self.pool_size!r}")
+        if not isinstance(self.unconnected_timeout, int) or not 1 <= self.unconnected_timeout <= 3600:
+            raise ValueError(f"unconnected_timeout must be an integer in [1, 3600] seconds, "
+                             f"got {self.unconnected_timeout!r}")
         if not isinstance(self.max_kernels, int) or not 0 <= self.max_kernels <= MAX_KERNELS:
             raise ValueError(f"max_kernels must be an integer in [0, {MAX_KERNELS}] (0: from memory), "
                              f"got {self.max_kernels!r}")
@@ -406,6 +413,8 @@ def guard_config(options: ServeOptions | None = None, base=None):
     c.Voila.kernel_websocket_connection_class = GuardedKernelConnection
     c.QlearnKernelManager.max_kernels = max(o.max_kernels or default_max_kernels(), pooled + 2)
     c.QlearnKernelManager.max_kernels_per_client = o.max_kernels_per_client
+    c.QlearnKernelManager.unconnected_timeout = float(o.unconnected_timeout)
+    c.QlearnKernelManager.check_interval = float(max(1, min(10, o.unconnected_timeout // 4)))
     c.MappingKernelManager.allow_tracebacks = False
     c.MappingKernelManager.traceback_replacement_message = "The lesson hit an error; the server log has the details."
     c.VoilaExecutor.on_cell_error = log_cell_error
@@ -491,7 +500,7 @@ def make_app(notebooks_dir: str | os.PathLike, options: ServeOptions | None = No
             request = PageRequest(client=self.request.remote_ip, lesson=str(path))
             try:
                 if hasattr(km, "admit"):
-                    km.admit(request.client, has_ready_kernel=takes_pool)
+                    km.admit(request, has_ready_kernel=takes_pool)
                 CLIENT.set(request)
                 await super().get(path)
             except KernelLimitReached as e:
@@ -516,6 +525,8 @@ def make_app(notebooks_dir: str | os.PathLike, options: ServeOptions | None = No
                 for kid in request.kernel_ids:
                     if hasattr(km, "page_sent"):
                         km.page_sent(kid)
+                if hasattr(km, "release"):
+                    km.release(request)
 
     bundle_name = plotly_bundle_name()
 
@@ -568,10 +579,10 @@ def make_app(notebooks_dir: str | os.PathLike, options: ServeOptions | None = No
         def init_handlers(self):
             from tornado.routing import Rule
             from tornado.web import StaticFileHandler
+            from voila.tornado.kernel_websocket_handler import VoilaKernelWebsocketHandler
 
             from .server.hosts import HostPolicy, RefusedHost, RefusedHostHandler
             from .server.websocket import GuardedKernelWebsocketHandler
-            from voila.tornado.kernel_websocket_handler import VoilaKernelWebsocketHandler
 
             # gzip every HTTP response (plotly.js: 4.8 MB -> 1.5 MB). `compress_response` in
             # Voila.tornado_settings is applied after the tornado Application exists, too late to

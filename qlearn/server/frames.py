@@ -3,7 +3,8 @@
 A lesson page talks to its kernel over Jupyter's kernel websocket protocol ``v1``
 (``v1.kernel.websocket.jupyter.org``): every message is one binary frame ::
 
-    n (8 bytes, little-endian) | offsets[0..n-1] (8 bytes each) | channel | header | parent | metadata | content | buffers...
+    n (8 bytes, little-endian) | offsets[0..n-1] (8 bytes each) |
+    channel | header | parent header | metadata | content | buffers...
 
 ``offsets[0]`` is where the channel starts (``8 * (n + 1)``), ``offsets[i]`` where part ``i``
 starts, and the last offset is the frame's length. jupyter_server reads ``n`` and the offsets

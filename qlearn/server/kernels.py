@@ -66,7 +66,7 @@ class KernelLimitReached(RuntimeError):
         self.status = status
 
 
-@dataclass
+@dataclass(eq=False)
 class PageRequest:
     """A lesson page being served: who asked, for which lesson, and the kernels started for it."""
 
@@ -128,6 +128,7 @@ class QlearnKernelManager(AsyncMappingKernelManager):
         super().__init__(**kwargs)
         self._handouts: dict[str, Handout] = {}
         self._starting = 0
+        self._inflight: set[PageRequest] = set()
         self._reaper = None
         self.closing = False
         if self.max_kernels <= 0:
@@ -136,20 +137,27 @@ class QlearnKernelManager(AsyncMappingKernelManager):
     # ------------------------------------------------------------------ admission
 
     def client_kernels(self, client: str) -> int:
-        return sum(1 for kid, h in self._handouts.items() if h.client == client and kid in self)
+        """Kernels ``client`` holds: handed out and alive, plus page requests in flight without one yet."""
+        held = sum(1 for kid, h in self._handouts.items() if h.client == client and kid in self)
+        return held + sum(1 for r in self._inflight if r.client == client and not r.kernel_ids)
 
-    def admit(self, client: str, has_ready_kernel: bool) -> None:
-        """Raise :class:`KernelLimitReached` if a page for ``client`` may not get a kernel now.
+    def admit(self, request: PageRequest, has_ready_kernel: bool) -> None:
+        """Raise :class:`KernelLimitReached` if ``request`` may not get a kernel now; else count it
+        as in flight until :meth:`release`.
 
         ``has_ready_kernel``: a pre-heated kernel is waiting for this lesson (taking it does not
         raise the count).
         """
         self.start_reaper()
         cap = self.max_kernels_per_client
-        if cap > 0 and self.client_kernels(client) >= cap:
+        if cap > 0 and self.client_kernels(request.client) >= cap:
             raise KernelLimitReached(CLIENT_MESSAGE.format(n=cap), status=429)
         if not has_ready_kernel and len(self) + self._starting >= self.max_kernels:
             raise KernelLimitReached(FULL_MESSAGE)
+        self._inflight.add(request)
+
+    def release(self, request: PageRequest) -> None:
+        self._inflight.discard(request)
 
     async def start_kernel(self, *args, **kwargs):
         env = kwargs.get("env") or {}

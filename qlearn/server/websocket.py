@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 
 from jupyter_server.services.kernels.connection.channels import ZMQChannelsWebsocketConnection
@@ -41,6 +42,9 @@ MAX_CONTROL_OPENS = 3
 CLOSE_POLICY = 1008
 
 _log = logging.getLogger("qlearn.serve")
+#: ipykernel's stderr line when a page closes or messages a comm the kernel no longer has (normal
+#: when a page goes away); not worth a log line.
+_NO_SUCH_COMM = re.compile(r"(No such comm: [0-9a-fA-F-]{1,64}\s*)+")
 REFUSED = BoundedLog(_log)
 KERNEL_OUTPUT = BoundedLog(_log)
 
@@ -115,6 +119,9 @@ class GuardedKernelConnection(ZMQChannelsWebsocketConnection):
                     header = json.loads(msg_list[0])
                     content = json.loads(msg_list[3]) if header.get("msg_type") == "stream" else {}
                 if header.get("msg_type") == "stream" and content.get("name") == "stderr":
+                    text = content.get("text", "")
+                    if _NO_SUCH_COMM.fullmatch(text):  # a page closing comms the kernel already dropped
+                        return None
                     KERNEL_OUTPUT.warning("qlearn: stderr of kernel %s (%s): %s", self.kernel_id,
                                           self._lesson(), excerpt(strip_ansi(content.get("text", "")), 2000))
                     return None
@@ -133,8 +140,6 @@ def strip_ansi(text: str) -> str:
     >>> strip_ansi("\\x1b[0;31mValueError\\x1b[0m: bad")
     'ValueError: bad'
     """
-    import re
-
     return re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", text)
 
 
