@@ -1,0 +1,24 @@
+"""Build-it-yourself tasks: the learner writes the function a lesson is about, a check says what is wrong.
+
+One module per lesson (``rounding`` for 02, ``affine`` for 03, ...). Each holds a scaffold
+(``SCAFFOLD_*``: signature, docstring, ``...``) and ``check_<task>(learner_fn)``, which runs the
+learner's function against qlearn's own on edge cases and seeded random ones and answers with a
+diagnosis (see :mod:`qlearn.exercises.checking`). Solutions: :func:`solution`, folded until opened,
+and the files in ``qlearn/exercises/solutions/`` for a teacher.
+"""
+from __future__ import annotations
+
+from qlearn.exercises import checking
+from qlearn.exercises.checking import TASKS, CheckResult, solution
+
+MODULES = ("rounding", "affine", "calibration")
+
+from qlearn.exercises import affine, calibration, rounding  # noqa: E402
+
+
+def tasks_of(lesson: str) -> list:
+    """The tasks of a lesson notebook (``"02_rounding.ipynb"``), in order."""
+    return [t for t in TASKS.values() if t.lesson == lesson]
+
+
+__all__ = ["checking", "TASKS", "CheckResult", "solution", "tasks_of", "MODULES", *MODULES]
