@@ -439,10 +439,13 @@ def histogram_mse(counts, edges, lo, hi, step):
     E = _sawtooth_integral(np.clip(e, lo, hi), step)
     E += np.maximum(e - hi, 0.0) ** 3 / 3
     E -= np.maximum(lo - e, 0.0) ** 3 / 3
-    # sum_i c_i/w_i (E_{i+1} - E_i), rearranged as one matrix-vector product
+    # sum_i c_i/w_i (E_{i+1} - E_i), rearranged as one weighted sum per candidate clip: an
+    # elementwise product and numpy's pairwise sum (fixed order on every CPU), not a BLAS
+    # matrix-vector product, whose summation order depends on the CPU and could move the
+    # argmin between two nearly equal candidates (the clip calibration picks)
     dens = counts / np.diff(edges)
     d = np.concatenate([[0.0], dens]) - np.concatenate([dens, [0.0]])
-    return (E @ d) / counts.sum()
+    return (E * d).sum(axis=1) / counts.sum()
 
 
 class MSEObserver(_HistogramObserver):

@@ -61,6 +61,14 @@ def lesson_figures():
         p = ptq.quantize_model(m, mode="full_integer", bits=bits, per_channel=pc, calib_data=D.X_calib)
         f[f"09 ptq b{bits} pc{pc}"] = images(p.accuracy(D.X_test, D.y_test))
         f[f"09 qat b{bits} pc{pc}"] = images(qat.pretrained_qat(bits, pc).accuracy(D.X_test, D.y_test))
+    # lesson 09: the regularization study's row for seed 0 (the shipped model) re-evaluated, and the
+    # figures the lesson reads from the shipped studies (loaded, so only the evaluation above can move)
+    study = ptq.load_regularization_study()
+    f["09 study seed 0 re-evaluated"] = [
+        images(ptq.quantize_model(m, mode="full_integer", bits=int(b), calib_data=D.X_calib)
+               .accuracy(D.X_test, D.y_test)) for b in study["bits"]]
+    f["09 study seed 0 shipped"] = [images(a) for a in study["ptq_accuracy"][0]]
+    f["09 noise study"] = np.round(qat.load_noise_study()["accuracy"] * N_TEST).astype(int).tolist()
     # lesson 10: codes applied after training
     for key in [("uniform", 2), ("kmeans", 2), ("kmeans", 4), ("log2", 3), ("log2", 4), ("log2", 5)]:
         f[f"10 {key}"] = images(nu.compress_model(m, *key).accuracy(D.X_test, D.y_test))
@@ -135,6 +143,20 @@ def test_figures_do_not_move_with_the_summation_order(monkeypatch, order):
     assert_same(BASE, lesson_figures())
 
 
+def test_mse_calibration_does_not_move_with_the_summation_order(monkeypatch):
+    """MSE calibration picks the candidate clip with the least modelled MSE. Move every candidate's MSE by
+    one ulp, alternately up and down (what another summation order could do): the chosen clips must not move."""
+    from qlearn import observers
+    original = observers.histogram_mse
+
+    def one_ulp_apart(counts, edges, lo, hi, step):
+        got = original(counts, edges, lo, hi, step)
+        return np.nextafter(got, np.where(np.arange(got.size) % 2, np.inf, -np.inf))
+
+    monkeypatch.setattr(observers, "histogram_mse", one_ulp_apart)
+    assert_same(BASE, lesson_figures())
+
+
 def _nudge(a, rng):
     """Every element one ulp up or down, at random."""
     a = np.asarray(a, dtype=np.float64)
@@ -168,6 +190,10 @@ def test_figures_do_not_move_with_one_ulp_on_every_float_weight(monkeypatch, see
     assert not np.array_equal(nn.pretrained().layers[0].W, load_mlp(nn.PRETRAINED_FILE).layers[0].W)
     got = lesson_figures()
     assert_same(BASE, got)
+
+
+def test_shipped_study_row_for_the_shipped_model_is_what_evaluation_gives():
+    assert BASE["09 study seed 0 re-evaluated"] == BASE["09 study seed 0 shipped"]
 
 
 def test_shipped_qat_models_evaluate_to_their_recorded_history():
