@@ -11,9 +11,9 @@ from __future__ import annotations
 from qlearn.exercises import checking
 from qlearn.exercises.checking import TASKS, CheckResult, solution
 
-MODULES = ("rounding", "affine", "calibration")
+MODULES = ("rounding", "affine", "calibration", "snr", "fixed_point", "per_channel")
 
-from qlearn.exercises import affine, calibration, rounding  # noqa: E402
+from qlearn.exercises import affine, calibration, fixed_point, per_channel, rounding, snr  # noqa: E402
 
 
 def tasks_of(lesson: str) -> list:

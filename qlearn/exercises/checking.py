@@ -77,7 +77,7 @@ def fmt(value, *, precision: int = 6) -> str:
         try:
             a = np.asarray(value)
             if a.dtype.kind in "biuf":
-                return np.array2string(a, precision=precision, threshold=12, edgeitems=3,
+                return np.array2string(a, precision=precision, threshold=12, edgeitems=2 if a.ndim > 1 else 3,
                                        max_line_width=100, floatmode="maxprec")
         except Exception:
             pass
@@ -138,7 +138,7 @@ class Case:
         parts = []
         for i, a in enumerate(self.args):
             name = names[i] if names and i < len(names) else f"arg{i}"
-            parts.append(f"{name}={fmt(a)}")
+            parts.append(f"{name}={fmt(a, precision=4)}")
         parts += [f"{k}={fmt(v)}" for k, v in self.kwargs.items()]
         return ", ".join(parts)
 
@@ -295,8 +295,8 @@ class Task:
             return "Your answer differs from qlearn's on the case below. " + self.cases[i].note
         best = max((s for s in scores if s[1]), key=lambda s: s[0], default=None)
         if best is not None:
-            return (f"Your answers differ from qlearn's. The closest known mistake (same answers on "
-                    f"{best[0]} of {len(self.cases)} cases, including this one): {best[2].diagnosis}")
+            return (f"Closest known mistake (it gives your answers on {best[0]} of {len(self.cases)} cases, "
+                    f"this one included; something else differs too): {best[2].diagnosis}")
         return "Your answers differ from qlearn's on the case below; compare them number by number."
 
 
