@@ -98,3 +98,57 @@ def test_bad_values_are_rejected(tmp_path, capsys, argv, match):
         cli.main([*argv, "--notebooks", str(tmp_path)])
     assert e.value.code == 2
     assert match in capsys.readouterr().err
+
+
+def test_hardening_flags_reach_the_guard_config(tmp_path):
+    args = cli.build_parser().parse_args(
+        ["serve", "--allow-host", "Class.Example.org", "--allow-host", "10.0.0.5:8866", "--max-kernels", "30",
+         "--max-kernels-per-client", "0", "--unconnected-timeout", "20"])
+    o = cli.options_from_args(args, tmp_path)
+    assert o.allow_hosts == ("class.example.org", "10.0.0.5")
+    c = serve.guard_config(o)
+    k = c.QlearnKernelManager
+    assert (k.max_kernels, k.max_kernels_per_client, k.unconnected_timeout) == (30, 0, 20.0)
+    defaults = cli.options_from_args(cli.build_parser().parse_args(["serve"]), tmp_path)
+    assert (defaults.allow_hosts, defaults.max_kernels, defaults.max_kernels_per_client) == ((), 0, 10)
+    assert defaults.unconnected_timeout == serve.UNCONNECTED_TIMEOUT == 60
+
+
+@pytest.mark.parametrize("argv, match", [(["serve", "--max-kernels", "-1"], "max_kernels"),
+                                         (["serve", "--max-kernels-per-client", "-2"], "max_kernels_per_client"),
+                                         (["serve", "--allow-host", "evil.example/x"], "allow_host"),
+                                         (["serve", "--unconnected-timeout", "0"], "unconnected_timeout")])
+def test_bad_hardening_values_are_rejected(tmp_path, capsys, argv, match):
+    with pytest.raises(SystemExit) as e:
+        cli.main([*argv, "--notebooks", str(tmp_path)])
+    assert e.value.code == 2
+    assert match in capsys.readouterr().err
+
+
+def test_non_loopback_host_starts_with_a_loud_warning(tmp_path, monkeypatch):
+    """No server is started: make_app is replaced by a stand-in that records what serve() logs."""
+    import logging
+
+    records = []
+
+    class FakeApp:
+        config = serve.guard_config(serve.ServeOptions(max_kernels=12))
+        log = logging.getLogger("qlearn.test.fakeapp")
+
+        def start(self):
+            records.append(("start", None))
+
+    FakeApp.log.handlers = [type("Keep", (logging.Handler,), {"emit": lambda self, r: records.append(
+        (r.levelname, r.getMessage()))})()]
+    FakeApp.log.propagate = False
+    FakeApp.log.setLevel(logging.INFO)
+    monkeypatch.setattr(serve, "make_app", lambda nb_dir, o: FakeApp())
+    serve.serve(tmp_path, serve.ServeOptions(host="0.0.0.0", open_browser=False))
+    warnings = [m for level, m in records if level == "WARNING"]
+    assert len(warnings) == 1
+    for words in ("0.0.0.0", "no login", "no TLS", "anyone", "proxy", "--allow-host"):
+        assert words in warnings[0]
+    assert any("at most 12 kernels" in (m or "") for _, m in records)
+    records.clear()
+    serve.serve(tmp_path, serve.ServeOptions(host="127.0.0.1", open_browser=False))
+    assert not [m for level, m in records if level == "WARNING"]

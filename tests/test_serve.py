@@ -13,6 +13,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from struct import pack as struct_pack
 
 import pytest
 
@@ -331,3 +332,244 @@ def test_served_kernels_skip_the_slow_iri_grammar(tmp_path):
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "None"  # blocked, and nothing failed for it
     assert serve.block_slow_imports(()) == []
+
+
+# ----------------------------------------------------------------------------- hardening (issue 16)
+
+def test_guard_settings_name_real_traits():
+    from jupyter_server.services.kernels.kernelmanager import MappingKernelManager
+    from voila.app import Voila
+    from voila.configuration import VoilaConfiguration
+    from voila.execute import VoilaExecutor
+
+    from qlearn.server.kernels import QlearnKernelManager
+
+    classes = {"Voila": Voila, "VoilaConfiguration": VoilaConfiguration, "VoilaExecutor": VoilaExecutor,
+               "MappingKernelManager": MappingKernelManager, "QlearnKernelManager": QlearnKernelManager}
+    c = serve.guard_config(serve.ServeOptions())
+    for section in c:
+        traits = classes[section].class_traits(config=True)
+        for key in c[section]:
+            assert key in traits, f"{section}.{key} is not a configurable trait"
+
+
+def test_the_internals_the_guard_relies_on_exist():
+    """qlearn.serve subclasses or reads these; a Voila or jupyter_server upgrade that renames one
+    must fail here, not silently drop a protection."""
+    import inspect
+
+    import nbclient
+    from jupyter_server.services.kernels.connection.channels import ZMQChannelsWebsocketConnection
+    from tornado.web import Application
+    from voila.app import Voila
+    from voila.notebook_renderer import NotebookRenderer
+    from voila.tornado.kernel_websocket_handler import VoilaKernelWebsocketHandler
+    from voila.voila_kernel_manager import voila_kernel_manager_factory
+
+    for name in ("handle_incoming_message", "_on_zmq_reply", "_on_error", "subprotocol"):
+        assert hasattr(ZMQChannelsWebsocketConnection, name), name
+    assert "VoilaKernelWebsocketHandler" in inspect.getsource(Voila.init_handlers)
+    assert "TornadoVoilaHandler" in inspect.getsource(Voila.init_handlers)
+    assert hasattr(VoilaKernelWebsocketHandler, "select_subprotocol")
+    assert "_handle_signal_stop" in inspect.getsource(Voila) and hasattr(Voila, "stop")
+    assert "kernel_websocket_connection_class" in Voila.class_traits(config=True)
+    assert "notebook_path" in inspect.getsource(NotebookRenderer.__init__)
+    assert "on_cell_error" in nbclient.NotebookClient.class_traits(config=True)
+    assert "default_router" in inspect.getsource(Application.__init__)
+    km = voila_kernel_manager_factory(serve_guard_km(), True, 0)
+    assert "_pools" in inspect.getsource(km.__init__) and "pop(0)" in inspect.getsource(km.get_rendered_notebook)
+
+
+def serve_guard_km():
+    from qlearn.server.kernels import QlearnKernelManager
+
+    return QlearnKernelManager
+
+
+def _frame_ref(channel, parts):
+    """A v1 frame built by jupyter_server's own serializer (the reference)."""
+    from jupyter_server.services.kernels.connection.base import serialize_msg_to_ws_v1
+
+    return serialize_msg_to_ws_v1(list(parts), channel)
+
+
+def test_v1_frames_from_jupyter_server_parse_to_the_same_parts():
+    from jupyter_server.services.kernels.connection.base import deserialize_msg_from_ws_v1
+
+    from qlearn.server.frames import build_v1_frame, parse_v1_frame
+
+    for n_buffers in range(0, 5):
+        buffers = [bytes([i]) * i for i in range(n_buffers)]
+        parts = [b'{"msg_type": "comm_msg"}', b"{}", b"{}", b'{"comm_id": "a"}', *buffers]
+        frame = _frame_ref("shell", parts)
+        assert build_v1_frame("shell", parts) == frame
+        assert parse_v1_frame(frame) == deserialize_msg_from_ws_v1(frame) == ("shell", parts)
+
+
+def test_every_truncation_or_extension_of_a_frame_is_refused():
+    from qlearn.server.frames import FrameError, parse_v1_frame
+
+    frame = _frame_ref("shell", [b"{}", b"{}", b"{}", b"{}", b"xyz"])
+    for cut in range(len(frame)):
+        with pytest.raises(FrameError):
+            parse_v1_frame(frame[:cut])
+    with pytest.raises(FrameError):
+        parse_v1_frame(frame + b"\0")
+
+
+@pytest.mark.parametrize("frame, match", [
+    (struct_pack("<Q", 2**63 - 1), "part count"),
+    (struct_pack("!i", 10**7) + b"\0" * 16, "part count"),
+    (b"\x06" + b"\0" * 6, "no part count"),
+    (struct_pack("<7Q", 6, 56, 61, 61, 61, 61, 10**12), "last offset"),
+    (struct_pack("<7Q", 6, 56, 61, 60, 61, 61, 61) + b"shell", "decrease"),
+    (struct_pack("<7Q", 6, 48, 61, 61, 61, 61, 61) + b"shell", "first offset"),
+    ("{}", "text frame"),
+])
+def test_hostile_frames_are_refused_before_anything_is_allocated(frame, match):
+    from qlearn.server.frames import FrameError, parse_v1_frame
+
+    with pytest.raises(FrameError, match=match):
+        parse_v1_frame(frame)
+
+
+def test_random_bytes_never_crash_the_parser():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from qlearn.server.frames import FrameError, parse_v1_frame
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.binary(max_size=200))
+    def check(data):
+        try:
+            channel, parts = parse_v1_frame(data)
+        except FrameError:
+            return
+        assert len(data) >= 56 and 4 <= len(parts) <= 20 and sum(map(len, parts)) + len(channel) <= len(data)
+
+    check()
+
+
+def _msg(msg_type, content, metadata=None):
+    import json as _json
+
+    return [_json.dumps(x).encode() for x in ({"msg_type": msg_type}, {}, metadata or {}, content)]
+
+
+CONTROL = {"comm_id": "c", "target_name": "jupyter.widget.control"}
+
+
+@pytest.mark.parametrize("channel, parts, ok", [
+    ("shell", _msg("comm_msg", {"comm_id": "a", "data": {"method": "update"}}), True),
+    ("shell", _msg("comm_close", {"comm_id": "a"}), True),
+    ("shell", _msg("kernel_info_request", {}), True),
+    ("shell", _msg("comm_info_request", {}), True),
+    ("shell", _msg("comm_open", CONTROL, {"version": "1.0.0"}), True),
+    ("shell", _msg("comm_open", CONTROL), False),
+    ("shell", _msg("comm_open", CONTROL, {"version": "2.0.0"}), False),
+    ("shell", _msg("comm_open", {"comm_id": "c", "target_name": "jupyter.widget"}), False),
+    ("shell", _msg("execute_request", {"code": "import os"}), False),
+    ("shell", _msg("shutdown_request", {}), False),
+    ("control", _msg("kernel_info_request", {}), False),
+    ("iopub", _msg("comm_msg", {"comm_id": "a"}), False),
+    ("", _msg("comm_msg", {"comm_id": "a"}), False),
+    ("shell", [b"[]", b"{}", b"{}", b"{}"], False),
+    ("shell", [b'{"msg_type": "comm_msg", "pad": "' + b"x" * 5000 + b'"}', b"{}", b"{}", b"{}"], False),
+    ("shell", _msg("comm_msg", {"comm_id": 5}), False),
+])
+def test_message_policy(channel, parts, ok):
+    from qlearn.server.frames import FrameError, check_message
+
+    if ok:
+        check_message(channel, parts)
+    else:
+        with pytest.raises(FrameError):
+            check_message(channel, parts)
+
+
+@pytest.mark.parametrize("host, listen, allowed, ok", [
+    ("127.0.0.1:8866", "127.0.0.1", (), True), ("localhost:8866", "127.0.0.1", (), True),
+    ("[::1]:8866", "127.0.0.1", (), True), ("127.0.0.1", "127.0.0.1", (), True),
+    ("evil.example:8866", "127.0.0.1", (), False), ("localhost.evil.example:8866", "127.0.0.1", (), False),
+    ("127.0.0.1.nip.io:8866", "127.0.0.1", (), False), ("10.0.0.5:8866", "127.0.0.1", (), False),
+    ("", "127.0.0.1", (), False),
+    ("class.example.org", "0.0.0.0", ("class.example.org",), True),
+    ("CLASS.example.org:443", "0.0.0.0", ("class.example.org",), True),
+    ("10.0.0.5:8866", "0.0.0.0", (), True), ("evil.example:8866", "0.0.0.0", ("class.example.org",), False),
+])
+def test_host_policy(host, listen, allowed, ok):
+    from qlearn.server.hosts import HostPolicy
+
+    assert HostPolicy(listen=listen, allowed=allowed).allows(host) is ok
+
+
+def _km(**traits):
+    from traitlets.config import Config
+
+    from qlearn.server.kernels import QlearnKernelManager
+
+    c = Config()
+    for k, v in traits.items():
+        setattr(c.QlearnKernelManager, k, v)
+    return QlearnKernelManager(config=c)
+
+
+def test_kernel_caps_count_pages_in_flight_and_running_kernels():
+    from qlearn.server.kernels import KernelLimitReached, PageRequest
+
+    km = _km(max_kernels=3, max_kernels_per_client=2)
+    km.start_reaper = lambda: None  # no event loop here
+    a1, a2, a3 = (PageRequest("10.0.0.1", "01.ipynb") for _ in range(3))
+    km.admit(a1, has_ready_kernel=False)
+    km.admit(a2, has_ready_kernel=False)
+    with pytest.raises(KernelLimitReached) as e:
+        km.admit(a3, has_ready_kernel=False)
+    assert e.value.status == 429
+    km.release(a1)
+    km.admit(a3, has_ready_kernel=False)
+    km._kernels.update({f"k{i}": object() for i in range(3)})  # the server holds 3 kernels: full
+    with pytest.raises(KernelLimitReached) as e:
+        km.admit(PageRequest("10.0.0.9", "01.ipynb"), has_ready_kernel=False)
+    assert e.value.status == 503
+    km.admit(PageRequest("10.0.0.9", "01.ipynb"), has_ready_kernel=True)  # a ready kernel adds none
+
+
+def test_reaper_frees_unconnected_and_abandoned_kernels_only():
+    km = _km(unconnected_timeout=60, disconnected_timeout=120)
+    km._kernels.update({k: object() for k in ("never", "sending", "gone", "open", "fresh")})
+    for k in ("never", "sending", "gone", "open", "fresh"):
+        km.record_handout(k, "10.0.0.1", "01.ipynb")
+        km._kernel_connections[k] = 0
+    for k in ("never", "gone", "open", "fresh"):
+        km.page_sent(k)
+    for k in ("gone", "open"):
+        km.notify_connect(k)
+    km.notify_disconnect("gone")
+    t0 = km._handouts["fresh"].sent
+    km._handouts["fresh"].sent = t0 + 100  # sent 100 s after the others
+    doomed = dict(km.doomed(now=t0 + 121))
+    assert set(doomed) == {"never", "gone"}
+    assert "never connected" in doomed["never"] and "went away" in doomed["gone"]
+    assert km.lesson_of("open") == "01.ipynb" and km.lesson_of("unknown") == "?"
+
+
+def test_bounded_log_caps_what_a_client_can_write(caplog):
+    import logging
+
+    from qlearn.server.logs import BoundedLog, excerpt
+
+    log = BoundedLog(logging.getLogger("qlearn.test.bounded"), max_records=5, window=3600)
+    with caplog.at_level(logging.WARNING, logger="qlearn.test.bounded"):
+        for _ in range(1000):
+            log.warning("refused %s", excerpt(b"B" * 2**20, 100))
+    assert len(caplog.records) == 5 and log.dropped == 995
+    assert sum(len(r.getMessage()) for r in caplog.records) < 5 * 200
+
+
+def test_static_handlers_answer_404_to_malformed_paths():
+    from voila.static_file_handler import TemplateStaticFileHandler
+
+    guarded = serve._malformed_path_is_404(TemplateStaticFileHandler)
+    assert issubclass(guarded, TemplateStaticFileHandler)
+    assert guarded.__name__ == "GuardedTemplateStaticFileHandler"

@@ -1,6 +1,7 @@
 """What a learner sees when something goes wrong: a clear page, never a spinner forever.
 
-* a cell that raises: the page finishes, shows a plain message, no traceback, no source;
+* a cell that raises: the page finishes, shows a plain message, no traceback, no source; the server
+  log has the lesson's name and the traceback;
 * the lesson's kernel goes away (culled, crashed): a banner says so and offers a reload;
 * the server goes away: the same banner.
 """
@@ -42,6 +43,13 @@ def test_failing_cell_gives_a_clear_page(failing_server, pw_browser):
     assert page.locator("#loading").count() == 0 or not page.locator("#loading").is_visible()
     assert not guard.external and not guard.page_errors
     context.close()
+    # the teacher finds it in the server log: the lesson, the cell and the traceback
+    log = failing_server.log_path.read_text(encoding="utf-8", errors="replace")
+    line = next((ln for ln in log.splitlines() if "qlearn: cell" in ln and "98_broken.ipynb" in ln), None)
+    assert line is not None, log[-3000:]
+    assert "RuntimeError" in line and "internal detail 42" in line
+    after = log[log.index(line):]
+    assert "Traceback" in after and "raise RuntimeError('internal detail 42')" in after
 
 
 SHUTDOWN_JS = """async () => {
