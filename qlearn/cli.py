@@ -56,8 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "server is full (default: 0, derived from this machine's memory at about "
                         f"160 MB a kernel; at most {_serve.MAX_KERNELS})")
     s.add_argument("--max-kernels-per-client", type=int, default=10, metavar="N",
-                   help="most kernels one client address may hold (default: 10; 0 for no limit, "
-                        "needed behind a reverse proxy, where every learner has the proxy's address)")
+                   help="most kernels one client address may hold (default: 10; 0 for no limit). "
+                        "Not applied to 127.0.0.1 and ::1: this machine's own browser, or a reverse "
+                        "proxy on it, through which every learner arrives")
     s.add_argument("--unconnected-timeout", type=int, default=_serve.UNCONNECTED_TIMEOUT, metavar="SECONDS",
                    help="free a lesson's kernel when its page has not connected to it this long after "
                         f"being sent (a dropped request, a closed laptop; default: {_serve.UNCONNECTED_TIMEOUT})")

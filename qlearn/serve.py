@@ -238,8 +238,8 @@ class ServeOptions:
     allow_hosts: tuple = ()
     #: Most kernels at once, pre-heated pool included; 0 derives it from the machine's memory.
     max_kernels: int = 0
-    #: Most kernels one client address holds at once; 0 for no limit (behind a proxy every learner
-    #: has the proxy's address).
+    #: Most kernels one client address holds at once; 0 for no limit. Not applied to 127.0.0.1 and ::1
+    #: (this machine's browser, or a reverse proxy on it).
     max_kernels_per_client: int = 10
     #: Seconds a sent page has to connect to its kernel before the kernel is freed.
     unconnected_timeout: int = UNCONNECTED_TIMEOUT

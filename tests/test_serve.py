@@ -533,6 +533,10 @@ def test_kernel_caps_count_pages_in_flight_and_running_kernels():
         km.admit(PageRequest("10.0.0.9", "01.ipynb"), has_ready_kernel=False)
     assert e.value.status == 503
     km.admit(PageRequest("10.0.0.9", "01.ipynb"), has_ready_kernel=True)  # a ready kernel adds none
+    km._kernels.clear()
+    local = [PageRequest("127.0.0.1", "01.ipynb") for _ in range(3)]
+    for r in local:  # this machine's browser (or a proxy on it): only the server cap applies
+        km.admit(r, has_ready_kernel=False)
 
 
 def test_reaper_frees_unconnected_and_abandoned_kernels_only():

@@ -11,9 +11,12 @@ from __future__ import annotations
 from qlearn.exercises import checking
 from qlearn.exercises.checking import TASKS, CheckResult, solution
 
-MODULES = ("rounding", "affine", "calibration", "snr", "fixed_point", "per_channel")
+MODULES = ("rounding", "affine", "calibration", "snr", "fixed_point", "per_channel", "ptq", "qat", "binary",
+           "intops", "systolic", "tpu")
 
-from qlearn.exercises import affine, calibration, fixed_point, per_channel, rounding, snr  # noqa: E402
+from qlearn.exercises import (  # noqa: E402
+    affine, binary, calibration, fixed_point, intops, per_channel, ptq, qat, rounding, snr, systolic, tpu,
+)
 
 
 def tasks_of(lesson: str) -> list:

@@ -8,7 +8,8 @@ still starts one, and a kernel whose page never connects lived until the idle cu
 * ``max_kernels``: most kernels at once, the pre-heated pool included. A page asked for when the
   server is full gets :func:`busy_page` (HTTP 503, "try again in a minute"), not a kernel; a pool
   refill waits for room instead of failing.
-* ``max_kernels_per_client``: most kernels handed to one client address (HTTP 429 past it).
+* ``max_kernels_per_client``: most kernels handed to one client address (HTTP 429 past it); not
+  applied to 127.0.0.1 and ::1 (this machine's browser, or a reverse proxy on it).
 * kernels handed to a page that never connects are shut down ``unconnected_timeout`` seconds after
   the page was sent; kernels whose page went away (websocket closed, no unload) after
   ``disconnected_timeout``; kernels with a page connected but idle after ``connected_idle_timeout``.
@@ -31,6 +32,10 @@ from traitlets import Float, Int
 #: The client address (and lesson) of the page request being served; kernels started inside it are
 #: attributed to it. A context variable, so concurrent requests do not see each other's.
 CLIENT: contextvars.ContextVar[PageRequest | None] = contextvars.ContextVar("qlearn_client", default=None)
+#: Client addresses the per-client cap does not apply to: this machine's own browser (one user, the
+#: server cap is theirs) or a reverse proxy on it (every learner arrives from it). Other loopback
+#: addresses (127.0.0.2...) are capped like any client.
+UNCAPPED_CLIENTS = frozenset({"127.0.0.1", "::1"})
 #: Memory a kernel is budgeted when the default cap is derived from the machine's memory.
 KERNEL_BUDGET_BYTES = 160 * 2**20
 
@@ -150,7 +155,7 @@ class QlearnKernelManager(AsyncMappingKernelManager):
         """
         self.start_reaper()
         cap = self.max_kernels_per_client
-        if cap > 0 and self.client_kernels(request.client) >= cap:
+        if cap > 0 and request.client not in UNCAPPED_CLIENTS and self.client_kernels(request.client) >= cap:
             raise KernelLimitReached(CLIENT_MESSAGE.format(n=cap), status=429)
         if not has_ready_kernel and len(self) + self._starting >= self.max_kernels:
             raise KernelLimitReached(FULL_MESSAGE)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 
 from qlearn.viz.explorer import Explorer
-from qlearn.viz.quiz import Question, quiz
+from qlearn.viz.quiz import Question, lesson_quiz, quiz
 
 
 def widget(fig):
@@ -33,4 +33,4 @@ def __getattr__(name):  # submodules and explorers on first use
         raise
 
 
-__all__ = ["Explorer", "Question", "quiz", "widget"]
+__all__ = ["Explorer", "Question", "lesson_quiz", "quiz", "widget"]

@@ -153,3 +153,17 @@ def quiz(*questions: Question) -> widgets.VBox:
     box.questions = list(questions)
     box.score = score
     return box
+
+
+def lesson_quiz(lesson: str) -> widgets.VBox:
+    """The "Check yourself" quiz of a lesson, built from :data:`qlearn.quizzes.QUIZZES`.
+
+    The questions, answers and explanations live in ``qlearn/quizzes.py``, not in the lesson's
+    code cell, so a learner reading the notebook in JupyterLab does not see the answers next to
+    the questions.
+    """
+    from qlearn.quizzes import QUIZZES
+
+    if lesson not in QUIZZES:
+        raise ValueError(f"lesson must be one of {sorted(QUIZZES)}, got {lesson!r}")
+    return quiz(*(Question(**dict(q)) for q in QUIZZES[lesson]))
