@@ -125,6 +125,19 @@ def same_numbers(expected, got, *, rtol: float = 1e-9, atol: float = 1e-12) -> b
     return bool(np.all(close | both_inf))
 
 
+def same_answers(a, b) -> bool:
+    """Two answers are the same (NaN equal to NaN): how a learner's answer is matched to a known mistake's."""
+    if isinstance(a, tuple) or isinstance(b, tuple):
+        if not isinstance(a, (tuple, list)) or not isinstance(b, (tuple, list)) or len(a) != len(b):
+            return False
+        return all(same_answers(x, y) for x, y in zip(a, b))
+    x, y = as_float_array(a), as_float_array(b)
+    if x is None or y is None or x.shape != y.shape:
+        return False
+    with np.errstate(invalid="ignore"):
+        return bool(np.all(np.isclose(x, y, rtol=1e-9, atol=1e-12, equal_nan=True) | (x == y)))
+
+
 @dataclass(frozen=True)
 class Case:
     """One input of a check: a short label a learner reads (``"ties at .5"``) and the arguments."""
@@ -281,8 +294,8 @@ class Task:
         scores = []
         for m in self.mistakes:
             answers = [call(m.fn, c.args, c.kwargs) for c in self.cases]
-            agree = [not isinstance(g, _Raised) and not isinstance(a, _Raised) and self.compare(a, g)
-                     for a, g in zip(answers, got)]
+            agree = [not isinstance(g, _Raised) and not isinstance(a, _Raised)
+                     and (self.compare(a, g) or same_answers(a, g)) for a, g in zip(answers, got)]
             comparable = [not isinstance(g, _Raised) for g in got]
             if all(a for a, ok in zip(agree, comparable) if ok) and agree[i]:
                 return m.diagnosis
@@ -300,16 +313,26 @@ class Task:
         return "Your answers differ from qlearn's on the case below; compare them number by number."
 
 
+def _stub_doc():
+    """A docstring."""
+    ...
+
+
+def _stub_plain():
+    ...
+
+
 def _body_is_ellipsis(fn) -> bool:
     """True if the function's body is only a docstring and ``...`` (the scaffold as given)."""
     code = getattr(fn, "__code__", None)
     if code is None:
         return False
+    if code.co_code in (_stub_doc.__code__.co_code, _stub_plain.__code__.co_code):
+        return True  # the same bytecode as a body of only a docstring and `...`
     try:
         src = textwrap.dedent(inspect.getsource(fn))
-    except (OSError, TypeError):
-        # source not available (e.g. defined in some consoles): an Ellipsis constant and nothing else
-        return code.co_names == () and Ellipsis in code.co_consts
+    except (OSError, TypeError):  # source not available (exec, some consoles)
+        return False
     import ast
 
     try:
