@@ -12,7 +12,7 @@ from qlearn.viz.explorer import Explorer
 from qlearn.viz.style import COLORS, base_layout
 
 _ROUNDINGS = [("nearest, ties to even", "half_even"), ("nearest, ties away", "half_away"),
-              ("floor (truncate bits)", "floor"), ("toward zero", "toward_zero")]
+              ("floor (drop the low bits)", "floor"), ("truncate (toward zero)", "toward_zero")]
 
 
 def fixed_point_explorer(*, int_bits: int = 3, frac_bits: int = 4) -> Explorer:
