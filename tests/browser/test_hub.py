@@ -42,7 +42,8 @@ from qbrowser import (
     error_outputs,
     free_port,
     missing,
-    open_lesson,
+    start_lesson,
+    wait_lesson,
 )
 
 pytestmark = pytest.mark.browser
@@ -147,6 +148,7 @@ class Hub:
         self.server, self.state, self.passwords = server, state, passwords
         self.url = server.url
         self.lessons = state / "lessons"
+        self.sessions = {}  # name -> logged-in requests session (each login renders the landing page)
 
 
 @pytest.fixture(scope="module")
@@ -209,12 +211,15 @@ def login(hub: Hub, name: str, password: str):
 
 def student_session(hub: Hub, name: str):
     """Logged in as ``name`` with their password, their server running, its landing page loaded."""
+    if name in hub.sessions:
+        return hub.sessions[name]
     s, r = login(hub, name, hub.passwords[name])
     deadline = time.monotonic() + 150
     while "/voila/render/" not in r.url and time.monotonic() < deadline:
         time.sleep(1)
         r = s.get(f"{hub.url}user/{name}/", timeout=180)
     assert r.ok and f"/user/{name}/voila/render/" in r.url, (r.status_code, r.url, hub.server.log_tail())
+    hub.sessions[name] = s
     return s
 
 
@@ -245,21 +250,22 @@ def test_three_students_each_reach_the_landing_page_and_a_lesson(hub, pw_browser
         page.click("[type=submit]")
         students.append((name, ctx, guard, page))
     try:
-        for name, ctx, guard, page in students:
+        for name, _ctx, _guard, page in students:  # the hub sends each to their own landing page
             page.wait_for_url(f"**/user/{name}/voila/render/00_index.ipynb*", timeout=180_000)
-            page.close()
-            base = f"{hub.url}user/{name}/"
-            landing, _ = open_lesson(ctx, base, "00_index.ipynb")
-            assert not error_outputs(landing)
-            assert f"/user/{name}/" in landing.url
-            landing.close()
-            page, _ = open_lesson(ctx, base, lesson)
+            page.wait_for_selector("#rendered_cells", state="visible", timeout=180_000)
+            assert page.locator("#qlearn-banner").count() == 0
+            assert not error_outputs(page)
+            assert page.locator("a[href*='.ipynb']").count() > 0  # the links to the lessons
+        opened = [(name, ctx, guard, *start_lesson(ctx, f"{hub.url}user/{name}/", lesson))  # all three at once
+                  for name, ctx, guard, _page in students]
+        for name, _ctx, guard, page, resp in opened:
+            wait_lesson(page, resp)
+            assert f"/user/{name}/" in page.url
             assert not error_outputs(page)
             explorers = page.locator(".qlearn-explorer")
             if explorers.count():
                 check_explorer(page, explorers.first)
             guard.assert_clean()
-            page.close()
     finally:
         for _name, ctx, _guard, _page in students:
             ctx.close()
@@ -298,6 +304,9 @@ def test_a_student_gets_no_terminal_no_lab_and_cannot_write_the_lessons(hub):
         "checkpoint": s.post(api + "contents/00_index.ipynb/checkpoints", headers=h, timeout=30),
     }
     assert {k: r.status_code for k, r in attempts.items()} == {k: 403 for k in attempts}
+    # refused by the read-only contents manager, not by a missing XSRF token
+    assert all("read-only" in r.json().get("message", "") for r in attempts.values()), \
+        {k: r.text[:200] for k, r in attempts.items()}
     assert tree_digest(hub.lessons) == before
     # Grace still gets the course's landing page, not anything Ada tried to plant.
     g = student_session(hub, GRACE)
