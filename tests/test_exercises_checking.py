@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import qlearn as ql
-from qlearn.exercises import TASKS, checking, solution, tasks_of
+from qlearn.exercises import TASKS, solution, tasks_of
 from qlearn.exercises.checking import NOT_WRITTEN, CheckResult
 
 LESSONS_WITH_TASKS = [f"{n:02d}" for n in range(2, 14)]

@@ -15,7 +15,18 @@ MODULES = ("rounding", "affine", "calibration", "snr", "fixed_point", "per_chann
            "intops", "systolic", "tpu")
 
 from qlearn.exercises import (  # noqa: E402
-    affine, binary, calibration, fixed_point, intops, per_channel, ptq, qat, rounding, snr, systolic, tpu,
+    affine,
+    binary,
+    calibration,
+    fixed_point,
+    intops,
+    per_channel,
+    ptq,
+    qat,
+    rounding,
+    snr,
+    systolic,
+    tpu,
 )
 
 
@@ -24,4 +35,6 @@ def tasks_of(lesson: str) -> list:
     return [t for t in TASKS.values() if t.lesson == lesson]
 
 
-__all__ = ["checking", "TASKS", "CheckResult", "solution", "tasks_of", "MODULES", *MODULES]
+__all__ = ["checking", "TASKS", "CheckResult", "solution", "tasks_of", "MODULES",
+           "rounding", "affine", "calibration", "snr", "fixed_point", "per_channel", "ptq", "qat", "binary",
+           "intops", "systolic", "tpu"]

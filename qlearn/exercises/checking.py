@@ -135,7 +135,7 @@ def same_answers(a, b) -> bool:
     if x is None or y is None or x.shape != y.shape:
         return False
     with np.errstate(invalid="ignore"):
-        return bool(np.all(np.isclose(x, y, rtol=1e-9, atol=1e-12, equal_nan=True) | (x == y)))
+        return bool(np.all(np.isclose(x, y, rtol=1e-12, atol=1e-15, equal_nan=True) | (x == y)))
 
 
 @dataclass(frozen=True)

@@ -84,7 +84,8 @@ def _cases():
     rng = np.random.default_rng(8)
     return [
         Case("inside Q3.4", (np.array([1.03, -2.51, 0.97, 3.3, -0.01, 0.0]), 3, 4)),
-        Case("ties in Q3.4 (x * 16 ends in .5)", (np.array([1.0 / 32, 3.0 / 32, -1.0 / 32, -3.0 / 32, 5.0 / 32]), 3, 4)),
+        Case("ties in Q3.4 (x * 16 ends in .5)",
+             (np.array([1.0 / 32, 3.0 / 32, -1.0 / 32, -3.0 / 32, 5.0 / 32]), 3, 4)),
         Case("saturation in Q3.4", (np.array([9.0, 8.0, 7.97, -8.0, -8.02, -100.0]), 3, 4),
              note="Q3.4 spans [-8, 7.9375]."),
         Case("Q0.7 (an int8 in [-1, 1))", (np.array([0.999, -1.0, -1.5, 0.5, 1.0]), 0, 7)),

@@ -6,8 +6,10 @@
 Examples
 --------
 >>> from qlearn.exercises.solutions import intops as sol
->>> check_quantize_multiplier(sol.quantize_multiplier).passed, check_rounding_divide_by_pot(sol.rounding_divide_by_pot).passed
-(True, True)
+>>> check_quantize_multiplier(sol.quantize_multiplier).passed
+True
+>>> check_rounding_divide_by_pot(sol.rounding_divide_by_pot).passed
+True
 >>> print(check_rounding_divide_by_pot(lambda x, e: np.asarray(x) >> e).diagnosis)  # doctest: +ELLIPSIS
 You shift right (x >> exponent)...
 """
