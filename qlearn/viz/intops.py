@@ -11,7 +11,7 @@ from qlearn.viz.explorer import Explorer
 from qlearn.viz.style import COLORS, base_layout
 
 ROUNDINGS = [("gemmlowp: SRDHM + RoundingDivideByPOT", "gemmlowp"),
-             ("plain shift (truncate, no rounding)", "truncate"),
+             ("arithmetic shift (floor, no rounding)", "floor"),
              ("Q15 multiplier (16-bit m0)", "q15")]
 
 
@@ -19,7 +19,7 @@ def _rescale(acc, M, how, zp):
     m0, shift = intops.quantize_multiplier(M)
     if how == "gemmlowp":
         return intops.requantize(acc, m0, shift, zp), m0, shift
-    if how == "truncate":                         # floor(acc * m0 / 2**(31 - shift)): an arithmetic shift
+    if how == "floor":                            # floor(acc * m0 / 2**(31 - shift)): an arithmetic shift
         y = (acc * m0) >> (31 - shift)
         return np.clip(y + zp, -128, 127), m0, shift
     m15 = int(round(m0 / 2**16))                  # a 16-bit multiplier: 15 fractional bits
