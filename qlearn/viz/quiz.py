@@ -156,14 +156,12 @@ def quiz(*questions: Question) -> widgets.VBox:
 
 
 def lesson_quiz(lesson: str) -> widgets.VBox:
-    """The "Check yourself" quiz of a lesson, built from :data:`qlearn.quizzes.QUIZZES`.
+    """The "Check yourself" quiz of a lesson, built from ``qlearn/data/quizzes.json``.
 
-    The questions, answers and explanations live in ``qlearn/quizzes.py``, not in the lesson's
-    code cell, so a learner reading the notebook in JupyterLab does not see the answers next to
-    the questions.
+    The questions, answers and explanations live there (:mod:`qlearn.quizzes`), not in the
+    lesson's code cell, so a learner reading the notebook does not see the answers next to the
+    questions.
     """
-    from qlearn.quizzes import QUIZZES
+    from qlearn.quizzes import lesson_questions
 
-    if lesson not in QUIZZES:
-        raise ValueError(f"lesson must be one of {sorted(QUIZZES)}, got {lesson!r}")
-    return quiz(*(Question(**dict(q)) for q in QUIZZES[lesson]))
+    return quiz(*(Question(**q) for q in lesson_questions(lesson)))
