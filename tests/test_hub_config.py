@@ -27,12 +27,21 @@ def _load_hub_module():
 hub = _load_hub_module()
 
 
-@pytest.fixture
-def students(tmp_path):
-    """A students file with two students and a teacher; returns (path, {name: password})."""
-    path = tmp_path / "state" / "students.tsv"
+@pytest.fixture(scope="module")
+def _class_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("class") / "students.tsv"
     handout = hub.write_passwords(["qlt-ada", "qlt-grace"], path, admins=("qlt-teacher",))
     return path, handout
+
+
+@pytest.fixture
+def students(tmp_path, _class_file):
+    """A students file with two students and a teacher; returns (path, {name: password})."""
+    path = tmp_path / "state" / "students.tsv"
+    path.parent.mkdir()
+    path.write_bytes(_class_file[0].read_bytes())
+    os.chmod(path, 0o600)
+    return path, _class_file[1]
 
 
 def _env(tmp_path, students_file, **extra):
