@@ -244,7 +244,7 @@ def binarize(W, *, axis: int | None = 0) -> tuple[np.ndarray, np.ndarray]:
     Notes
     -----
     For a fixed ``B = sign(W)``, ``||W - alpha B||^2`` is a parabola in ``alpha`` with its
-    minimum at ``alpha = <W, B> / n = mean |W|`` (Rastegari et al. 2016, eq. 2-4): the
+    minimum at ``alpha = <W, B> / n = mean |W|`` (Rastegari et al. 2016, sec. 3.1, eq. 2-6): the
     least-squares scale. One scale per output channel is what the seed text's "one per
     convolution's output channel" refers to.
 
@@ -413,7 +413,7 @@ def train_codes(model, data, *, method: str = "binary", epochs: int = 10, lr: fl
     """Fine-tune through binary or ternary weights with a straight-through estimator.
 
     Introduced in lesson ``10_nonuniform_and_binary``. As in BinaryConnect and BNN
-    (Courbariaux et al. 2015, Algorithm 1; Hubara, Courbariaux et al. 2016, Algorithm 1):
+    (Courbariaux et al. 2015; Hubara, Courbariaux et al. 2016, Algorithm 1):
     the forward pass uses the code (here XNOR-Net's ``alpha * sign(W)``, Rastegari et al.
     2016, or the ternary code); the backward pass hands the gradient of the decoded
     weights straight to the float shadow weights, and after every update the shadow

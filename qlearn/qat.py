@@ -38,7 +38,7 @@ from qlearn.nn import (
 )
 from qlearn.ptq import MAX_BITS, MIN_BITS, QuantizedModel, quantize_model, weight_qparams
 
-#: Momentum of the activation-range moving average (Jacob et al. 2018 use 0.9-0.999).
+#: Momentum of the activation-range moving average (Jacob et al. 2018, sec. 3.1: "close to 1").
 EMA_MOMENTUM = 0.9
 
 
