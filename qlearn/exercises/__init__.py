@@ -35,6 +35,59 @@ def tasks_of(lesson: str) -> list:
     return [t for t in TASKS.values() if t.lesson == lesson]
 
 
-__all__ = ["checking", "TASKS", "CheckResult", "solution", "tasks_of", "MODULES",
+def module_of(name: str) -> str:
+    """The module of :mod:`qlearn.exercises` that holds ``check_<name>``.
+
+    >>> module_of("round_half_even")
+    'rounding'
+    """
+    import importlib
+
+    for m in MODULES:
+        if hasattr(importlib.import_module(f"qlearn.exercises.{m}"), f"check_{name}"):
+            return m
+    raise ValueError(f"name must be one of {sorted(TASKS)}, got {name!r}")
+
+
+HEADING = "## Build it yourself"
+
+_HOW = ("Write the function in the code cell below: replace the `...` with its body, run the cell, then run "
+        "the check under it. The check runs your function and qlearn's `{ref}` on edge cases and on seeded "
+        "random cases, and says in words what differs; an error in your code is reported with the case "
+        "that caused it. `numpy` is imported as `np`. Stuck after trying? "
+        "`ql.exercises.solution(\"{name}\")` shows a solution, folded until you open it. (In the web-app "
+        "view the code cells are hidden: open the lesson in JupyterLab to write the function.)")
+
+
+def notebook_cells(lesson: str) -> list[dict]:
+    """The cells a lesson shows for its tasks: per task a markdown cell, the scaffold (tagged
+    ``exercise``) and the check call. The first markdown cell carries the section heading.
+
+    Examples
+    --------
+    >>> [c["cell_type"] for c in notebook_cells("02_rounding.ipynb")]
+    ['markdown', 'code', 'code']
+    >>> notebook_cells("02_rounding.ipynb")[2]["source"]
+    'ql.exercises.rounding.check_round_half_even(round_half_even)'
+    """
+    tasks = tasks_of(lesson)
+    if not tasks:
+        raise ValueError(f"lesson {lesson!r} has no build-it-yourself task")
+    cells = []
+    for k, t in enumerate(tasks):
+        label = f"**Task{'' if len(tasks) == 1 else f' {k + 1}'}: {t.title}.**"
+        text = f"{label} {t.intro} " + _HOW.format(ref=t.reference_name, name=t.name)
+        if k == 0:
+            text = f"{HEADING}\n\n{text}"
+        cells.append({"cell_type": "markdown", "id": f"exercise-{t.name}-intro", "metadata": {}, "source": text})
+        cells.append({"cell_type": "code", "execution_count": None, "id": f"exercise-{t.name}",
+                      "metadata": {"tags": ["exercise"]}, "outputs": [], "source": t.scaffold.rstrip("\n")})
+        cells.append({"cell_type": "code", "execution_count": None, "id": f"exercise-{t.name}-check",
+                      "metadata": {}, "outputs": [],
+                      "source": f"ql.exercises.{module_of(t.name)}.check_{t.name}({t.name})"})
+    return cells
+
+
+__all__ = ["checking", "TASKS", "CheckResult", "solution", "tasks_of", "module_of", "notebook_cells", "MODULES",
            "rounding", "affine", "calibration", "snr", "fixed_point", "per_channel", "ptq", "qat", "binary",
            "intops", "systolic", "tpu"]

@@ -136,7 +136,10 @@ def _same_qparams(expected, got):
 TASK_QPARAMS = Task("compute_qparams", lesson="03_scale_zero_point.ipynb", title="Scale and zero point of a range",
                     reference=_ref_qparams, cases=_qparams_cases(), mistakes=QPARAMS_MISTAKES,
                     compare=_same_qparams, explain=_explain_qparams, arg_names=["x_min", "x_max", "bits", "signed"],
-                    scaffold=SCAFFOLD_COMPUTE_QPARAMS, solution=_sol.compute_qparams)
+                    scaffold=SCAFFOLD_COMPUTE_QPARAMS, solution=_sol.compute_qparams,
+            intro=("Write the asymmetric scale and zero point of a range. The zero point must be an integer: 0.0 "
+                   "has to land exactly on a code."),
+            reference_name="ql.compute_qparams")
 
 
 def _ref_quantize(x, scale, zero_point, qmin, qmax):
@@ -212,7 +215,10 @@ def _quantize_cases():
 TASK_QUANTIZE = Task("quantize", lesson="03_scale_zero_point.ipynb", title="Quantize with a scale and a zero point",
                      reference=_ref_quantize, cases=_quantize_cases(), mistakes=QUANTIZE_MISTAKES,
                      explain=_explain_quantize, arg_names=["x", "scale", "zero_point", "qmin", "qmax"],
-                     scaffold=SCAFFOLD_QUANTIZE, solution=_sol.quantize)
+                     scaffold=SCAFFOLD_QUANTIZE, solution=_sol.quantize,
+            intro=("Write the quantizer itself, $q = \\mathrm{clip}(\\mathrm{round}(x/s) + z,\\ q_{min},\\ "
+                   "q_{max})$: the order of the three steps matters."),
+            reference_name="ql.quantize")
 
 
 def check_compute_qparams(learner_fn) -> CheckResult:

@@ -101,7 +101,10 @@ def _explain(case, expected, got):
 
 TASK = Task("xnor_binarize", lesson="10_nonuniform_and_binary.ipynb", title="XNOR-Net's alpha and B",
             reference=_ref, cases=_cases(), mistakes=MISTAKES, compare=_compare, explain=_explain,
-            arg_names=["W"], scaffold=SCAFFOLD_XNOR_BINARIZE, solution=_sol.xnor_binarize)
+            arg_names=["W"], scaffold=SCAFFOLD_XNOR_BINARIZE, solution=_sol.xnor_binarize,
+            intro=("Write XNOR-Net's binary weights: the signs $B$ and the least-squares scale $\\alpha$ of each "
+                   "output channel."),
+            reference_name="ql.nonuniform.binarize")
 
 
 def check_xnor_binarize(learner_fn) -> CheckResult:

@@ -105,7 +105,10 @@ def _explain_percentile(case, expected, got):
 TASK_PERCENTILE = Task("percentile_amax", lesson="04_histograms_calibration.ipynb",
                        title="A percentile calibrator", reference=_ref_percentile, cases=_percentile_cases(),
                        mistakes=PERCENTILE_MISTAKES, explain=_explain_percentile, arg_names=["x", "percentile"],
-                       scaffold=SCAFFOLD_PERCENTILE_AMAX, solution=_sol.percentile_amax)
+                       scaffold=SCAFFOLD_PERCENTILE_AMAX, solution=_sol.percentile_amax,
+            intro=("Write the symmetric percentile calibrator: the threshold that keeps a given percentage of $|x|$ "
+                   "inside $[-a, a]$."),
+            reference_name="ql.observers.PercentileObserver")
 
 # -- KL -----------------------------------------------------------------------------------------
 
@@ -184,7 +187,10 @@ KL_MISTAKES = [
 TASK_KL = Task("kl_divergence", lesson="04_histograms_calibration.ipynb", title="KL divergence of two histograms",
                reference=_ref_kl, cases=[Case(label, (P, Q)) for label, P, Q, _ in _KL], mistakes=KL_MISTAKES,
                compare=lambda e, g: _same_kl(e, g), arg_names=["P", "Q"],
-               scaffold=SCAFFOLD_KL_DIVERGENCE, solution=_sol.kl_divergence)
+               scaffold=SCAFFOLD_KL_DIVERGENCE, solution=_sol.kl_divergence,
+            intro=("Write the divergence TensorRT's entropy calibrator minimises, $KL(P\\,\\|\\,Q) = \\sum P "
+                   "\\log(P/Q)$, with the two cases that need care: bins where $P = 0$ and bins where $Q = 0 < P$."),
+            reference_name="ql.observers.kl_divergence_curve")
 
 
 def _same_kl(expected, got):

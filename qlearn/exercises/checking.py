@@ -237,6 +237,12 @@ class Task:
         Names of the arguments, to print the failing case.
     scaffold : str
         The code cell the learner starts from (signature, docstring, ``...``).
+    solution : callable
+        A correct implementation written as a learner would (``qlearn/exercises/solutions/``).
+    intro : str
+        What the task asks and why, shown above the scaffold in the lesson.
+    reference_name : str
+        The qlearn function the check compares with.
     """
 
     name: str
@@ -250,6 +256,8 @@ class Task:
     arg_names: list | None = None
     scaffold: str = ""
     solution: Callable | None = None
+    intro: str = ""           # the markdown a lesson shows above the scaffold
+    reference_name: str = ""  # the qlearn function the check compares with, as a learner would call it
 
     def __post_init__(self):
         TASKS[self.name] = self

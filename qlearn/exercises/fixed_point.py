@@ -97,7 +97,10 @@ def _cases():
 
 TASK = Task("to_fixed", lesson="06_fixed_point.ipynb", title="Qm.n with saturation", reference=_ref, cases=_cases(),
             mistakes=MISTAKES, arg_names=["x", "int_bits", "frac_bits"], scaffold=SCAFFOLD_TO_FIXED,
-            solution=_sol.to_fixed)
+            solution=_sol.to_fixed,
+            intro=("Write the conversion of real values into a signed $Qm.n$ format with saturation: round to the "
+                   "nearest code, then clamp to the word's range."),
+            reference_name="ql.fixed.quantize_fixed")
 
 
 def check_to_fixed(learner_fn) -> CheckResult:

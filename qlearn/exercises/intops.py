@@ -123,7 +123,10 @@ def _explain_qm(case, expected, got):
 TASK_QM = Task("quantize_multiplier", lesson="11_integer_inference.ipynb", title="The fixed-point multiplier",
                reference=lambda m: intops.quantize_multiplier(m), cases=_qm_cases(), mistakes=QM_MISTAKES,
                compare=_same_qm, explain=_explain_qm, arg_names=["M"], scaffold=SCAFFOLD_QUANTIZE_MULTIPLIER,
-               solution=_sol.quantize_multiplier)
+               solution=_sol.quantize_multiplier,
+            intro=("Write TFLite's `QuantizeMultiplier`: the real rescale $M$ as an int32 $m_0$ and a shift, "
+                   "including its rounding rule and its edge case."),
+            reference_name="ql.intops.quantize_multiplier")
 
 # -- rounding divide by a power of two ----------------------------------------------------------
 
@@ -181,7 +184,10 @@ TASK_RDP = Task("rounding_divide_by_pot", lesson="11_integer_inference.ipynb", t
                 reference=intops.rounding_divide_by_pot, cases=_rdp_cases(), mistakes=RDP_MISTAKES,
                 compare=lambda e, g: same_numbers(e, g, rtol=0, atol=0), explain=_explain_rdp,
                 arg_names=["x", "exponent"], scaffold=SCAFFOLD_ROUNDING_DIVIDE_BY_POT,
-                solution=_sol.rounding_divide_by_pot)
+                solution=_sol.rounding_divide_by_pot,
+            intro=("Write gemmlowp's rounding right shift in integer operations only: the step that turns a plain "
+                   "shift (floor) into round-to-nearest."),
+            reference_name="ql.intops.rounding_divide_by_pot")
 
 
 def check_quantize_multiplier(learner_fn) -> CheckResult:

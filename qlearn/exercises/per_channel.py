@@ -97,7 +97,10 @@ def _explain(case, expected, got):
 
 TASK = Task("per_channel_scales", lesson="07_per_channel.ipynb", title="Per-channel scales", reference=_ref,
             cases=_cases(), mistakes=MISTAKES, explain=_explain, arg_names=["W", "bits"],
-            scaffold=SCAFFOLD_PER_CHANNEL_SCALES, solution=_sol.per_channel_scales)
+            scaffold=SCAFFOLD_PER_CHANNEL_SCALES, solution=_sol.per_channel_scales,
+            intro=("Write symmetric min/max scales with one scale per output channel (row of $W$), the scheme this "
+                   "lesson measured."),
+            reference_name="ql.affine.minmax_qparams(W, symmetric=True, axis=0)")
 
 
 def check_per_channel_scales(learner_fn) -> CheckResult:

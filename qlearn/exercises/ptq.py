@@ -81,7 +81,10 @@ def _explain(case, expected, got):
 
 TASK = Task("quantize_bias", lesson="08_post_training_quantization.ipynb", title="The int32 bias",
             reference=quantize_bias, cases=_cases(), mistakes=MISTAKES, explain=_explain,
-            arg_names=["b", "x_scale", "w_scale"], scaffold=SCAFFOLD_QUANTIZE_BIAS, solution=_sol.quantize_bias)
+            arg_names=["b", "x_scale", "w_scale"], scaffold=SCAFFOLD_QUANTIZE_BIAS, solution=_sol.quantize_bias,
+            intro=("Write the conversion of a layer's float biases into the int32 codes a full-integer model "
+                   "stores: they are added into the accumulator, so they share its scale."),
+            reference_name="ql.intops.quantize_bias")
 
 
 def check_quantize_bias(learner_fn) -> CheckResult:

@@ -86,7 +86,10 @@ def _explain(case, expected, got):
 TASK = Task("ste_grad", lesson="09_quantization_aware_training.ipynb", title="The straight-through estimator",
             reference=_ref, cases=_cases(), mistakes=MISTAKES, explain=_explain,
             arg_names=["x", "scale", "zero_point", "qmin", "qmax"], scaffold=SCAFFOLD_STE_GRAD,
-            solution=_sol.ste_grad)
+            solution=_sol.ste_grad,
+            intro=("Write the straight-through estimator's gradient: rounding is treated as the identity, clipping "
+                   "as a wall."),
+            reference_name="ql.qat.ste_grad")
 
 
 def check_ste_grad(learner_fn) -> CheckResult:

@@ -112,7 +112,10 @@ def _explain(case, expected, got):
 
 TASK = Task("round_half_even", lesson="02_rounding.ipynb", title="Round half to even",
             reference=lambda x: round_(x, "half_even"), cases=_cases(), mistakes=MISTAKES, explain=_explain,
-            arg_names=["x"], scaffold=SCAFFOLD_ROUND_HALF_EVEN, solution=_sol.round_half_even)
+            arg_names=["x"], scaffold=SCAFFOLD_ROUND_HALF_EVEN, solution=_sol.round_half_even,
+            intro=("Write round-to-nearest with ties to even yourself, from `np.floor` and arithmetic: the default "
+                   "rounding of IEEE 754, of `np.rint`, and of every quantizer in this course."),
+            reference_name="ql.round_(x, \"half_even\")")
 
 
 def check_round_half_even(learner_fn) -> CheckResult:

@@ -88,7 +88,10 @@ def _same(expected, got):
 
 TASK = Task("sqnr_db", lesson="05_snr.ipynb", title="SQNR in dB", reference=metrics.sqnr_db, cases=_cases(),
             mistakes=MISTAKES, compare=_same, arg_names=["x", "x_hat"], scaffold=SCAFFOLD_SQNR_DB,
-            solution=_sol.sqnr_db)
+            solution=_sol.sqnr_db,
+            intro=("Write the signal-to-quantization-noise ratio in decibels, the number every figure of this "
+                   "lesson plots."),
+            reference_name="ql.sqnr_db")
 
 
 def check_sqnr_db(learner_fn) -> CheckResult:

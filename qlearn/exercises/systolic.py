@@ -76,7 +76,9 @@ def _cases():
 TASK = Task("ws_cycles", lesson="12_systolic_array.ipynb", title="Cycles of a weight-stationary array",
             reference=lambda M, K, N, rows, cols: cycle_count(M, K, N, rows, cols, "weight_stationary"),
             cases=_cases(), mistakes=MISTAKES, compare=lambda e, g: same_numbers(e, g, rtol=0, atol=0),
-            arg_names=["M", "K", "N", "rows", "cols"], scaffold=SCAFFOLD_WS_CYCLES, solution=_sol.ws_cycles)
+            arg_names=["M", "K", "N", "rows", "cols"], scaffold=SCAFFOLD_WS_CYCLES, solution=_sol.ws_cycles,
+            intro="Write the cycle count of a weight-stationary array, folds included.",
+            reference_name="ql.systolic.cycle_count")
 
 
 def check_ws_cycles(learner_fn) -> CheckResult:

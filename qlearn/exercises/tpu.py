@@ -119,12 +119,17 @@ TASK_TOPS = Task("attainable_tops", lesson="13_tpu_v1_capstone.ipynb", title="A 
                  reference=_ref_tops, cases=_tops_cases(), mistakes=TOPS_MISTAKES,
                  compare=lambda e, g: same_numbers(e, g, rtol=1e-9, atol=1e-9),
                  arg_names=["intensity", "peak_tops", "bandwidth"], scaffold=SCAFFOLD_ATTAINABLE_TOPS,
-                 solution=_sol.attainable_tops)
+                 solution=_sol.attainable_tops,
+            intro=("Write one point of the roofline: what a layer of a given intensity can reach on a chip with a "
+                   "given peak and memory bandwidth."),
+            reference_name="ql.tpu.roofline")
 
 TASK_RIDGE = Task("ridge_point", lesson="13_tpu_v1_capstone.ipynb", title="The ridge of the roofline",
                   reference=_ref_ridge, cases=_ridge_cases(), mistakes=RIDGE_MISTAKES,
                   compare=lambda e, g: same_numbers(e, g, rtol=1e-9, atol=0),
-                  arg_names=["peak_tops", "bandwidth"], scaffold=SCAFFOLD_RIDGE_POINT, solution=_sol.ridge_point)
+                  arg_names=["peak_tops", "bandwidth"], scaffold=SCAFFOLD_RIDGE_POINT, solution=_sol.ridge_point,
+            intro="Write the ridge of the roofline: the intensity at which a layer stops waiting for memory.",
+            reference_name="ql.tpu.TPU_V1.ridge_point")
 
 
 def check_attainable_tops(learner_fn) -> CheckResult:
