@@ -386,9 +386,9 @@ def guard_config(options: ServeOptions | None = None, base=None):
     """The settings that make ``qlearn serve`` safe in front of a class (standalone Voila only).
 
     The kernel websocket takes only well-formed v1 frames and the widget messages the lessons need
-    (:mod:`qlearn.server.websocket`); kernels are capped per server and per client and freed when
-    their page never connects or goes away (:mod:`qlearn.server.kernels`); a kernel's error
-    messages reach the page without their traceback; a failing cell is logged with its lesson
+    (:mod:`qlearn.server.websocket`, which also keeps kernel errors' tracebacks and stderr in the
+    server log); kernels are capped per server and per client and freed when their page never
+    connects or goes away (:mod:`qlearn.server.kernels`); a failing cell is logged with its lesson
     (:func:`qlearn.server.logs.log_cell_error`). The cap is at least the pre-heated pool plus two.
 
     Examples
@@ -396,8 +396,8 @@ def guard_config(options: ServeOptions | None = None, base=None):
     >>> c = guard_config(ServeOptions(max_kernels=30, max_kernels_per_client=4))
     >>> c.QlearnKernelManager.max_kernels, c.QlearnKernelManager.max_kernels_per_client
     (30, 4)
-    >>> c.MappingKernelManager.allow_tracebacks
-    False
+    >>> c.Voila.kernel_websocket_connection_class.__name__
+    'GuardedKernelConnection'
     """
     from traitlets.config import Config
 
@@ -415,8 +415,6 @@ def guard_config(options: ServeOptions | None = None, base=None):
     c.QlearnKernelManager.max_kernels_per_client = o.max_kernels_per_client
     c.QlearnKernelManager.unconnected_timeout = float(o.unconnected_timeout)
     c.QlearnKernelManager.check_interval = float(max(1, min(10, o.unconnected_timeout // 4)))
-    c.MappingKernelManager.allow_tracebacks = False
-    c.MappingKernelManager.traceback_replacement_message = "The lesson hit an error; the server log has the details."
     c.VoilaExecutor.on_cell_error = log_cell_error
     return c
 
@@ -579,10 +577,11 @@ def make_app(notebooks_dir: str | os.PathLike, options: ServeOptions | None = No
         def init_handlers(self):
             from tornado.routing import Rule
             from tornado.web import StaticFileHandler
+            from voila.request_info_handler import RequestInfoSocketHandler
             from voila.tornado.kernel_websocket_handler import VoilaKernelWebsocketHandler
 
             from .server.hosts import HostPolicy, RefusedHost, RefusedHostHandler
-            from .server.websocket import GuardedKernelWebsocketHandler
+            from .server.websocket import GuardedKernelWebsocketHandler, GuardedRequestInfoHandler
 
             # gzip every HTTP response (plotly.js: 4.8 MB -> 1.5 MB). `compress_response` in
             # Voila.tornado_settings is applied after the tornado Application exists, too late to
@@ -599,6 +598,8 @@ def make_app(notebooks_dir: str | os.PathLike, options: ServeOptions | None = No
                     h = (h[0], LessonHandler, *h[2:])
                 elif len(h) >= 2 and h[1] is VoilaKernelWebsocketHandler:
                     h = (h[0], GuardedKernelWebsocketHandler, *h[2:])
+                elif len(h) >= 2 and h[1] is RequestInfoSocketHandler:
+                    h = (h[0], GuardedRequestInfoHandler, *h[2:])
                 elif len(h) >= 2 and isinstance(h[1], type) and issubclass(h[1], StaticFileHandler):
                     h = (h[0], _malformed_path_is_404(h[1]), *h[2:])
                 handlers.append(h)

@@ -24,6 +24,7 @@ import time
 
 from jupyter_server.services.kernels.connection.channels import ZMQChannelsWebsocketConnection
 from tornado import web
+from voila.request_info_handler import RequestInfoSocketHandler
 from voila.tornado.kernel_websocket_handler import VoilaKernelWebsocketHandler
 
 from .frames import V1_PROTOCOL, FrameError, check_message, parse_v1_frame
@@ -38,6 +39,8 @@ MAX_MESSAGES_PER_WINDOW = 600
 RATE_WINDOW = 10.0
 #: How many times one connection may open the widget control comm (a page does it once).
 MAX_CONTROL_OPENS = 3
+#: What a page receives instead of a kernel error's text and traceback.
+ERROR_FOR_PAGE = "The lesson hit an error; the server log has the details."
 #: WebSocket close code for a refused message (RFC 6455: policy violation).
 CLOSE_POLICY = 1008
 
@@ -95,19 +98,31 @@ class GuardedKernelConnection(ZMQChannelsWebsocketConnection):
         return lesson_of(self.kernel_id) if lesson_of else "?"
 
     def _on_error(self, channel, msg, msg_list):
-        """Log a kernel error (with its traceback) on the server; the page gets the replacement."""
-        if channel == "iopub":
-            try:
-                header = msg["header"] or self.session.unpack(msg_list[0])
-                if header.get("msg_type") == "error":
-                    content = self.session.unpack(msg_list[3]) if msg["content"] is None else msg["content"]
-                    tb = "\n".join(content.get("traceback") or [])
-                    KERNEL_OUTPUT.error("qlearn: error in kernel %s (%s) while a page was connected: %s: %s\n%s",
-                                        self.kernel_id, self._lesson(), content.get("ename"),
-                                        excerpt(content.get("evalue", ""), 300), excerpt(strip_ansi(tb), 3000))
-            except Exception:
-                pass
-        return super()._on_error(channel, msg, msg_list)
+        """A kernel error while a page is connected (a widget callback that raised): its traceback
+        goes to the server log with the lesson's name; the page gets the error without it.
+
+        Done here rather than with ``MappingKernelManager.allow_tracebacks = False``: jupyter_server
+        2.21 then reads ``traceback_replacement_message`` from the wrong object and raises.
+        """
+        if channel != "iopub":
+            return None
+        try:
+            header = msg["header"] or self.session.unpack(msg_list[0])
+            msg["header"] = header
+            if header.get("msg_type") != "error":
+                return None
+            content = self.session.unpack(msg_list[3]) if msg.get("content") is None else msg["content"]
+            tb = "\n".join(content.get("traceback") or [])
+            KERNEL_OUTPUT.error("qlearn: error in kernel %s (%s) while a page was connected: %s: %s\n%s",
+                                self.kernel_id, self._lesson(), content.get("ename"),
+                                excerpt(content.get("evalue", ""), 300), excerpt(strip_ansi(tb), 3000))
+            content = {**content, "ename": "Error", "evalue": ERROR_FOR_PAGE, "traceback": [ERROR_FOR_PAGE]}
+            msg["content"] = content
+            if isinstance(msg_list, list) and len(msg_list) > 3:
+                msg_list[3] = self.session.pack(content)
+        except Exception:  # a message we cannot read is sent as it is; never a traceback here
+            return None
+        return None
 
     def _on_zmq_reply(self, stream, msg_list):
         """Send a kernel message to the page, except stderr, which goes to the server log."""
@@ -193,3 +208,29 @@ class GuardedKernelWebsocketHandler(VoilaKernelWebsocketHandler):
         self.clear()
         self.set_status(status_code)
         self.finish(f"{status_code}\n")
+
+
+class GuardedRequestInfoHandler(RequestInfoSocketHandler):
+    """Voila's ``/voila/query/<kernel id>`` websocket (pre-heated pages read their request info on
+    it): only for a running kernel, tiny messages, and anything a client sends is ignored (tornado's
+    default ``on_message`` raised NotImplementedError: one log traceback per message)."""
+
+    @property
+    def max_message_size(self) -> int:
+        return 1024
+
+    def open(self, kernel_id: str) -> None:
+        km = self.settings.get("kernel_manager")
+        if km is not None and kernel_id not in km:
+            self.close(CLOSE_POLICY, "no such kernel")
+            return
+        self._q_kernel_id = kernel_id
+        super().open(kernel_id)
+
+    def on_message(self, message) -> None:
+        return None
+
+    def on_close(self) -> None:
+        kernel_id = getattr(self, "_q_kernel_id", None)
+        if kernel_id is not None and RequestInfoSocketHandler._waiters.get(kernel_id) is self:
+            del RequestInfoSocketHandler._waiters[kernel_id]

@@ -31,7 +31,7 @@ pytestmark = pytest.mark.browser
 
 LESSON = "01_demo.ipynb"
 V1 = "v1.kernel.websocket.jupyter.org"
-MAX_KERNELS = 5
+MAX_KERNELS = 6
 PER_CLIENT = 3
 UNCONNECTED = 4  # seconds a sent page has to connect (60 by default)
 #: How long the server may take to answer the learner after a probe. The server answers this
@@ -214,7 +214,7 @@ def served(tmp_path_factory):
     d = tmp_path_factory.mktemp("hostile_notebooks")
     write_demo_notebooks(d)
     log = tmp_path_factory.mktemp("logs") / "serve.log"
-    server = start_qlearn_serve(d, log, "--preheat", "none", "--max-kernels", str(MAX_KERNELS),
+    server = start_qlearn_serve(d, log, "--preheat", "landing", "--max-kernels", str(MAX_KERNELS),
                                 "--max-kernels-per-client", str(PER_CLIENT),
                                 "--unconnected-timeout", str(UNCONNECTED))
     try:
@@ -321,25 +321,76 @@ def test_messages_pages_never_send_are_refused(served, msg_type, content):
     assert_healthy(served, before)
 
 
+def _widget_states(ws) -> dict:
+    """Every widget's state in the kernel, as Voila's widget manager asks for it."""
+    from qlearn.server.frames import parse_v1_frame
+
+    ws.send_binary(v1_frame("shell", "comm_open", {"comm_id": "ctl", "target_name": "jupyter.widget.control",
+                                                   "data": {}}, metadata={"version": "1.0.0"}))
+    ws.send_binary(v1_frame("shell", "comm_msg", {"comm_id": "ctl", "data": {"method": "request_states"}},
+                            msg_id="2"))
+    end = time.monotonic() + 30
+    ws.settimeout(1.0)
+    while time.monotonic() < end:
+        try:
+            data = ws.recv()
+        except websocket.WebSocketTimeoutException:
+            continue
+        if isinstance(data, bytes) and b"update_states" in data:
+            _, parts = parse_v1_frame(data, max_buffers=10_000)
+            return json.loads(parts[3])["data"]["states"]
+    raise AssertionError("no update_states reply")
+
+
 def test_request_states_still_works_on_v1(served):
     """The widget manager's own use of the control comm (version 1.0.0) is answered."""
     ws = open_ws(served, attacker_kernel(served), source=ATTACKER)
     try:
-        ws.send_binary(v1_frame("shell", "comm_open", {"comm_id": "ctl", "target_name": "jupyter.widget.control",
-                                                       "data": {}}, metadata={"version": "1.0.0"}))
-        ws.send_binary(v1_frame("shell", "comm_msg", {"comm_id": "ctl", "data": {"method": "request_states"}},
-                                msg_id="2"))
-        frames, end = [], time.monotonic() + 30
-        ws.settimeout(1.0)
-        while time.monotonic() < end and not any(b"update_states" in f for f in frames):
-            try:
-                frames.append(ws.recv())
-            except websocket.WebSocketTimeoutException:
-                pass
-        assert any(b"update_states" in f for f in frames)
+        states = _widget_states(ws)
+        assert any(v.get("model_name") == "IntSliderModel" for v in states.values())
+    finally:
+        ws.close()
+
+
+def test_widget_update_the_kernel_rejects_sends_no_traceback_and_is_logged(served):
+    """A slider set to "abc": ipywidgets raises in the kernel; the page gets a plain error and the
+    server log gets the traceback with the lesson's name."""
+    ws = open_ws(served, attacker_kernel(served), source=ATTACKER)
+    try:
+        states = _widget_states(ws)
+        slider = next(k for k, v in states.items() if v.get("model_name") == "IntSliderModel")
+        ws.send_binary(v1_frame("shell", "comm_msg", {"comm_id": slider, "data": {
+            "method": "update", "state": {"value": "abc"}, "buffer_paths": []}}, msg_id="3"))
+        frames, code = read_until_closed(ws, seconds=5)
+        assert code is None  # a rejected value is not a malformed message: the page stays connected
+        assert_no_traceback(frames)
+        assert any(b'"msg_type": "error"' in f or b'"msg_type":"error"' in f for f in frames)
+    finally:
+        ws.close()
+    end = time.monotonic() + 10
+    while time.monotonic() < end and f"({LESSON}) while a page was connected" not in served.log():
+        time.sleep(0.3)
+    log = served.log()
+    assert f"({LESSON}) while a page was connected" in log and "TraitError" in log
+
+
+def test_request_info_websocket_ignores_what_clients_send(served):
+    """Voila's /voila/query/<kernel> websocket (pre-heated pages): tornado's default handler logged
+    a traceback for every message a client sent; an unknown kernel id was accepted."""
+    url = f"ws://{LOOPBACK}:{served.port}/voila/query/"
+    ws = websocket.create_connection(url + "00000000-0000-0000-0000-000000000000", timeout=10)
+    assert read_until_closed(ws, seconds=5)[1] == 1008
+    ws = websocket.create_connection(url + served.learner_kernel, timeout=10)
+    try:
+        for i in range(20):
+            ws.send(f"hostile {i}")
+        ws.send_binary(b"x" * 4096)  # over its 1 KiB limit: closed
+        frames, code = read_until_closed(ws, seconds=5)
+        assert code in (1009, -1)
         assert_no_traceback(frames)
     finally:
         ws.close()
+    assert "NotImplementedError" not in served.log()
 
 
 # ----------------------------------------------------------------------------- HTTP
@@ -455,5 +506,7 @@ def test_sigterm_stops_the_server_and_its_kernels_and_cleans_up(served):
     for d in env_dirs:
         assert d and "qlearn-ipython-" in d and not Path(d).exists(), d
     log = served.log()
-    assert "Task exception was never retrieved" not in log and "TraitError" not in log
-    assert "Traceback" not in log, log[-3000:]
+    assert "Task exception was never retrieved" not in log and "last_activity" not in log
+    # no traceback of the server's own (a kernel's traceback, logged on purpose above, is IPython's
+    # format, "TraitError    Traceback (most recent call last)", not at the start of a line)
+    assert not re.search(r"^Traceback \(most recent call last\):", log, re.M), log[-3000:]
