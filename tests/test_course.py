@@ -38,7 +38,7 @@ def test_lessons_follow_the_template():
             assert heading in text, f"{le.file} lacks '{heading}'"
         nb = json.loads((NOTEBOOKS / le.file).read_text(encoding="utf-8"))
         code = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
-        assert "ql.viz.quiz(" in code, f"{le.file} has no quiz"
+        assert "ql.viz.lesson_quiz(" in code, f"{le.file} has no quiz"
         # the one exception: a build-it-yourself scaffold, a cell tagged "exercise", where the learner writes a def
         own = "\n".join("".join(c["source"]) for c in nb["cells"]
                         if c["cell_type"] == "code" and "exercise" not in c.get("metadata", {}).get("tags", []))
