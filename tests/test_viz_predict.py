@@ -2,13 +2,16 @@
 commits, then shows their guess next to the measured value; unreadable input is refused with a message;
 nothing a learner types makes it raise."""
 import html
+import json
+from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import qlearn as ql
-from qlearn.viz.predict import Prediction, predict
+from qlearn.viz.predict import LESSON_PREDICTIONS, Prediction, lesson_prediction, predict
 
 
 def _sine_8bit():
@@ -104,3 +107,50 @@ def test_author_errors_are_named():
         predict("q", measured=float("nan"))
     with pytest.raises(ValueError, match="tolerance"):
         predict("q", measured=1.0, tolerance=-1)
+
+
+# -- the lessons' predictions ------------------------------------------------------------------------
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+
+
+def _commit(p, value):
+    if p.numeric:
+        p.input.value = str(value)
+    else:
+        p.input.value = value
+    p.button.click()
+    return p.reveal.value
+
+
+@pytest.mark.parametrize("lesson", sorted(LESSON_PREDICTIONS))
+def test_each_lesson_prediction_builds_and_its_anchor_is_in_the_lesson(lesson):
+    nb = json.loads((NOTEBOOKS / f"{lesson}.ipynb").read_text(encoding="utf-8"))
+    text = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
+    for k, (anchor, _) in enumerate(LESSON_PREDICTIONS[lesson]):
+        assert anchor in text, f"{lesson}: the Predict paragraph {anchor!r} is gone"
+        p = lesson_prediction(lesson, k)
+        assert p.reveal.value == ""
+        if not p.numeric and p.answer is not None:
+            assert "matches what was measured" in _commit(p, p.answer)
+
+
+def test_lesson_predictions_measure_what_an_independent_computation_gives():
+    x = np.linspace(0, 50, 10_001)
+    assert lesson_prediction("02_rounding").measured == pytest.approx(float(np.mean(np.trunc(x) - x)), abs=1e-12)
+    assert lesson_prediction("03_scale_zero_point").measured == 2**3
+    assert lesson_prediction("06_fixed_point").measured == (9 * 16 - 256) / 16
+    n = next(n for n in range(2, 64) if 2 ** (n - 1) - 1 >= 64 * 2 ** (9 + 8 - 2))
+    assert lesson_prediction("11_integer_inference").measured == n
+    # Jouppi et al. 2017: 256 x 256 MACs at 700 MHz, 34 GB/s; batch 200 = 200 MACs per weight byte
+    assert lesson_prediction("13_tpu_v1_capstone").measured == pytest.approx(
+        100 * 2 * 200 * 34e9 / (2 * 256 * 256 * 700e6), rel=1e-12)
+    assert "two or more tie" == lesson_prediction("12_systolic_array").answer  # OS and IS: 1276 cycles each
+    assert lesson_prediction("04_histograms_calibration").answer == "3 sigma"
+
+
+def test_lesson_prediction_arguments_are_checked():
+    with pytest.raises(ValueError, match="lesson must be one of"):
+        lesson_prediction("99_nothing")
+    with pytest.raises(ValueError, match="index must be in"):
+        lesson_prediction("02_rounding", 1)
+    assert lesson_prediction("02_rounding.ipynb").numeric

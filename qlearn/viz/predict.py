@@ -183,3 +183,190 @@ def predict(question: str, *, measured, choices=None, answer=None, explanation: 
     """
     return Prediction(question, measured=measured, choices=choices, answer=answer, explanation=explanation,
                       unit=unit, tolerance=tolerance, rel_tolerance=rel_tolerance)
+
+
+# ---------------------------------------------------------------------------------------------
+# The lessons' predictions: the question, and the value qlearn measures, kept here so that the
+# lesson's code cell (``ql.viz.predict.lesson_prediction("02_rounding")``) shows no answer.
+# ---------------------------------------------------------------------------------------------
+
+def _p02():
+    import numpy as np
+
+    from qlearn import rounding
+
+    mean = rounding.error_stats(np.linspace(0, 50, 10_001), "toward_zero")["mean"]
+    return predict("Truncating 10,001 values spread evenly over [0, 50]: what is the average error, in steps?",
+                   measured=mean, unit="steps", tolerance=0.05,
+                   explanation="Truncation sends every positive value down, so its errors all have the same sign "
+                               "and add up instead of cancelling: about half a step lost per value. "
+                               "Round-to-nearest's average error is about 0.")
+
+
+def _p03():
+    import numpy as np
+
+    from qlearn import affine
+
+    qp = affine.compute_qparams(-1.0, 2.5, bits=3)
+    n = int(np.unique(affine.fake_quantize(np.linspace(-1.0, 2.5, 10_001), qp)).size)
+    return predict("With 3 bits and the range [-1, 2.5], how many different values can x_hat take?",
+                   measured=n, unit="values",
+                   explanation="3 bits are 2**3 = 8 codes, and this range uses all of them: the step is the range "
+                               "divided by the 7 gaps between the codes.")
+
+
+def _p04():
+    from qlearn import snr
+
+    best = snr.optimal_clip("gaussian", 4, model="exact")
+    choices = ["2 sigma", "3 sigma", "4 sigma"]
+    nearest = min(choices, key=lambda c: abs(float(c.split()[0]) - best))
+    return predict("For Gaussian data at 4 bits, is the best clip closer to 2, 3 or 4 standard deviations?",
+                   measured=f"best clip {best:.2f} sigma (exact optimum for the Gaussian density)",
+                   choices=choices, answer=nearest,
+                   explanation="A tight clip cuts the tail (clipping error); a wide one makes the 16 steps coarse "
+                               "(rounding error). The explorer below draws both curves and their sum.")
+
+
+def _p05():
+    from qlearn import snr
+
+    g = snr.sample_distribution("gaussian", 200_000, seed=0)
+    measured = snr.noise_decomposition(g, 16, 4.0)["sqnr_db"]
+    return predict("A Gaussian clipped at 4 standard deviations, quantized to 16 bits: what SQNR do you expect, "
+                   "in dB? (the 6 dB/bit rule for it gives 6.02 * 16 + 4.77 - 20 log10(4) dB)",
+                   measured=measured, unit="dB", rel_tolerance=0.05,
+                   explanation="The samples beyond 4 sigma are clipped, and their clipping noise does not shrink "
+                               "with more bits: the SQNR flattens far below the line.")
+
+
+def _p06():
+    from qlearn import fixed
+
+    x_hat, _ = fixed.quantize_fixed([9.0], fixed.FixedFormat(8, 4), overflow="wrap")
+    return predict("In Q3.4 (range [-8, 7.9375]), what does 9.0 become with wrap-around?", measured=float(x_hat[0]),
+                   explanation="9.0 is the code 9 * 16 = 144, which does not fit 8 signed bits: it wraps to "
+                               "144 - 256 = -112, read as -112 / 16. Saturation would stop at 7.9375.")
+
+
+def _p07():
+    import numpy as np
+
+    from qlearn import nn
+
+    r = np.abs(nn.pretrained().layers[0].W).max(axis=1)
+    return predict("Layer 0 at 4 bits (7 positive levels), one scale for the whole tensor: how many positive "
+                   "levels does the narrowest row use?", measured=7 * r.min() / r.max(), unit="levels",
+                   tolerance=0.5,
+                   explanation="The one scale must reach the widest row's largest weight, so a row with a smaller "
+                               "range uses only its share of the 7 levels: 7 * r_c / max r.")
+
+
+def _p08():
+    from qlearn import data, nn, ptq
+
+    d, model = data.load_digits(), nn.pretrained()
+    acc = {cal: ptq.quantize_model(model, mode="full_integer", bits=4, calibration=cal,
+                                   calib_data=d.X_calib).accuracy(d.X_test, d.y_test) for cal in ptq.CALIBRATIONS}
+    worst = min(acc, key=acc.get)
+    return predict("Full-integer PTQ at 4 bits, per tensor: which calibrator gives the lowest accuracy?",
+                   measured=", ".join(f"{c} {a:.1%}" for c, a in acc.items()), choices=list(ptq.CALIBRATIONS),
+                   answer=worst,
+                   explanation="Min/max sets each activation's step from its largest value; one large activation "
+                               "makes the step too coarse for the bulk of the values.")
+
+
+def _p09():
+    from qlearn import data, qat
+
+    d = data.load_digits()
+    acc = qat.pretrained_qat(2, False).accuracy(d.X_test, d.y_test)
+    choices = ["still near chance", "around 70%", "back near float's accuracy"]
+    answer = choices[0] if acc < 0.3 else choices[1] if acc < 0.9 else choices[2]
+    return predict("Full-integer 2-bit PTQ, per tensor, is near chance. After 10 epochs of QAT?",
+                   measured=f"2-bit per-tensor QAT: {acc:.1%}", choices=choices, answer=answer,
+                   explanation="QAT lets the weights move onto the grid, but a 2-bit min/max grid has only the "
+                               "levels -s, 0, s, so most weights still sit at 0.")
+
+
+def _p10():
+    from qlearn import data, nn, nonuniform
+
+    d, model = data.load_digits(), nn.pretrained()
+    acc = nonuniform.compress_model(model, "kmeans", 2).accuracy(d.X_test, d.y_test)
+    return predict("Weights only, 2 bits: what accuracy will 4 k-means levels give, in percent? (type the number "
+                   "without %)", measured=100 * acc, unit="%", tolerance=5.0,
+                   explanation="K-means puts its 4 levels inside the bulk of the weights instead of spending one "
+                               "on each extreme, so few weights are sent to 0.")
+
+
+def _p11():
+    from qlearn import intops
+
+    return predict("A layer sums K = 64 products of a 9-bit input and an 8-bit weight. How many bits does the "
+                   "accumulator need in the worst case?", measured=intops.accumulator_bits_needed(64, 9, 8),
+                   unit="bits",
+                   explanation="The largest product of a 9-bit and an 8-bit signed code is 2**(9 + 8 - 2) = "
+                               "2**15; 64 of them reach 2**21, which needs 22 bits of magnitude and a sign bit. "
+                               "16 bits hold a single product, not a sum of 64.")
+
+
+def _p12():
+    from qlearn import systolic
+
+    cycles = {df: systolic.cycle_count(1, 256, 256, 128, 128, df) for df in systolic.DATAFLOWS}
+    fewest = [df for df in systolic.DATAFLOWS if cycles[df] == min(cycles.values())]
+    tie = "two or more tie"
+    return predict("One input vector (M = 1) through a 256 x 256 layer on a 128 x 128 array: which dataflow "
+                   "takes the fewest cycles?", measured=", ".join(f"{k} {v}" for k, v in cycles.items()),
+                   choices=[*systolic.DATAFLOWS, tie], answer=fewest[0] if len(fewest) == 1 else tie,
+                   explanation="With M = 1 there is almost nothing to stream: the cycles go into the folds, each "
+                               "of which loads its stationary operand and fills and drains the array.")
+
+
+def _p13():
+    from qlearn import tpu
+
+    share = 100 * float(tpu.roofline(200)) / tpu.TPU_V1.peak_tops
+    return predict("MLP0 at batch 200 on the TPU v1: what share of the peak TOPS does it reach, in percent?",
+                   measured=share, unit="%", rel_tolerance=0.2,
+                   explanation="At batch 200 each weight byte feeds 200 MACs, far left of the ridge: the matrix "
+                               "unit waits for weight memory, at 2 * 200 MACs per byte times 34 GB/s.")
+
+
+#: lesson -> [(a phrase of the lesson's Predict paragraph the widget follows, builder)]
+LESSON_PREDICTIONS = {
+    "02_rounding": [("You round 10,001 values spread evenly", _p02)],
+    "03_scale_zero_point": [("With 3 bits and the range", _p03)],
+    "04_histograms_calibration": [("is the best clip closer to", _p04)],
+    "05_snr": [("A Gaussian signal clipped at", _p05)],
+    "06_fixed_point": [("what does 9.0 become with wrap", _p06)],
+    "07_per_channel": [("In layer 0 the rows' ranges", _p07)],
+    "08_post_training_quantization": [("does the choice of calibrator matter", _p08)],
+    "09_quantization_aware_training": [("After 10 epochs of QAT", _p09)],
+    "10_nonuniform_and_binary": [("What will 4 k-means levels give", _p10)],
+    "11_integer_inference": [("Will a 16-bit accumulator do", _p11)],
+    "12_systolic_array": [("One input vector ($M = 1$)", _p12)],
+    "13_tpu_v1_capstone": [("MLP0 at batch 200: compute bound or memory bound", _p13)],
+}
+
+
+def lesson_prediction(lesson: str, index: int = 0) -> Prediction:
+    """The ``index``-th committed prediction of a lesson (``"02_rounding"``), measured now by qlearn.
+
+    Examples
+    --------
+    >>> p = lesson_prediction("06_fixed_point")
+    >>> p.input.value = "-7"
+    >>> p.button.click()
+    >>> "Exactly." in p.reveal.value
+    True
+    """
+    lesson = lesson.removesuffix(".ipynb") if isinstance(lesson, str) else lesson
+    if lesson not in LESSON_PREDICTIONS:
+        raise ValueError(f"lesson must be one of {sorted(LESSON_PREDICTIONS)}, got {lesson!r}")
+    items = LESSON_PREDICTIONS[lesson]
+    if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(items):
+        raise ValueError(f"index must be in [0, {len(items) - 1}] for {lesson}, got {index!r}")
+    return items[index][1]()
