@@ -454,7 +454,7 @@ def test_random_bytes_never_crash_the_parser():
 def _msg(msg_type, content, metadata=None):
     import json as _json
 
-    return [_json.dumps(x).encode() for x in ({"msg_type": msg_type}, {}, metadata or {}, content)]
+    return [_json.dumps(x).encode() for x in ({"msg_type": msg_type, "msg_id": "m1"}, {}, metadata or {}, content)]
 
 
 CONTROL = {"comm_id": "c", "target_name": "jupyter.widget.control"}
@@ -475,8 +475,11 @@ CONTROL = {"comm_id": "c", "target_name": "jupyter.widget.control"}
     ("iopub", _msg("comm_msg", {"comm_id": "a"}), False),
     ("", _msg("comm_msg", {"comm_id": "a"}), False),
     ("shell", [b"[]", b"{}", b"{}", b"{}"], False),
-    ("shell", [b'{"msg_type": "comm_msg", "pad": "' + b"x" * 5000 + b'"}', b"{}", b"{}", b"{}"], False),
+    ("shell", [b'{"msg_type": "comm_msg", "msg_id": "m", "pad": "' + b"x" * 5000 + b'"}', b"{}", b"{}", b"{}"], False),
     ("shell", _msg("comm_msg", {"comm_id": 5}), False),
+    ("shell", _msg("comm_msg", {"data": {}}), False),
+    ("shell", _msg("comm_msg", {"comm_id": "a", "data": [1]}), False),
+    ("shell", [b'{"msg_type": "comm_info_request"}', b"{}", b"{}", b"{}"], False),
 ])
 def test_message_policy(channel, parts, ok):
     from qlearn.server.frames import FrameError, check_message

@@ -143,16 +143,18 @@ def check_message(channel: str, parts: list[bytes]) -> tuple[str, str | None]:
     ------
     FrameError
         On a channel other than ``shell``, a header, parent header or metadata that is not a small
-        JSON object, content that is not a JSON object, a message type outside
+        JSON object, a header without a ``msg_id`` string, a comm message without a ``comm_id``
+        string or with ``data`` that is not an object, a message type outside
         :data:`ALLOWED_MSG_TYPES`, or a ``comm_open`` to a target outside
         :data:`ALLOWED_COMM_TARGETS` (or with the wrong ``version``).
 
     Examples
     --------
-    >>> msg = lambda t, content, md={}: [json.dumps(x).encode() for x in ({"msg_type": t}, {}, md, content)]
+    >>> msg = lambda t, content, md={}: [json.dumps(x).encode()
+    ...                                  for x in ({"msg_type": t, "msg_id": "m1"}, {}, md, content)]
     >>> check_message("shell", msg("comm_msg", {"comm_id": "a", "data": {}}))
     ('comm_msg', None)
-    >>> check_message("shell", msg("comm_open", {"target_name": "jupyter.widget.control"}))
+    >>> check_message("shell", msg("comm_open", {"comm_id": "c", "target_name": "jupyter.widget.control"}))
     Traceback (most recent call last):
     ...
     qlearn.server.frames.FrameError: comm_open to 'jupyter.widget.control' needs metadata version 1.x, got None
@@ -171,11 +173,17 @@ def check_message(channel: str, parts: list[bytes]) -> tuple[str, str | None]:
     msg_type = header.get("msg_type")
     if not isinstance(msg_type, str) or msg_type not in ALLOWED_MSG_TYPES:
         raise FrameError(f"message type {str(msg_type)[:40]!r} is not accepted")
+    msg_id = header.get("msg_id")
+    if not isinstance(msg_id, str) or not 0 < len(msg_id) <= 128:
+        raise FrameError("header has no msg_id string (1 to 128 characters)")
     target = None
     if msg_type in ("comm_open", "comm_msg", "comm_close"):
+        # ipykernel reads these fields without checking them (a KeyError there is a traceback in the log)
         content = _json_dict(parts[3], "content", None)
-        if not isinstance(content.get("comm_id", ""), str):
+        if not isinstance(content.get("comm_id"), str):
             raise FrameError("comm_id is not a string")
+        if not isinstance(content.get("data", {}), dict):
+            raise FrameError("comm data is not a JSON object")
         if msg_type == "comm_open":
             target = content.get("target_name")
             if not isinstance(target, str) or target not in ALLOWED_COMM_TARGETS:

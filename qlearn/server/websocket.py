@@ -52,6 +52,28 @@ REFUSED = BoundedLog(_log)
 KERNEL_OUTPUT = BoundedLog(_log)
 
 
+#: Message ids remembered per kernel to refuse a replayed message (the kernel keeps 2**16 signatures).
+SEEN_IDS = 4096
+
+
+def _msg_id(header_part: bytes) -> str:
+    try:
+        value = json.loads(header_part).get("msg_id")
+    except (ValueError, AttributeError):
+        value = None
+    return value if isinstance(value, str) else repr(value)
+
+
+def _seen_ids(kernel_manager):
+    from collections import OrderedDict
+
+    seen = getattr(kernel_manager, "_qlearn_seen_ids", None)
+    if seen is None:
+        seen = OrderedDict()
+        kernel_manager._qlearn_seen_ids = seen
+    return seen
+
+
 class GuardedKernelConnection(ZMQChannelsWebsocketConnection):
     """jupyter_server's websocket-to-ZMQ connection, with every incoming frame checked first."""
 
@@ -81,6 +103,14 @@ class GuardedKernelConnection(ZMQChannelsWebsocketConnection):
         if self._q_count > MAX_MESSAGES_PER_WINDOW:
             self._refuse(f"more than {MAX_MESSAGES_PER_WINDOW} messages in {RATE_WINDOW:.0f} s")
             return
+        msg_id = _msg_id(parts[0])
+        seen = _seen_ids(self.kernel_manager)
+        if msg_id in seen:  # the kernel would refuse it ("Duplicate Signature") with a traceback in the log
+            self._refuse(f"message id {excerpt(msg_id, 60)!r} sent twice")
+            return
+        seen[msg_id] = None
+        while len(seen) > SEEN_IDS:
+            seen.popitem(last=False)
         if target is not None:
             self._q_opens = getattr(self, "_q_opens", 0) + 1
             if self._q_opens > MAX_CONTROL_OPENS:

@@ -103,12 +103,14 @@ def open_ws(s: Served, kernel_id: str, *, subprotocol: bool = True, host: str | 
     return websocket.create_connection(url, timeout=30, socket=sock, **kw)
 
 
-def header(msg_type: str, msg_id: str = "1") -> dict:
+def header(msg_type: str, msg_id: str | None = None) -> dict:
+    msg_id = msg_id or f"m-{time.monotonic_ns()}"
     return {"msg_id": msg_id, "username": "probe", "session": "probe", "msg_type": msg_type, "version": "5.3",
             "date": "2026-01-01T00:00:00Z"}
 
 
-def v1_frame(channel: str, msg_type: str, content: dict, metadata: dict | None = None, msg_id: str = "1") -> bytes:
+def v1_frame(channel: str, msg_type: str, content: dict, metadata: dict | None = None,
+             msg_id: str | None = None) -> bytes:
     parts = [json.dumps(x).encode() for x in (header(msg_type, msg_id), {}, metadata or {}, content)]
     ch = channel.encode()
     offsets = [8 * (1 + 2 + len(parts))]
@@ -325,10 +327,10 @@ def _widget_states(ws) -> dict:
     """Every widget's state in the kernel, as Voila's widget manager asks for it."""
     from qlearn.server.frames import parse_v1_frame
 
-    ws.send_binary(v1_frame("shell", "comm_open", {"comm_id": "ctl", "target_name": "jupyter.widget.control",
+    ctl = f"ctl-{time.monotonic_ns()}"
+    ws.send_binary(v1_frame("shell", "comm_open", {"comm_id": ctl, "target_name": "jupyter.widget.control",
                                                    "data": {}}, metadata={"version": "1.0.0"}))
-    ws.send_binary(v1_frame("shell", "comm_msg", {"comm_id": "ctl", "data": {"method": "request_states"}},
-                            msg_id="2"))
+    ws.send_binary(v1_frame("shell", "comm_msg", {"comm_id": ctl, "data": {"method": "request_states"}}))
     end = time.monotonic() + 30
     ws.settimeout(1.0)
     while time.monotonic() < end:
@@ -360,7 +362,7 @@ def test_widget_update_the_kernel_rejects_sends_no_traceback_and_is_logged(serve
         states = _widget_states(ws)
         slider = next(k for k, v in states.items() if v.get("model_name") == "IntSliderModel")
         ws.send_binary(v1_frame("shell", "comm_msg", {"comm_id": slider, "data": {
-            "method": "update", "state": {"value": "abc"}, "buffer_paths": []}}, msg_id="3"))
+            "method": "update", "state": {"value": "abc"}, "buffer_paths": []}}))
         frames, code = read_until_closed(ws, seconds=5)
         assert code is None  # a rejected value is not a malformed message: the page stays connected
         assert_no_traceback(frames)
@@ -372,6 +374,22 @@ def test_widget_update_the_kernel_rejects_sends_no_traceback_and_is_logged(serve
         time.sleep(0.3)
     log = served.log()
     assert f"({LESSON}) while a page was connected" in log and "TraitError" in log
+
+
+def test_a_replayed_message_is_refused(served):
+    """The kernel refuses a message whose signature it has seen, with a traceback in the server log."""
+    before = served.rss_mb()
+    frame = v1_frame("shell", "comm_info_request", {})
+
+    def twice(ws):
+        ws.send_binary(frame)
+        ws.send_binary(frame)
+
+    frames, code = probe(served, twice)
+    assert code == 1008
+    assert_no_traceback(frames)
+    assert_healthy(served, before)
+    assert "Duplicate Signature" not in served.log()
 
 
 def test_request_info_websocket_ignores_what_clients_send(served):
