@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import qlearn as ql
-from qlearn.exercises import TASKS, solution, tasks_of
+from qlearn.exercises import TASKS, checking, solution, tasks_of
 from qlearn.exercises.checking import NOT_WRITTEN, CheckResult
 
 LESSONS_WITH_TASKS = [f"{n:02d}" for n in range(2, 14)]
@@ -146,3 +146,22 @@ def test_numpy_warnings_of_the_learner_are_silenced():
         res = ql.exercises.calibration.check_kl_divergence(
             lambda P, Q: float(np.sum(np.asarray(P) * np.log(np.asarray(P) / np.asarray(Q)))))
     assert not res.passed and re.search(r"nan", res.diagnosis)
+
+
+@pytest.mark.parametrize("name", sorted(TASKS))
+def test_the_checks_own_reference_passes(name):
+    task = TASKS[name]
+
+    def reference(*args, **kwargs):
+        out = task.reference(*args, **kwargs)
+        return out.value if isinstance(out, checking.Approx) else out
+
+    assert task.check(reference).passed
+
+
+@pytest.mark.parametrize("name", sorted(TASKS))
+def test_every_task_knows_at_least_three_mistakes_and_each_is_wrong_somewhere(name):
+    task = TASKS[name]
+    assert len(task.mistakes) >= 3
+    for m in task.mistakes:  # a "mistake" that agrees with the reference everywhere would be a false diagnosis
+        assert not task.check(m.fn).passed, m.diagnosis
