@@ -25,7 +25,7 @@ from qlearn.exercises.solutions import intops as _sol
 
 SCAFFOLD_QUANTIZE_MULTIPLIER = '''def quantize_multiplier(M):
     """A real multiplier M >= 0 as an int32 m0 and a shift, M ~= m0 * 2**(shift - 31), as TFLite does:
-    write M = q * 2**shift with q in [0.5, 1) (math.frexp does it), then m0 = round(q * 2**31),
+    write M = q * 2**shift with q in [0.5, 1) (math.frexp does it: import math), then m0 = round(q * 2**31),
     rounding half away from zero (C's std::round). If that gives m0 = 2**31 (too big for int32),
     halve m0 and add 1 to shift. M = 0 gives (0, 0). Return (m0, shift) as two Python ints.
     """
