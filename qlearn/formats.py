@@ -1,6 +1,7 @@
 """Number formats: the bits of FP32, TF32, FP16, BF16, FP8 (E4M3, E5M2) and small integers.
 
-Introduced in lesson ``01_number_formats``.
+Introduced in lesson ``01_number_formats``; the microscaling element formats FP4 E2M1,
+FP6 E2M3 / E3M2 and the scale format E8M0 (:data:`MX_FORMATS`) in lesson ``16_block_formats``.
 
 A format is a small frozen value object (:class:`FloatFormat` or :class:`IntFormat`)
 returned by :func:`get_format`. :func:`cast` rounds float64 values to the values a
@@ -23,7 +24,15 @@ lifts its largest value to 448.
 References: IEEE 754-2019; OCP 8-bit Floating Point Specification (OFP8) rev. 1.0 and
 Micikevicius et al., "FP8 formats for deep learning" (2022); NVIDIA A100 Tensor Core
 GPU architecture whitepaper (TF32, 2020); Kalamkar et al., "A study of BFLOAT16 for
-deep learning training" (2019).
+deep learning training" (2019); OCP Microscaling Formats (MX) v1.0 (2023) for FP4/FP6/E8M0, whose
+values are checked code by code against ml_dtypes' ``float4_e2m1fn``, ``float6_e2m3fn``,
+``float6_e3m2fn`` and ``float8_e8m0fnu``.
+
+FP4 and FP6 have neither inf nor NaN: every code is a finite number, so an out-of-range value
+can only saturate to ``+-max_normal`` (``cast`` always saturates for them), and NaN or inf input
+raises ValueError. E8M0 has no sign bit and no mantissa: its 255 values are the powers of two
+``2**-127 .. 2**127`` and code ``0xFF`` is NaN; it has no zero, so zero or a negative number
+casts to NaN and a positive number below ``2**-127`` to ``2**-127`` (as ml_dtypes does).
 """
 from __future__ import annotations
 
@@ -40,6 +49,9 @@ from qlearn.rounding import ROUNDING_MODES, round_
 FORMATS = ("fp32", "tf32", "fp16", "bf16", "fp8_e4m3", "fp8_e5m2", "int8", "uint8", "int4", "uint4")
 FLOAT_FORMATS = FORMATS[:6]
 INT_FORMATS = FORMATS[6:]
+#: Element and scale formats of the OCP microscaling (MX) v1.0 block formats (lesson 16).
+MX_FORMATS = ("fp4_e2m1", "fp6_e2m3", "fp6_e3m2", "e8m0")
+ALL_FORMATS = FORMATS + MX_FORMATS
 
 
 @dataclass(frozen=True, repr=False)
@@ -65,6 +77,10 @@ class FloatFormat:
         True: exponent field all ones means inf (mantissa 0) or NaN (IEEE 754 style).
         False ("fn" formats such as FP8 E4M3): only exponent and mantissa all ones is NaN,
         the rest of that binade holds ordinary values, and there is no inf.
+    signed : bool
+        False for E8M0, which has no sign bit (every value is a positive power of two).
+    has_zero : bool
+        False for E8M0: its smallest code, 0, is ``2**-127``, not zero; it has no subnormals.
     storage_bits : int
         Bits one value occupies in memory (TF32 is a compute format: its values are
         stored as 32-bit FP32 words).
@@ -89,24 +105,26 @@ class FloatFormat:
     dtype: str | None
     description: str
     not_modelled: str
+    signed: bool = True
+    has_zero: bool = True
 
     kind = "float"
 
     @property
     def bits(self) -> int:
-        """Bits in one code: ``1 + exp_bits + man_bits``."""
-        return 1 + self.exp_bits + self.man_bits
+        """Bits in one code: ``1 + exp_bits + man_bits`` (no sign bit in E8M0)."""
+        return int(self.signed) + self.exp_bits + self.man_bits
 
     @property
     def emin(self) -> int:
-        """Unbiased exponent of the smallest normal binade, ``1 - bias``."""
-        return 1 - self.bias
+        """Unbiased exponent of the smallest normal binade, ``1 - bias`` (``-bias`` in E8M0)."""
+        return (1 if self.has_zero else 0) - self.bias
 
     @property
     def emax(self) -> int:
         """Unbiased exponent of the largest finite binade."""
         top = 2**self.exp_bits - 1
-        return (top - 1 if self.ieee_specials else top) - self.bias
+        return (top - 1 if self.ieee_specials or self.man_bits == 0 else top) - self.bias
 
     @property
     def decimal_digits(self) -> float:
@@ -155,19 +173,21 @@ class IntFormat:
                 f"qmin {self.qmin}, qmax {self.qmax})")
 
 
-def _float_format(name, exp_bits, man_bits, *, ieee_specials=True, storage_bits=None, dtype=None,
+def _float_format(name, exp_bits, man_bits, *, ieee_specials=True, has_nan=True, storage_bits=None, dtype=None,
                   description="", not_modelled="") -> FloatFormat:
     bias = 2 ** (exp_bits - 1) - 1
     top = 2**exp_bits - 1
     if ieee_specials:
         emax, max_frac = top - 1 - bias, 2**man_bits - 1
-    else:  # "fn": the top binade is ordinary except mantissa all ones (NaN)
+    elif has_nan:  # "fn": the top binade is ordinary except mantissa all ones (NaN)
         emax, max_frac = top - bias, 2**man_bits - 2
+    else:  # FP4/FP6: no inf, no NaN, every code is a number
+        emax, max_frac = top - bias, 2**man_bits - 1
     max_normal = math.ldexp(2**man_bits + max_frac, emax - man_bits)
     return FloatFormat(
         name=name, exp_bits=exp_bits, man_bits=man_bits, bias=bias, max_normal=max_normal,
         min_normal=math.ldexp(1.0, 1 - bias), min_subnormal=math.ldexp(1.0, 1 - bias - man_bits),
-        eps=math.ldexp(1.0, -man_bits), has_inf=ieee_specials, has_nan=True, ieee_specials=ieee_specials,
+        eps=math.ldexp(1.0, -man_bits), has_inf=ieee_specials, has_nan=has_nan, ieee_specials=ieee_specials,
         storage_bits=storage_bits or 1 + exp_bits + man_bits, dtype=dtype, description=description,
         not_modelled=not_modelled)
 
@@ -204,6 +224,28 @@ _REGISTRY = {
         not_modelled="Per-tensor scaling factors, which FP8 needs in practice, are not part of the format. "
                      + _NO_EXCEPTIONS),
     "int8": _int_format("int8", 8, True, "8-bit two's complement integer"),
+    "fp4_e2m1": _float_format(
+        "fp4_e2m1", 2, 1, ieee_specials=False, has_nan=False, dtype="float4_e2m1fn",
+        description="OCP MX FP4 E2M1 (no inf, no NaN: 0, 0.5, 1, 1.5, 2, 3, 4, 6 and their negatives)",
+        not_modelled="The shared block scale (see qlearn.block_formats) is not part of the element format. "
+                     "NaN/inf input raises ValueError (there is no code for them)."),
+    "fp6_e2m3": _float_format(
+        "fp6_e2m3", 2, 3, ieee_specials=False, has_nan=False, dtype="float6_e2m3fn",
+        description="OCP MX FP6 E2M3 (no inf, no NaN, max 7.5)",
+        not_modelled="The shared block scale is not part of the element format. NaN/inf input raises ValueError. "
+                     "How hardware packs 6-bit codes into bytes is not modelled."),
+    "fp6_e3m2": _float_format(
+        "fp6_e3m2", 3, 2, ieee_specials=False, has_nan=False, dtype="float6_e3m2fn",
+        description="OCP MX FP6 E3M2 (no inf, no NaN, max 28)",
+        not_modelled="The shared block scale is not part of the element format. NaN/inf input raises ValueError. "
+                     "How hardware packs 6-bit codes into bytes is not modelled."),
+    "e8m0": FloatFormat(
+        name="e8m0", exp_bits=8, man_bits=0, bias=127, max_normal=2.0**127, min_normal=2.0**-127,
+        min_subnormal=2.0**-127, eps=1.0, has_inf=False, has_nan=True, ieee_specials=False, storage_bits=8,
+        dtype="float8_e8m0fnu", signed=False, has_zero=False,
+        description="OCP MX E8M0 scale: unsigned powers of two 2**-127 .. 2**127, code 0xFF is NaN, no zero",
+        not_modelled="A scale format: no sign, no zero, no subnormals. Zero and negative input cast to NaN, "
+                     "positive input below 2**-127 to 2**-127 (ml_dtypes' float8_e8m0fnu does the same)."),
     "uint8": _int_format("uint8", 8, False, "8-bit unsigned integer"),
     "int4": _int_format("int4", 4, True, "4-bit two's complement integer (packed two per byte)"),
     "uint4": _int_format("uint4", 4, False, "4-bit unsigned integer (packed two per byte)"),
@@ -227,7 +269,7 @@ def get_format(name) -> FloatFormat | IntFormat:
     if isinstance(name, (FloatFormat, IntFormat)):
         return name
     if not isinstance(name, str) or name not in _REGISTRY:
-        raise ValueError(f"unknown format {name!r}: choose one of {', '.join(FORMATS)}")
+        raise ValueError(f"unknown format {name!r}: choose one of {', '.join(ALL_FORMATS)}")
     return _REGISTRY[name]
 
 
@@ -326,6 +368,23 @@ def _cast_int(a: np.ndarray, fmt: IntFormat, rounding: str, saturate: bool, rng)
     return np.mod(r - fmt.qmin, 2.0**fmt.bits) + fmt.qmin  # two's complement wrap-around
 
 
+def _cast_e8m0(a: np.ndarray, fmt: FloatFormat, rounding: str, saturate: bool, rng) -> np.ndarray:
+    """E8M0: round ``x / 2**e`` (in [1, 2)) to 1 or 2 by ``rounding``; no zero, no sign."""
+    out = np.full(a.shape, np.nan)
+    pos = a > 0  # zero, negatives and NaN have no code: NaN
+    x = a[pos]
+    fin = np.isfinite(x)
+    y = np.full(x.shape, np.inf)
+    _, E = np.frexp(x[fin])
+    e = np.maximum(E - 1, fmt.emin)
+    r = round_(np.ldexp(x[fin], -e), rounding, rng=rng)  # in [0, 2]: exact scaling by a power of two
+    y[fin] = np.ldexp(np.maximum(r, 1.0), e)  # below 2**-127: the smallest value (there is no zero)
+    over = y > fmt.max_normal
+    y[over] = fmt.max_normal if saturate else np.nan
+    out[pos] = y
+    return out
+
+
 def cast(x, fmt, *, rounding: str = "half_even", saturate: bool = False, rng: np.random.Generator | None = None):
     """Round ``x`` to the nearest values of ``fmt`` (by ``rounding``); returned as float64.
 
@@ -370,6 +429,12 @@ def cast(x, fmt, *, rounding: str = "half_even", saturate: bool = False, rng: np
 
     Integer formats: ``round_(x, rounding)`` then clip (``saturate=True``) or wrap.
 
+    FP4 E2M1 and FP6 E2M3/E3M2 (no inf, no NaN) always saturate; NaN, and inf without
+    ``saturate``, raise ValueError. E8M0 rounds ``x / 2**floor(log2 x)`` to 1 or 2 (a tie,
+    ``1.5 * 2**e``, goes up under ``half_even``); it has no zero and no sign, so ``x <= 0``
+    gives NaN, ``0 < x < 2**-127`` gives ``2**-127``, overflow gives NaN (``2**127`` with
+    ``saturate``).
+
     Examples
     --------
     >>> cast([0.1, 1000.0], "fp8_e4m3")
@@ -382,6 +447,10 @@ def cast(x, fmt, *, rounding: str = "half_even", saturate: bool = False, rng: np
     array([inf,  0.])
     >>> cast([2.5, 200.0], "int8"), cast(200.0, "int8", saturate=True)
     (array([  2., -56.]), np.float64(127.0))
+    >>> cast([0.26, 2.6, 5.0, 100.0], "fp4_e2m1").tolist()
+    [0.5, 3.0, 4.0, 6.0]
+    >>> cast([3.0, 0.1, 0.0], "e8m0").tolist()
+    [4.0, 0.125, nan]
     """
     fmt = get_format(fmt)
     _check_rounding(rounding)
@@ -390,6 +459,13 @@ def cast(x, fmt, *, rounding: str = "half_even", saturate: bool = False, rng: np
     a = a0.reshape(-1)
     if fmt.kind == "int":
         out = _cast_int(a, fmt, rounding, bool(saturate), rng)
+    elif not fmt.signed:
+        out = _cast_e8m0(a, fmt, rounding, bool(saturate), rng)
+    elif not fmt.has_nan:
+        if a.size and np.isnan(a).any() or (not saturate and np.isinf(a).any()):
+            raise ValueError(f"x contains NaN or inf: {fmt.name} has no code for them "
+                             "(inf is accepted with saturate=True)")
+        out = _cast_generic(a, fmt, rounding, True, rng)  # no inf/NaN: overflow can only saturate
     elif rounding == "half_even":
         out = _cast_half_even_fast(a, fmt, bool(saturate))
     else:
@@ -419,11 +495,18 @@ def to_codes(x, fmt, *, rounding: str = "half_even", saturate: bool = False, rng
     [56, 192, 126]
     >>> to_codes([-1, 7], "int4").tolist()
     [15, 7]
+    >>> to_codes([6.0, -0.5], "fp4_e2m1").tolist(), to_codes([1.0, 2.0**-127], "e8m0").tolist()
+    ([7, 9], [127, 0])
     """
     fmt = get_format(fmt)
     v = np.asarray(cast(x, fmt, rounding=rounding, saturate=saturate, rng=rng), dtype=np.float64)
     if fmt.kind == "int":
         return np.mod(v, 2**fmt.bits).astype(np.int64)
+    if not fmt.signed:  # E8M0: the biased exponent, 0xFF for NaN
+        code = np.full(v.shape, 2**fmt.exp_bits - 1, dtype=np.int64)
+        ok = ~np.isnan(v)
+        code[ok] = (np.frexp(v[ok])[1] - 1 + fmt.bias).astype(np.int64)
+        return code
     m = fmt.man_bits
     sign = np.signbit(v).astype(np.int64)
     a = np.abs(v)
@@ -450,6 +533,8 @@ def from_codes(codes, fmt) -> np.ndarray:
     array([  1., 448.,  nan,  -0.])
     >>> from_codes([0x7C, 0x7D], "fp8_e5m2")
     array([inf, nan])
+    >>> from_codes([0b0111, 0b1001], "fp4_e2m1").tolist(), from_codes([0, 127, 255], "e8m0").tolist()
+    ([6.0, -0.5], [5.877471754111438e-39, 1.0, nan])
     """
     fmt = get_format(fmt)
     c = np.asarray(codes)
@@ -464,6 +549,8 @@ def from_codes(codes, fmt) -> np.ndarray:
     if fmt.kind == "int":
         return np.where(fmt.signed & (c >= 2 ** (fmt.bits - 1)), c - 2**fmt.bits, c).astype(np.float64)
     m, top = fmt.man_bits, 2**fmt.exp_bits - 1
+    if not fmt.signed:  # E8M0
+        return np.where(c == top, np.nan, np.ldexp(1.0, c - fmt.bias))
     sign = (c >> (fmt.bits - 1)) & 1
     E = (c >> m) & top
     M = c & (2**m - 1)
@@ -471,13 +558,13 @@ def from_codes(codes, fmt) -> np.ndarray:
                    np.ldexp((M + 2**m).astype(np.float64), E - fmt.bias - m))
     if fmt.ieee_specials:
         mag = np.where(E == top, np.where(M == 0, np.inf, np.nan), mag)
-    else:
+    elif fmt.has_nan:
         mag = np.where((E == top) & (M == 2**m - 1), np.nan, mag)
     return np.where(sign == 1, -mag, mag)
 
 
 def _split(bits: str, fmt) -> str:
-    if fmt.kind == "int":
+    if fmt.kind == "int" or not fmt.signed:
         return bits
     return f"{bits[0]}|{bits[1:1 + fmt.exp_bits]}|{bits[1 + fmt.exp_bits:]}"
 
@@ -554,14 +641,14 @@ def fields(value, fmt) -> dict:
     bits = encode_bits(value, fmt)
     code = int(bits, 2)
     v = float(from_codes(code, fmt))
-    sign = code >> (fmt.bits - 1)
+    sign = code >> (fmt.bits - 1) if fmt.signed else 0
     if fmt.kind == "int":
         return dict(value=v, bits=bits, sign=sign if fmt.signed else 0, code=code)
     m = fmt.man_bits
     E, M = (code >> m) & (2**fmt.exp_bits - 1), code & (2**m - 1)
     is_nan, is_inf = math.isnan(v), math.isinf(v)
     special = is_nan or is_inf
-    sub = E == 0
+    sub = E == 0 and fmt.has_zero
     return dict(value=v, bits=bits, sign=sign, exponent=E, mantissa=M,
                 unbiased_exponent=None if special else (fmt.emin if sub else E - fmt.bias),
                 significand=None if special else (0 if sub else 1) + M / 2**m,
@@ -704,4 +791,4 @@ def format_table(names=None) -> list[dict]:
 
 __all__ = ["FORMATS", "FLOAT_FORMATS", "INT_FORMATS", "FloatFormat", "IntFormat", "get_format", "cast",
            "to_codes", "from_codes", "encode_bits", "decode_bits", "fields", "ulp", "representable_values",
-           "model_bytes", "format_table"]
+           "model_bytes", "format_table", "MX_FORMATS", "ALL_FORMATS"]
