@@ -543,7 +543,7 @@ def test_kernel_caps_count_pages_in_flight_and_running_kernels():
 
 
 def test_reaper_frees_unconnected_and_abandoned_kernels_only():
-    km = _km(unconnected_timeout=60, disconnected_timeout=120)
+    km = _km(unconnected_timeout=45, disconnected_timeout=120)
     km._kernels.update({k: object() for k in ("never", "sending", "gone", "open", "fresh")})
     for k in ("never", "sending", "gone", "open", "fresh"):
         km.record_handout(k, "10.0.0.1", "01.ipynb")
