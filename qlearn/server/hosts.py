@@ -125,4 +125,5 @@ class RefusedHostHandler(RequestHandler):
                         self.request.remote_ip, excerpt(self.request.host, 80))
         self.set_status(403)
         self.set_header("Content-Type", "text/plain; charset=utf-8")
-        self.finish("403: this server does not answer to that host name.\n")
+        self.finish("403: this lesson server does not answer to that host name. Use the address your "
+                    "teacher gave you; a teacher can add the name with qlearn serve --allow-host NAME.\n")
