@@ -35,8 +35,8 @@ def test_requantize_explorer_gemmlowp_is_within_one_code():
     assert ex.last_error is None
     d = np.asarray(ex.fig.data[2].y)
     assert np.abs(d).max() <= 1
-    ex.controls["rounding"].value = "truncate"
-    assert np.asarray(ex.fig.data[2].y).min() <= -1        # truncation is biased downward
+    ex.controls["rounding"].value = "floor"
+    assert np.asarray(ex.fig.data[2].y).min() <= -1        # floor (the plain shift) is biased downward
     m0, shift = intops.quantize_multiplier(0.0123)
     ex.controls["rounding"].value = "gemmlowp"
     assert f"m0 = <b>{m0}</b>, shift = <b>{shift}</b>" in ex.readout.value
@@ -50,11 +50,11 @@ def test_accumulator_explorer_16_vs_32_bits():
 
 
 def test_requantize_explorer_statements_of_lesson_11():
-    """Lesson 11: truncation is low on about half the accumulators; gemmlowp differs on a handful."""
+    """Lesson 11: the plain shift (floor) is low on about half the accumulators; gemmlowp differs on a handful."""
     ex = requantize_explorer()
     d = np.asarray(ex.fig.data[2].y)
     assert 0 < np.count_nonzero(d) <= 10
-    ex.controls["rounding"].value = "truncate"
+    ex.controls["rounding"].value = "floor"
     d = np.asarray(ex.fig.data[2].y)
     assert d.max() == 0 and 0.4 < np.count_nonzero(d) / d.size < 0.6
     ex.controls["rounding"].value = "q15"
