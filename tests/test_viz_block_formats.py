@@ -1,0 +1,34 @@
+"""The lesson-16 explorer and figure, driven in plain Python: traces equal qlearn.block_formats' results."""
+import numpy as np
+
+from qlearn import block_formats as B
+from qlearn.viz import block_formats as V
+
+
+def test_explorer_traces_are_the_core_results():
+    ex = V.block_format_explorer()
+    x = V.tensors()["heavy"]
+    for scheme in V.SCHEME_LABELS:
+        for k in V.BLOCK_SIZES:
+            ex.controls["tensor"].value = "heavy"
+            ex.controls["scheme"].value = scheme
+            ex.controls["block_size"].value = k
+            ex.controls["window"].value = 5
+            x_hat, bpw = B.quantize_dequantize(x, scheme, block_size=k)
+            np.testing.assert_array_equal(ex.fig.data[3].y, x[640:768])
+            np.testing.assert_array_equal(ex.fig.data[4].y, x_hat[640:768])
+            assert ex.fig.data[10].x == (bpw,)
+            assert f"{bpw:.4g} bits per weight" in ex.readout.value
+            # every x_hat in the window lies on a grid line drawn for its block
+            grid = {round(float(y), 12) for y in ex.fig.data[0].y if y is not None}
+            assert all(round(float(v), 12) in grid for v in x_hat[640:768])
+            # block boundaries at multiples of k inside the window
+            bounds = sorted({b for b in ex.fig.data[2].x if b is not None})
+            assert bounds == [b - 0.5 for b in range(640 + k - 640 % k, 768, k) if b > 640]
+
+
+def test_tradeoff_figure_has_both_tensors():
+    fig = V.tradeoff_figure()
+    names = {t.name for t in fig.data if t.name}
+    assert set(V.SCHEME_LABELS.values()) <= names
+    assert len([t for t in fig.data if t.mode == "lines+markers+text"]) == 2 * len(V.SCHEME_LABELS)
