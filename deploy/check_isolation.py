@@ -44,31 +44,40 @@ def session(base: str, name: str, password: str):
     return s
 
 
-async def execute(ws_url: str, cookie: str, origin: str, code: str) -> list[str]:
+async def execute(ws_url: str, cookie: str, origin: str, code: str) -> tuple[list[str], list[str]]:
+    """Over the v1 protocol lesson pages speak: kernel_info_request (what a page may send), then
+    execute_request. Returns the message types received after each."""
+    from jupyter_server.services.kernels.connection.base import deserialize_msg_from_ws_v1, serialize_msg_to_ws_v1
+
     ws = await websocket_connect(HTTPRequest(ws_url, headers={"Cookie": cookie, "Origin": origin},
-                                             validate_cert=False))
+                                             validate_cert=False), subprotocols=["v1.kernel.websocket.jupyter.org"])
 
-    def message(msg_type, content):
-        return json.dumps({"header": {"msg_id": uuid.uuid4().hex, "msg_type": msg_type, "username": "",
-                                      "session": uuid.uuid4().hex, "version": "5.3", "date": ""},
-                           "parent_header": {}, "metadata": {}, "content": content, "channel": "shell",
-                           "buffers": []})
+    def frame(msg_type, content):
+        header = {"msg_id": uuid.uuid4().hex, "msg_type": msg_type, "username": "", "session": uuid.uuid4().hex,
+                  "version": "5.3", "date": ""}
+        return serialize_msg_to_ws_v1([json.dumps(x).encode() for x in (header, {}, {}, content)], "shell")
 
-    await ws.write_message(message("execute_request", {"code": code, "silent": False, "store_history": False,
-                                                       "user_expressions": {}, "allow_stdin": False,
-                                                       "stop_on_error": True}))
-    await ws.write_message(message("kernel_info_request", {}))
-    seen = []
-    try:
-        while not ("kernel_info_reply" in seen and "execute_reply" in seen):
-            raw = await asyncio.wait_for(ws.read_message(), 5)
-            if raw is None:
-                break
-            seen.append(json.loads(raw)["header"]["msg_type"])
-    except asyncio.TimeoutError:
-        pass
+    async def read(until):
+        seen = []
+        try:
+            while until not in seen:
+                raw = await asyncio.wait_for(ws.read_message(), 10)
+                if raw is None:
+                    seen.append("(connection closed)")
+                    break
+                seen.append(json.loads(deserialize_msg_from_ws_v1(raw)[1][0])["msg_type"])
+        except asyncio.TimeoutError:
+            pass
+        return seen
+
+    await ws.write_message(frame("kernel_info_request", {}), binary=True)
+    info = await read("kernel_info_reply")
+    await ws.write_message(frame("execute_request", {"code": code, "silent": False, "store_history": False,
+                                                     "user_expressions": {}, "allow_stdin": False,
+                                                     "stop_on_error": True}), binary=True)
+    executed = await read("execute_reply")
     ws.close()
-    return seen
+    return info, executed
 
 
 def main(argv: list[str]) -> int:
@@ -105,10 +114,12 @@ def main(argv: list[str]) -> int:
     cookie = "; ".join(f"{c.name}={c.value}" for c in sa.cookies if c.path in ("/", f"/user/{a}/"))
     ws_base = base.replace("http", "ws", 1)
     if kernels:
-        seen = asyncio.run(execute(f"{ws_base}/user/{a}/api/kernels/{kernels[0]['id']}/channels", cookie, base,
-                                   f"open({marker + '-exec'!r}, 'w').write('x')"))
-        print(f"execute_request on A's kernel: execute_reply {'execute_reply' in seen}, "
-              f"code ran {os.path.exists(marker + '-exec')}, kernel_info_reply {'kernel_info_reply' in seen}")
+        info, seen = asyncio.run(execute(f"{ws_base}/user/{a}/api/kernels/{kernels[0]['id']}/channels", cookie,
+                                         base, f"open({marker + '-exec'!r}, 'w').write('x')"))
+        time.sleep(2)
+        print(f"kernel_info_request on A's kernel: kernel_info_reply {'kernel_info_reply' in info}; then "
+              f"execute_request: execute_reply {'execute_reply' in seen}, code ran {os.path.exists(marker + '-exec')}"
+              f"{', connection closed' if '(connection closed)' in seen else ''}")
     r = sa.get(f"{base}/user/{b}/api/contents", timeout=60)
     print(f"A's cookies on B's /api/contents: {r.status_code} {r.url.replace(base, '')}")
     ps = subprocess.run(["ps", "-eo", "user:20,args"], capture_output=True, text=True).stdout.splitlines()

@@ -307,6 +307,13 @@ def configure_singleuser(c) -> None:
     c.ServerApp.jpserver_extensions = dict(DISABLED_EXTENSIONS)
     c.ServerApp.contents_manager_class = read_only_contents_manager()
     c.MappingKernelManager.allowed_message_types = list(WIDGET_MESSAGES)
+    # The kernel websocket checks of `qlearn serve` (qlearn/server/): every frame parsed and checked
+    # before Jupyter Server reads it (a forged part count or buffer count closes that connection
+    # instead of making the server allocate without end), a message size cap.
+    from qlearn.server.websocket import MAX_MESSAGE_BYTES, GuardedKernelConnection
+
+    c.ServerApp.kernel_websocket_connection_class = GuardedKernelConnection
+    c.ServerApp.tornado_settings = {"websocket_max_message_size": MAX_MESSAGE_BYTES}
 
 
 # ----------------------------------------------------------------------------- the hub

@@ -17,7 +17,7 @@ qlearn_hub.configure_singleuser(c)
 # Inside Jupyter Server, Voila's page config falls back to loading MathJax from a CDN unless the
 # server's settings name a MathJax URL. None, as standalone Voila (`qlearn serve`) has, keeps the
 # maths local: JupyterLab's bundled MathJax renders it. (A Dict with None cannot be a flag.)
-c.ServerApp.tornado_settings = {"mathjax_url": None, "mathjax_config": None}
+c.ServerApp.tornado_settings.update({"mathjax_url": None, "mathjax_config": None})
 
 # Read by the qlearn page template (a nested dict, so no flag either): lengthen anywidget's 2 s
 # module deadline, and import plotly's module (a static file of this server, named in the

@@ -223,6 +223,8 @@ def test_student_servers_are_voila_only(tmp_path):
     assert c.ServerApp.jpserver_extensions["jupyter_server_terminals"] is False
     assert "execute_request" not in c.MappingKernelManager.allowed_message_types
     assert {"comm_open", "comm_msg"} <= set(c.MappingKernelManager.allowed_message_types)
+    assert c.ServerApp.kernel_websocket_connection_class.__name__ == "GuardedKernelConnection"
+    assert 0 < c.ServerApp.tornado_settings["websocket_max_message_size"] <= 2**20
 
     (tmp_path / "lesson.ipynb").write_text('{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}')
     cm = c.ServerApp.contents_manager_class(root_dir=str(tmp_path))
