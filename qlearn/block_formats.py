@@ -469,8 +469,14 @@ def heavy_tailed_weights(n: int = 4096, *, df: float = 3.0, scale: float = 0.05,
                          rng: np.random.Generator | None = None) -> np.ndarray:
     """A synthetic heavy-tailed weight vector: ``scale * StudentT(df)`` samples from ``rng``.
 
-    Real LLM weights are heavier-tailed than a Gaussian; this stands in for them (it is not a
-    real model's weights). ``rng`` defaults to ``np.random.default_rng(0)``.
+    A stand-in for a tensor with a few values many times larger than the rest (it is not a real
+    model's weights). ``rng`` defaults to ``np.random.default_rng(0)``.
+
+    Examples
+    --------
+    >>> w = heavy_tailed_weights(4096, rng=np.random.default_rng(0))
+    >>> w.shape, bool(np.abs(w).max() > 10 * w.std())
+    ((4096,), True)
     """
     n = check_int(n, "n", 1, 1 << 26)
     if isinstance(df, bool) or not isinstance(df, numbers.Real) or not math.isfinite(df) or df <= 0:
