@@ -448,12 +448,13 @@ class QuantizedConvNet:
         return float(np.mean(self.predict(X) == y))
 
     def __repr__(self):
-        pc = "per-channel" if self.per_channel else "per-tensor"
+        pc = self.per_channel if isinstance(self.per_channel, list) else (
+            "per-channel" if self.per_channel else "per-tensor")
         return f"QuantizedConvNet(W{self.weight_bits}A{self.act_bits}, {pc})"
 
 
-def quantize(model: ConvNet, calib_data, *, weight_bits: int = 8, act_bits: int = 8,
-             per_channel: bool = False) -> QuantizedConvNet:
+def quantize(model: ConvNet, calib_data, *, weight_bits=8, act_bits: int = 8,
+             per_channel=False) -> QuantizedConvNet:
     """Post-training quantization of a :class:`ConvNet` (fold it first to quantize the folded weights).
 
     Introduced in lesson ``15_convolutions_and_folding``. Every convolution and the dense
@@ -462,6 +463,9 @@ def quantize(model: ConvNet, calib_data, *, weight_bits: int = 8, act_bits: int 
     calibrated on ``calib_data`` (symmetric: unsigned when the input is never negative),
     int32 biases at scale ``s_x s_w``. A batch norm left in the network (not folded) stays
     float, as do ReLU6 and pooling. Weight layers run in exact integers.
+
+    ``weight_bits`` and ``per_channel`` may also be lists with one entry per weight layer
+    (:meth:`ConvNet.quant_layers`), to find which layer a setting hurts (:func:`layer_sensitivity`).
 
     Examples
     --------
@@ -473,7 +477,13 @@ def quantize(model: ConvNet, calib_data, *, weight_bits: int = 8, act_bits: int 
     """
     if not isinstance(model, ConvNet):
         raise TypeError(f"model must be a qlearn.convnet.ConvNet, got {type(model).__name__}")
-    weight_bits = check_int(weight_bits, "weight_bits", ptq.MIN_BITS, ptq.MAX_BITS)
+    n = len(model.quant_layers())
+    wbits = list(weight_bits) if isinstance(weight_bits, (list, tuple)) else [weight_bits] * n
+    pcs = list(per_channel) if isinstance(per_channel, (list, tuple)) else [per_channel] * n
+    if len(wbits) != n or len(pcs) != n:
+        raise ValueError(f"weight_bits and per_channel must be single values or lists of {n} (one per weight layer)")
+    wbits = [check_int(b, "weight_bits", ptq.MIN_BITS, ptq.MAX_BITS) for b in wbits]
+    pcs = [bool(p) for p in pcs]
     act_bits = check_int(act_bits, "act_bits", ptq.MIN_BITS, ptq.MAX_BITS)
     C = _check_images(calib_data)
     _, inputs = model.forward(C, return_inputs=True)
@@ -483,20 +493,37 @@ def quantize(model: ConvNet, calib_data, *, weight_bits: int = 8, act_bits: int 
         if not isinstance(layer, (Conv, Linear)):
             out.append(layer.copy())
             continue
-        a = inputs[k]
+        a, bits, pc = inputs[k], wbits[k], pcs[k]
         k += 1
         act_qp = ptq.calibrate(a, method="minmax", bits=act_bits, symmetric=True, signed=bool(a.min() < 0))
-        W_qp = affine.minmax_qparams(layer.W, bits=weight_bits, symmetric=True, signed=True, narrow_range=True,
-                                     axis=0 if per_channel else None)
+        W_qp = affine.minmax_qparams(layer.W, bits=bits, symmetric=True, signed=True, narrow_range=True,
+                                     axis=0 if pc else None)
         W_q = affine.quantize(layer.W, W_qp)
         s = np.asarray(W_qp.scale) * act_qp.scale
-        if per_channel:
+        if pc:
             bias_qp = affine.QParams(s, np.zeros(s.size, np.int64), bqmin, bqmax, axis=0)
         else:
             bias_qp = affine.QParams(float(s), 0, bqmin, bqmax)
         b_q = affine.quantize(layer.b, bias_qp)
         out.append(QLayer(layer, W_q, W_qp, act_qp, b_q, bias_qp))
     return QuantizedConvNet(out, weight_bits=weight_bits, act_bits=act_bits, per_channel=per_channel)
+
+
+def layer_sensitivity(model: ConvNet, data, *, bits: int = 4, per_channel: bool = False) -> np.ndarray:
+    """Test accuracy with one weight layer at ``bits`` (``per_channel`` or not), the others at 8 bits per-channel.
+
+    Introduced in lesson ``15_convolutions_and_folding``: which layer a per-tensor scale hurts.
+    Entry ``i`` is for weight layer ``i`` (:meth:`ConvNet.quant_layers`); activations 8 bits.
+    """
+    n = len(model.quant_layers())
+    out = []
+    for i in range(n):
+        wb = [8] * n
+        pc = [True] * n
+        wb[i], pc[i] = bits, per_channel
+        q = quantize(model, data.X_calib, weight_bits=wb, per_channel=pc)
+        out.append(q.accuracy(data.X_test, data.y_test))
+    return np.array(out)
 
 
 #: Weight bit widths of :func:`accuracy_table`.

@@ -17,7 +17,11 @@ def images(acc):
 def figures():
     """Everything lesson 15 states from the shipped network, as whole test images (evaluation only)."""
     t = convnet.accuracy_table()
-    return {k: images(v) for k, v in t.items()}
+    f = {k: images(v) for k, v in t.items()}
+    net = convnet.pretrained()
+    for name, m, pc in (("folded pt", net.fold(), False), ("folded pc", net.fold(), True), ("unfolded pt", net, False)):
+        f[f"sensitivity {name}"] = [images(a) for a in convnet.layer_sensitivity(m, D, bits=4, per_channel=pc)]
+    return f
 
 
 BASE = figures()
@@ -40,6 +44,16 @@ def test_shipped_accuracy_table():
     assert [BASE[True, True, b] for b in (8, 6, 4)] == [509, 507, 484]
     # batch norms left unfolded (float after the integer convolution): per-tensor 4-bit loses far less
     assert [BASE[False, False, b] for b in (8, 6, 4)] == [510, 512, 464]
+
+
+def test_layer_sensitivity_at_four_bits():
+    # one weight layer at 4 bits, the others 8-bit per-channel: the layers whose ranges folding spreads
+    # (2: pointwise, 3: depthwise) are the ones a per-tensor scale hurts, and per-channel repairs them
+    assert BASE["sensitivity folded pt"] == [498, 510, 481, 476, 504, 507]
+    assert BASE["sensitivity folded pc"] == [497, 512, 500, 506, 504, 510]
+    assert BASE["sensitivity unfolded pt"] == [497, 499, 488, 505, 505, 508]
+    with pytest.raises(ValueError, match="lists of 6"):
+        convnet.quantize(convnet.pretrained(), D.X_calib, weight_bits=[8, 8])
 
 
 def test_folding_the_network_leaves_its_outputs_unchanged():
