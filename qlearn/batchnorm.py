@@ -9,7 +9,7 @@ averages of both; inference uses the running averages, so a batch-norm layer is 
 fixed per-channel affine map ``y = gamma (x - mean) / sqrt(var + eps) + beta``. A fixed
 affine map right after a convolution can be multiplied into it (:func:`fold_batchnorm`):
 the folded layer computes the same outputs with one weight tensor and one bias, which is
-what an integer engine runs (Jacob et al. 2018, sec. 3.2; Krishnamoorthi 2018, sec. 2.5).
+what an integer engine runs (Jacob et al. 2018, sec. 3.2).
 """
 from __future__ import annotations
 
@@ -228,9 +228,9 @@ def fold_batchnorm(W, b, gamma, beta, mean, var, *, eps: float = EPS):
 
     ``W_fold[c] = k[c] W[c]`` and ``b_fold[c] = k[c] (b[c] - mean[c]) + beta[c]``,
 
-    so ``W_fold * x + b_fold = y`` exactly in real arithmetic (Jacob et al. 2018, sec. 3.2;
-    Krishnamoorthi 2018, sec. 2.5). ``k`` differs from channel to channel: folding is what
-    spreads the channels' weight ranges apart.
+    so ``W_fold * x + b_fold = y`` exactly in real arithmetic (Jacob et al. 2018, sec. 3.2).
+    ``k`` differs from channel to channel: folding is what spreads the channels' weight
+    ranges apart.
 
     Examples
     --------

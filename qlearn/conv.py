@@ -389,6 +389,26 @@ def depthwise_conv2d_int(q_x, W_q, *, stride: int = 1, padding: int = 0) -> np.n
     return _depthwise_taps(_pad(q_x.astype(np.int64), padding), W_q[:, 0].astype(np.int64), stride, oh, ow)
 
 
+def macs(W_shape, out_hw) -> int:
+    """Multiply-accumulates of one convolution on one image: every weight is used once per output pixel.
+
+    ``W_shape`` is ``(out, in, kh, kw)`` (or ``(channels, 1, kh, kw)`` for a depthwise layer),
+    ``out_hw`` the output's ``(height, width)``.
+
+    Examples
+    --------
+    >>> macs((32, 16, 3, 3), (4, 4))                               # a standard 3x3 convolution
+    73728
+    >>> macs((16, 1, 3, 3), (4, 4)) + macs((32, 16, 1, 1), (4, 4))  # depthwise + pointwise
+    10496
+    """
+    shape = tuple(check_int(s, "W_shape[i]", 1, 1 << 20) for s in W_shape)
+    oh, ow = (check_int(s, "out_hw[i]", 1, 1 << 20) for s in out_hw)
+    if len(shape) != 4:
+        raise ValueError(f"W_shape must have 4 entries (out, in, kh, kw), got {W_shape}")
+    return int(np.prod(shape)) * oh * ow
+
+
 def relu6(x) -> np.ndarray:
     """``min(max(x, 0), 6)`` elementwise: MobileNet's activation (Howard et al. 2017).
 
