@@ -40,6 +40,7 @@ def test_the_unedited_scaffold_is_not_written_yet(name):
     res = task.check(fn)
     assert isinstance(res, CheckResult) and not res.passed
     assert res.diagnosis == NOT_WRITTEN
+    assert "Your turn." in res._repr_html_() and "Not yet." not in res._repr_html_()
 
 
 @pytest.mark.parametrize("name", sorted(TASKS))

@@ -197,6 +197,8 @@ class CheckResult:
     def _repr_html_(self):
         color = "#007a3d" if self.passed else "#b00020"
         mark = "&#10004; Passed." if self.passed else "&#10008; Not yet."
+        if self.diagnosis == NOT_WRITTEN:  # nothing to mark wrong yet
+            color, mark = "#555", "&#9998; Your turn."
         out = [f"<div class='qlearn-check'><b>{html.escape(self.task)}</b>: "
                f"<span style='color:{color}'>{mark}</span> {html.escape(self.diagnosis)}"]
         if self.case is not None:
