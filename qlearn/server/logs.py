@@ -39,6 +39,17 @@ def excerpt(value, limit: int = EXCERPT) -> str:
     return text
 
 
+def tail(text: str, limit: int = 4000) -> str:
+    """The last ``limit`` characters of ``text`` (a traceback's end names the failing line).
+
+    Examples
+    --------
+    >>> tail("abcdef", 3)
+    '[3 characters cut] def'
+    """
+    return text if len(text) <= limit else f"[{len(text) - limit} characters cut] {text[-limit:]}"
+
+
 class BoundedLog:
     """A rate-limited view of a logger: at most ``max_records`` records a ``window`` seconds.
 
@@ -116,4 +127,4 @@ def log_cell_error(cell=None, cell_index=None, execute_reply=None, **_):
     content = (execute_reply or {}).get("content", {}) or {}
     tb = strip_ansi("\n".join(content.get("traceback") or []))
     CELLS.error("qlearn: cell %s of %s failed: %s: %s\n%s", cell_index, _lesson_from_stack(),
-                content.get("ename"), excerpt(content.get("evalue", ""), 300), excerpt(tb, 4000))
+                content.get("ename"), excerpt(content.get("evalue", ""), 300), tail(tb, 4000))

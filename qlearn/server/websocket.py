@@ -28,7 +28,7 @@ from voila.request_info_handler import RequestInfoSocketHandler
 from voila.tornado.kernel_websocket_handler import VoilaKernelWebsocketHandler
 
 from .frames import V1_PROTOCOL, FrameError, check_message, parse_v1_frame
-from .logs import BoundedLog, excerpt
+from .logs import BoundedLog, excerpt, tail
 
 #: Largest websocket message a page may send. The lessons' pages send comm messages of a few
 #: hundred bytes to a few kilobytes (slider values, plotly relayout events).
@@ -145,7 +145,7 @@ class GuardedKernelConnection(ZMQChannelsWebsocketConnection):
             tb = "\n".join(content.get("traceback") or [])
             KERNEL_OUTPUT.error("qlearn: error in kernel %s (%s) while a page was connected: %s: %s\n%s",
                                 self.kernel_id, self._lesson(), content.get("ename"),
-                                excerpt(content.get("evalue", ""), 300), excerpt(strip_ansi(tb), 3000))
+                                excerpt(content.get("evalue", ""), 300), tail(strip_ansi(tb), 4000))
             content = {**content, "ename": "Error", "evalue": ERROR_FOR_PAGE, "traceback": [ERROR_FOR_PAGE]}
             msg["content"] = content
             if isinstance(msg_list, list) and len(msg_list) > 3:
