@@ -103,10 +103,10 @@ def block_format_explorer() -> Explorer:
     fig = go.FigureWidget(make_subplots(rows=2, cols=1, row_heights=[0.6, 0.4], vertical_spacing=0.14))
     fig.add_scatter(x=[], y=[], mode="lines", name="element grid (scale x values)", hoverinfo="skip",
                     line=dict(color=COLORS["grid"], width=0.6), row=1, col=1)
-    fig.add_scatter(x=[], y=[], mode="lines", name="largest level of the block", line=dict(color=COLORS["clip"], width=2.5),
-                    row=1, col=1)
-    fig.add_scatter(x=[], y=[], mode="lines", name="block boundary", line=dict(color=COLORS["dark"], dash="dash", width=1),
-                    hoverinfo="skip", row=1, col=1)
+    fig.add_scatter(x=[], y=[], mode="lines", name="largest level of the block",
+                    line=dict(color=COLORS["clip"], width=2.5), row=1, col=1)
+    fig.add_scatter(x=[], y=[], mode="lines", name="block boundary",
+                    line=dict(color=COLORS["dark"], dash="dash", width=1), hoverinfo="skip", row=1, col=1)
     fig.add_scatter(x=[], y=[], mode="markers", name="x", marker=dict(color=COLORS["float"], size=6), row=1, col=1)
     fig.add_scatter(x=[], y=[], mode="markers", name="x_hat", marker=dict(color=COLORS["quant"], size=6, symbol="x"),
                     row=1, col=1)
