@@ -147,11 +147,16 @@ def test_lesson_predictions_measure_what_an_independent_computation_gives():
     assert 0.95 * roof < lesson_prediction("13_tpu_v1_capstone").measured <= roof
     assert "two or more tie" == lesson_prediction("12_systolic_array").answer  # OS and IS: 1276 cycles each
     assert lesson_prediction("04_histograms_calibration").answer == "3 sigma"
+    assert lesson_prediction("02_rounding", 1).measured == 0.0  # every +0.1 is rounded away
+    # one more row and column: ceil(129 / 128) ** 2 = 4 folds of the same length instead of one
+    assert lesson_prediction("12_systolic_array", 1).measured == 4.0
+    assert lesson_prediction("09_quantization_aware_training", 0).measured == pytest.approx(1.5, abs=0.002)
+    assert lesson_prediction("06_fixed_point", 2).answer == "the dithered one"
 
 
 def test_lesson_prediction_arguments_are_checked():
     with pytest.raises(ValueError, match="lesson must be one of"):
         lesson_prediction("99_nothing")
     with pytest.raises(ValueError, match="index must be in"):
-        lesson_prediction("02_rounding", 1)
+        lesson_prediction("02_rounding", 2)
     assert lesson_prediction("02_rounding.ipynb").numeric

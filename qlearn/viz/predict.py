@@ -336,19 +336,125 @@ def _p13():
                                "34 GB/s; the lesson's latency model, with its fixed costs, gets a little less.")
 
 
+def _p02b():
+    from qlearn import rounding
+
+    end = float(rounding.accumulate([0.1] * 2000, step=1.0, mode="half_even")[-1])
+    return predict("2,000 updates of +0.1 step each, added to a register of whole steps and rounded to nearest "
+                   "after each: where does the register end, in steps?", measured=end, unit="steps",
+                   explanation="Every single update is smaller than half a step, so each one is rounded away: the "
+                               "register never moves, although the exact sum is 200. Stochastic rounding tracks it.")
+
+
+def _p03b():
+    import numpy as np
+
+    from qlearn import affine
+
+    data = np.random.default_rng(0).normal(size=100_000)
+    mse = {c: affine.quantization_error(data, affine.compute_qparams(-c, c, bits=4, symmetric=True))["mse"]
+           for c in (1.5, 2.5, 4.0)}
+    choices = ["+-1.5", "+-2.5", "+-4"]
+    best = choices[int(np.argmin([mse[c] for c in (1.5, 2.5, 4.0)]))]
+    return predict("4 bits, Gaussian data with standard deviation 1: which clip gives the lowest mean squared "
+                   "error?", measured=", ".join(f"+-{c:g}: {m:.4f}" for c, m in mse.items()),
+                   choices=choices, answer=best,
+                   explanation="Too narrow a clip cuts many samples (clipping error); too wide a clip leaves coarse "
+                               "steps (rounding error). The best clip balances the two.")
+
+
+def _p04b():
+    import numpy as np
+
+    from qlearn import affine, observers
+    from qlearn.viz import calibration
+
+    W = calibration.channel_scaled_weights()
+    qp = observers.calibrate(W, method="minmax", bits=4, symmetric=True, narrow_range=True)
+    smallest = int(np.argmin(np.abs(W).max(axis=1)))
+    used = int(np.unique(affine.quantize(W[smallest], qp)).size)
+    return predict("At 4 bits, one scale for the whole matrix: how many of the 15 narrow-range levels does the "
+                   "smallest channel use?", measured=used, unit="levels",
+                   explanation="The one scale is set by the largest channel; a channel many times smaller fits "
+                               "inside half a step and is rounded to 0 entirely.")
+
+
+def _p06b():
+    import numpy as np
+
+    from qlearn import fixed, signals
+
+    out, _ = signals.iir_fixed(np.r_[6.0, np.zeros(119)], -0.9, fixed.FixedFormat(12, 4))
+    tail = out[-4:]
+    choices = ["yes, it decays to 0", "no, it oscillates forever", "no, it sticks at a constant"]
+    if np.all(tail == 0):
+        answer = choices[0]
+    elif np.all(tail[1:] == -tail[:-1]):
+        answer = choices[1]
+    else:
+        answer = choices[2]
+    return predict("First-order IIR filter in Q7.4, a = -0.9, an impulse of 6.0: will the output reach 0?",
+                   measured="last four outputs " + ", ".join(f"{v:+.4f}" for v in tail), choices=choices,
+                   answer=answer,
+                   explanation="Near zero, rounding a * y to the nearest step gives back |y| itself: the filter "
+                               "cannot get smaller (a dead band), and with a < 0 the sign flips every step.")
+
+
+def _p06c():
+    import numpy as np
+
+    from qlearn import signals
+
+    sky = signals.sky_image()
+    rms = {"the banded one": float(np.sqrt(np.mean((signals.reduce_bit_depth(sky, 3) - sky) ** 2))),
+           "the dithered one": float(np.sqrt(np.mean((signals.floyd_steinberg(sky, 3) - sky) ** 2)))}
+    return predict("At 3 bits, which image has the larger pixel-by-pixel error?",
+                   measured=", ".join(f"{k}: rms {v:.4f}" for k, v in rms.items()), choices=list(rms),
+                   answer=max(rms, key=rms.get),
+                   explanation="Error diffusion adds fine noise, so pixel by pixel it is further from the original, "
+                               "yet it looks closer: its error is not correlated over whole bands.")
+
+
+def _p09a():
+    import numpy as np
+
+    from qlearn import affine, qat
+
+    qp = affine.compute_qparams(-1.0, 1.0, bits=2, symmetric=True, narrow_range=True)
+    x = np.linspace(0.0, 3.0, 3001)
+    edge = float(x[qat.ste_grad(x, qp) == 1].max())
+    return predict("2 bits, narrow range: levels -1, 0, 1 (step 1). Up to which |x| does the STE pass the "
+                   "gradient?", measured=edge, tolerance=0.01,
+                   explanation="The STE tests the rounded code: a value up to half a step beyond the last level "
+                               "rounds onto it and keeps its gradient; beyond that the code is clipped.")
+
+
+def _p12c():
+    from qlearn import systolic
+
+    ratio = systolic.cycle_count(64, 129, 129, 128, 128) / systolic.cycle_count(64, 128, 128, 128, 128)
+    return predict("M = 64 on a 128 x 128 array: how many times longer does a 129 x 129 layer take than a "
+                   "128 x 128 one?", measured=ratio, unit="times", rel_tolerance=0.05,
+                   explanation="One more row and column of weights needs a second tile along K and along N: four "
+                               "folds instead of one, for 1.6% more MACs.")
+
+
 #: lesson -> [(a phrase of the lesson's Predict paragraph the widget follows, builder)]
 LESSON_PREDICTIONS = {
-    "02_rounding": [("You round 10,001 values spread evenly", _p02)],
-    "03_scale_zero_point": [("With 3 bits and the range", _p03)],
-    "04_histograms_calibration": [("is the best clip closer to", _p04)],
+    "02_rounding": [("You round 10,001 values spread evenly", _p02), ("You add 2,000 updates", _p02b)],
+    "03_scale_zero_point": [("With 3 bits and the range", _p03), ("which clip gives the lowest mean squared", _p03b)],
+    "04_histograms_calibration": [("is the best clip closer to", _p04),
+                                  ("how many of the 15 narrow-range levels", _p04b)],
     "05_snr": [("A Gaussian signal clipped at", _p05)],
-    "06_fixed_point": [("what does 9.0 become with wrap", _p06)],
+    "06_fixed_point": [("what does 9.0 become with wrap", _p06), ("will the fixed-point output reach 0", _p06b),
+                       ("which image has the larger pixel-by-pixel error", _p06c)],
     "07_per_channel": [("In layer 0 the rows' ranges", _p07)],
     "08_post_training_quantization": [("does the choice of calibrator matter", _p08)],
-    "09_quantization_aware_training": [("After 10 epochs of QAT", _p09)],
+    "09_quantization_aware_training": [("for which $x$ does the gradient pass", _p09a),
+                                       ("After 10 epochs of QAT", _p09)],
     "10_nonuniform_and_binary": [("What will 4 k-means levels give", _p10)],
     "11_integer_inference": [("Will a 16-bit accumulator do", _p11)],
-    "12_systolic_array": [("One input vector ($M = 1$)", _p12)],
+    "12_systolic_array": [("One input vector ($M = 1$)", _p12), ("how much longer does $129", _p12c)],
     "13_tpu_v1_capstone": [("MLP0 at batch 200: compute bound or memory bound", _p13)],
 }
 
