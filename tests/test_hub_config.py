@@ -197,6 +197,10 @@ def test_each_student_logs_in_only_with_their_own_password(tmp_path, students):
     assert login("qlt-ada", handout["qlt-ada"] + "x") is None
     assert login("qlt-eve", handout["qlt-ada"]) is None  # a name not on the list
     assert login("qlt-ada", "") is None
+    assert auth.check_allowed("qlt-ada") and not auth.check_allowed("qlt-eve")
+    late = hub.write_passwords(["qlt-eve"], path)  # a student added during the course: no restart
+    assert auth.check_allowed("qlt-eve")
+    assert login("qlt-eve", late["qlt-eve"]) == {"name": "qlt-eve", "admin": False}
 
 
 def test_passwords_are_kept_for_known_names_and_stored_hashed(tmp_path, students):
