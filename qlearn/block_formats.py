@@ -299,7 +299,10 @@ def group_quantize(x, *, bits: int = 4, group_size: int = 128, symmetric: bool =
     ``scale = (x_max - x_min) / (2**bits - 1)`` rounded to FP16,
     ``zero_point = round(-x_min / scale)``, ``q = clip(round(x / scale) + zero_point, 0, 2**bits - 1)``.
     Symmetric: ``scale = max|x| / (2**(bits-1) - 1)`` rounded to FP16 (1 for an all-zero group),
-    ``q = clip(round(x / scale), -(2**(bits-1) - 1), 2**(bits-1) - 1)``. Rounding is half to even.
+    ``q = clip(round(x / scale), -(2**(bits-1) - 1), 2**(bits-1) - 1)`` (lesson 03's narrow range;
+    GPTQ's own ``sym=True`` differs: unsigned codes, zero point ``2**(bits-1)``, step
+    ``2 max|x| / (2**bits - 1)``). Rounding is half to even. GPTQ computes the zero point from the
+    unrounded scale; here it comes from the FP16 scale that is stored.
 
     Examples
     --------
@@ -352,7 +355,8 @@ def bits_per_weight(kind: str, *, element: str = "fp4_e2m1", bits: int = 4, bloc
     * ``"nvfp4"``: ``4 + 8 / block_size + 32 / n`` (an E4M3 scale per block, one FP32 scale per
       tensor of ``n`` values; ``n=None`` leaves the per-tensor term out): 4.5 + 32/n.
     * ``"int_asym"``: ``bits + (scale_bits + bits) / group_size`` (FP16 scale and a ``bits``-bit
-      zero point per group, as GPTQ checkpoints pack ``qzeros``): int4-g128: 4.15625.
+      zero point per group, as GPTQ checkpoints pack ``qzeros``): int4-g128: 4.15625. Their
+      ``g_idx`` (one int32 per input column, i.e. ``32 / out_features`` per weight) is not counted.
     * ``"int_sym"``: ``bits + scale_bits / group_size``.
 
     Examples
