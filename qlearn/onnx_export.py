@@ -878,11 +878,16 @@ def ort_quantize_static(model, calib_data, *, method: str = "minmax", per_channe
     with tempfile.TemporaryDirectory() as tmp:
         src, dst = Path(tmp) / "float.onnx", Path(tmp) / "int8.onnx"
         onnx.save(float_graph(model), str(src))
-        logging.getLogger().setLevel(logging.ERROR)
-        with contextlib.redirect_stdout(io.StringIO()):    # the histogram calibrators print progress
-            quantize_static(str(src), str(dst), _Reader(), quant_format=QuantFormat.QDQ, per_channel=per_channel,
-                            activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
-                            calibrate_method=calibrate_method)
+        root = logging.getLogger()
+        level = root.level
+        root.setLevel(logging.ERROR)  # ORT's quantizer logs its progress on the root logger: quiet it, then restore
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):    # the histogram calibrators print progress
+                quantize_static(str(src), str(dst), _Reader(), quant_format=QuantFormat.QDQ,
+                                per_channel=per_channel, activation_type=QuantType.QInt8,
+                                weight_type=QuantType.QInt8, calibrate_method=calibrate_method)
+        finally:
+            root.setLevel(level)
         return onnx.load(str(dst))
 
 

@@ -14,9 +14,6 @@ import pytest
 from qlearn import data, intops, nn, observers, ptq
 from qlearn import onnx_export as ox
 
-onnx = pytest.importorskip("onnx")
-ort = pytest.importorskip("onnxruntime")
-
 
 @pytest.fixture(scope="module")
 def digits():
@@ -415,3 +412,18 @@ def test_speed_figure_draws_every_measured_entry():
         runtime.speed_figure([])
     with pytest.raises(ValueError, match="missing columns"):
         runtime.speed_figure([{"network": "x", "batch": 1}])
+
+
+def test_ort_quantize_static_leaves_the_root_logger_as_it_found_it():
+    """ORT's quantizer logs on the root logger; qlearn quiets it only for the call (a server's log level survives)."""
+    import logging
+
+    root = logging.getLogger()
+    before = root.level
+    root.setLevel(logging.INFO)
+    try:
+        d = data.load_digits()
+        ox.ort_quantize_static(nn.pretrained(), d.X_calib[:32])
+        assert root.level == logging.INFO
+    finally:
+        root.setLevel(before)

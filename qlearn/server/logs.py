@@ -60,6 +60,7 @@ class BoundedLog:
     >>> class Keep(logging.Handler):
     ...     def emit(self, record): seen.append(record.getMessage())
     >>> lg = logging.getLogger("qlearn.doctest.bounded"); lg.addHandler(Keep()); lg.propagate = False
+    >>> lg.setLevel(logging.INFO)
     >>> log = BoundedLog(lg, max_records=2, window=3600)
     >>> for i in range(5): log.warning("refused %d", i)
     >>> seen
