@@ -122,7 +122,8 @@ def col2im(cols, x_shape, kh: int, kw: int, *, stride: int = 1, padding: int = 0
     xp = np.zeros((n, c, h + 2 * padding, w + 2 * padding))
     for i in range(kh):
         for j in range(kw):
-            xp[:, :, i: i + stride * oh: stride, j: j + stride * ow: stride] += g[:, :, :, :, i, j].transpose(0, 3, 1, 2)
+            tap = g[:, :, :, :, i, j].transpose(0, 3, 1, 2)
+            xp[:, :, i: i + stride * oh: stride, j: j + stride * ow: stride] += tap
     return xp[:, :, padding: padding + h, padding: padding + w]
 
 

@@ -3,8 +3,7 @@ import numpy as np
 import pytest
 
 from qlearn import conv
-from qlearn.batchnorm import (BatchNorm, batchnorm_backward, batchnorm_inference, batchnorm_train,
-                              fold_batchnorm)
+from qlearn.batchnorm import BatchNorm, batchnorm_backward, batchnorm_inference, batchnorm_train, fold_batchnorm
 
 RNG = np.random.default_rng(99)
 
@@ -100,7 +99,8 @@ def test_folding_hand_case():
      r"var\[1\] is 0 and eps is 0"),
     (lambda: batchnorm_train(np.ones((3, 2)), np.ones(2), np.zeros(2), eps=0), r"batch variance\[0\] is 0"),
     (lambda: batchnorm_train(np.ones((0, 2)), np.ones(2), np.zeros(2)), "empty batch"),
-    (lambda: batchnorm_train(np.ones((3, 2)), np.ones(3), np.zeros(2)), r"gamma must have shape \(channels,\) = \(2,\)"),
+    (lambda: batchnorm_train(np.ones((3, 2)), np.ones(3), np.zeros(2)),
+     r"gamma must have shape \(channels,\) = \(2,\)"),
     (lambda: batchnorm_train(np.ones((3, 2)), np.ones(2), np.zeros(2), eps=-1), "eps must be"),
     (lambda: fold_batchnorm(np.ones((2, 3)), None, np.ones(2), np.zeros(2), np.zeros(2), -np.ones(2)),
      "var must be >= 0"),

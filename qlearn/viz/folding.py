@@ -37,7 +37,8 @@ def layer_names() -> list:
     return [f"{i}: {L.kind} {L.W.shape}" for i, L in enumerate(_layers()[0])]
 
 
-def channel_ranges_figure(layer: int = 3, *, folded: bool = True, bits: int = 8, per_channel: bool = False) -> go.Figure:
+def channel_ranges_figure(layer: int = 3, *, folded: bool = True, bits: int = 8,
+                          per_channel: bool = False) -> go.Figure:
     """A pure figure: each output channel's ``max |W|`` (top) and the levels its codes span (bottom)."""
     W = _layers()[bool(folded)][layer].W
     r = convnet.channel_ranges(W)
