@@ -337,8 +337,8 @@ def train(data, *, channels=CHANNELS, epochs: int = 32, lr: float = 3e-3, batch_
     The learning rate drops to ``lr * LR_DECAY`` for the last quarter of the epochs.
 
     ``seed`` drives the initialisation and the shuffling. ``callback(dict)`` is called after
-    every epoch with ``epoch``, ``loss`` and ``model``. About 30 s on one core for the
-    shipped settings (``benchmarks/`` has no timing of it; the lesson loads the shipped weights).
+    every epoch with ``epoch``, ``loss`` and ``model``. About 25 s for the shipped settings
+    on the 2-core machine the course was written on (``benchmarks/bench_convnet.py --train`` times it).
     """
     epochs, lr, batch_size, seed = nn.check_training_args(data, epochs, lr, batch_size, seed)
     rng = np.random.default_rng(seed)
