@@ -168,12 +168,12 @@ class _BN(BatchNorm):
         return _BN(self.gamma.copy(), self.beta.copy(), self.mean.copy(), self.var.copy(), self.eps, self.momentum)
 
 
-def _check_images(X) -> np.ndarray:
-    X = as_finite_array(X, "X", allow_empty=False)
+def _check_images(X, name: str = "X") -> np.ndarray:
+    X = as_finite_array(X, name, allow_empty=False)
     if X.ndim == 2 and X.shape[1] == int(np.prod(IMAGE)):
         X = X.reshape((-1,) + IMAGE)
     if X.ndim != 4 or X.shape[1:] != IMAGE:
-        raise ValueError(f"X must have shape (batch, 64) or (batch, 1, 8, 8), got {X.shape}")
+        raise ValueError(f"{name} must have shape (batch, 64) or (batch, 1, 8, 8), got {X.shape}")
     return X
 
 
@@ -485,7 +485,7 @@ def quantize(model: ConvNet, calib_data, *, weight_bits=8, act_bits: int = 8,
     wbits = [check_int(b, "weight_bits", ptq.MIN_BITS, ptq.MAX_BITS) for b in wbits]
     pcs = [bool(p) for p in pcs]
     act_bits = check_int(act_bits, "act_bits", ptq.MIN_BITS, ptq.MAX_BITS)
-    C = _check_images(calib_data)
+    C = _check_images(calib_data, "calib_data")
     _, inputs = model.forward(C, return_inputs=True)
     out, k = [], 0
     bqmin, bqmax = affine.qrange(ptq.BIAS_BITS)

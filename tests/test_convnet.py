@@ -135,7 +135,8 @@ def test_save_and_load_round_trip(tmp_path):
 @pytest.mark.parametrize("call,match", [
     (lambda: convnet.pretrained().forward(np.ones((2, 63))), r"X must have shape \(batch, 64\)"),
     (lambda: convnet.pretrained().forward(np.ones((0, 64))), "X is empty"),
-    (lambda: convnet.quantize(convnet.pretrained(), np.ones((0, 64))), "X is empty"),
+    (lambda: convnet.quantize(convnet.pretrained(), np.ones((0, 64))), "calib_data is empty"),
+    (lambda: convnet.quantize(convnet.pretrained(), np.full((2, 64), np.nan)), "calib_data contains NaN"),
     (lambda: convnet.quantize(convnet.pretrained(), D.X_calib, weight_bits=1), "weight_bits must be in"),
     (lambda: convnet.build((8, 16), rng=np.random.default_rng(0)), "channels must be"),
     (lambda: convnet.Conv(np.ones((2, 3, 3, 3)), np.zeros(2), depthwise=True), "depthwise W"),
