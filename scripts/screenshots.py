@@ -27,7 +27,7 @@ from qbrowser import (  # noqa: E402
     start_qlearn_serve,
 )
 
-RAW = ("np.float64(", "np.int64(", "| --- |", "array([")
+RAW = ("np.float64(", "np.int64(", "np.float32(", "| --- |", "{'", "dtype=")
 
 
 def main(argv=None) -> int:
