@@ -21,7 +21,9 @@ def widget(fig):
     """
     import plotly.graph_objects as go
 
-    return go.FigureWidget(fig)
+    from qlearn.viz.style import make_responsive
+
+    return make_responsive(go.FigureWidget(fig))
 
 
 def __getattr__(name):  # submodules and explorers on first use

@@ -45,6 +45,10 @@ class Explorer(widgets.VBox):
             rows.append(self.readout)
         super().__init__(rows)
         self.add_class("qlearn-explorer")  # browser tests find explorers by this class
+        from qlearn.viz.style import make_responsive
+
+        for f in self.figures():
+            make_responsive(f)
         for c in self.controls.values():
             c.observe(self.refresh, names="value")
         self.refresh()

@@ -38,3 +38,16 @@ def base_layout(fig: go.Figure, *, title: str = "", xaxis_title: str = "", yaxis
     if yaxis_title:
         fig.update_yaxes(title_text=yaxis_title)
     return fig
+
+
+#: plotly.js config of every figure the course shows. ``responsive``: the figure fills its output's
+#: width and follows it when the window (or the Voila page, which lays cells out while hidden)
+#: changes size; the ``qlearn`` page template announces such changes (see index.html.j2). The
+#: height stays fixed (``HEIGHT``), so nothing below a figure jumps when it is drawn.
+FIGURE_CONFIG = {"responsive": True, "displaylogo": False}
+
+
+def make_responsive(fig):
+    """Give a FigureWidget the course's plotly.js config (in place) and return it."""
+    fig._config = {**(fig._config or {}), **FIGURE_CONFIG}
+    return fig
