@@ -39,7 +39,7 @@ MAX_POOL_SIZE = 64
 MAX_KERNELS = 1000
 #: Seconds a sent page has to connect to its kernel before the kernel is freed (``--unconnected-timeout``;
 #: a page connects within seconds of arriving; the reaper runs every 10 s, so such a kernel goes within a minute).
-UNCONNECTED_TIMEOUT = 45
+UNCONNECTED_TIMEOUT = 50
 #: Seconds a kernel may sit idle with no page connected before it is shut down.
 CULL_IDLE_TIMEOUT = 600
 #: Seconds between two culling passes.

@@ -124,7 +124,7 @@ class QlearnKernelManager(AsyncMappingKernelManager):
 
     max_kernels = Int(0, config=True, help="Most kernels at once, pool included (0: from memory).")
     max_kernels_per_client = Int(10, config=True, help="Most kernels per client address (0: no limit).")
-    unconnected_timeout = Float(45.0, config=True, help="Seconds a sent page has to connect to its kernel.")
+    unconnected_timeout = Float(50.0, config=True, help="Seconds a sent page has to connect to its kernel.")
     disconnected_timeout = Float(120.0, config=True, help="Seconds a kernel outlives its page's connection.")
     connected_idle_timeout = Float(4 * 3600.0, config=True, help="Seconds a connected kernel may stay idle.")
     check_interval = Float(10.0, config=True, help="Seconds between two passes of the kernel reaper.")
