@@ -1,7 +1,9 @@
 """The checking engine of the build-it-yourself tasks: it never raises on a learner's bug, says what
 the unedited scaffold is, reports exceptions with the case, and folds solutions away."""
 import html
+import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import qlearn as ql
-from qlearn.exercises import TASKS, checking, solution, tasks_of
+from qlearn.exercises import TASKS, checking, notebook_cells, solution, tasks_of
 from qlearn.exercises.checking import NOT_WRITTEN, CheckResult
 
 LESSONS_WITH_TASKS = [f"{n:02d}" for n in range(2, 14)]
@@ -166,3 +168,16 @@ def test_every_task_knows_at_least_three_mistakes_and_each_is_wrong_somewhere(na
     assert len(task.mistakes) >= 3
     for m in task.mistakes:  # a "mistake" that agrees with the reference everywhere would be a false diagnosis
         assert not task.check(m.fn).passed, m.diagnosis
+
+
+# -- the lessons show their tasks (cells built by notebook_cells, inserted once) ----------------------
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+
+
+@pytest.mark.parametrize("lesson", sorted({t.lesson for t in TASKS.values()}))
+def test_each_lesson_shows_its_tasks(lesson):
+    cells = json.loads((NOTEBOOKS / lesson).read_text(encoding="utf-8"))["cells"]
+    have = [(c["cell_type"], "".join(c["source"]), "exercise" in c.get("metadata", {}).get("tags", []))
+            for c in cells]
+    want = [(c["cell_type"], c["source"], "exercise" in c["metadata"].get("tags", [])) for c in notebook_cells(lesson)]
+    assert any(have[i:i + len(want)] == want for i in range(len(have))), f"{lesson}: task cells missing or edited"

@@ -160,3 +160,14 @@ def test_lesson_prediction_arguments_are_checked():
     with pytest.raises(ValueError, match="index must be in"):
         lesson_prediction("02_rounding", 2)
     assert lesson_prediction("02_rounding.ipynb").numeric
+
+
+@pytest.mark.parametrize("lesson", sorted(LESSON_PREDICTIONS))
+def test_each_lesson_shows_its_prediction_right_after_the_predict_paragraph(lesson):
+    cells = json.loads((NOTEBOOKS / f"{lesson}.ipynb").read_text(encoding="utf-8"))["cells"]
+    for k, (anchor, _) in enumerate(LESSON_PREDICTIONS[lesson]):
+        call = f'ql.viz.predict.lesson_prediction("{lesson}"' + (f", {k})" if k else ")")
+        at = next(i for i, c in enumerate(cells) if c["cell_type"] == "markdown" and anchor in "".join(c["source"]))
+        nxt = cells[at + 1]
+        assert nxt["cell_type"] == "code" and "".join(nxt["source"]).strip() == call, \
+            f"{lesson}: {call} not after {anchor!r}"
