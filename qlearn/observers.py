@@ -352,9 +352,13 @@ def _inverse_cdf(counts, edges, p):
 class PercentileObserver(_HistogramObserver):
     """Clip at a percentile of the data: ``|x|`` when symmetric, both tails otherwise.
 
-    Computed from the histogram (``bins`` bins, linear inside a bin), so it is within
-    one bin width of ``numpy.percentile``; see :class:`_HistogramObserver` for when
-    streaming equals one fit.
+    Computed from the histogram (``bins`` bins, linear inside a bin). Where the data are
+    dense this is within one bin width of ``numpy.percentile``; in a sparse tail it can be
+    several bins away (measured: 1.4 bins at the 99th, 11.5 at the 99.9th and 168 at the
+    99.99th percentile of 20,000-60,000 Laplace samples), because the histogram finds the
+    bin where the count reaches ``n p`` while numpy interpolates between the order
+    statistics at rank ``(n - 1) p``, and consecutive samples in a tail can be many bins
+    apart. See :class:`_HistogramObserver` for when streaming equals one fit.
 
     Parameters
     ----------
