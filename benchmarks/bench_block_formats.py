@@ -41,7 +41,8 @@ def main():
     rows = []
     for s in SCHEMES:
         k = 16 if s == "nvfp4" else (128 if s.startswith("int") else 32)
-        rows.append((s, k, f"{median_ms(timeit(lambda: B.quantize_dequantize(x, s, block_size=k), repeat=5)):.1f}"))
+        ms = median_ms(timeit(lambda s=s, k=k: B.quantize_dequantize(x, s, block_size=k), repeat=5))
+        rows.append((s, k, f"{ms:.1f}"))
     print()
     print(table(rows, ("scheme", "block", "ms per 2**20 values (quantize + dequantize)")))
     from qlearn.viz.block_formats import block_format_explorer
@@ -54,7 +55,8 @@ def main():
 
     print(f"\nexplorer update (window slider, MXFP4): median {median_ms(timeit(step, repeat=31)):.1f} ms")
     ex.controls["scheme"].value = "mxfp8_e4m3"
-    print(f"explorer update (window slider, MXFP8 E4M3, densest grid): median {median_ms(timeit(step, repeat=31)):.1f} ms")
+    ms = median_ms(timeit(step, repeat=31))
+    print(f"explorer update (window slider, MXFP8 E4M3, densest grid): median {ms:.1f} ms")
 
 
 if __name__ == "__main__":

@@ -5,8 +5,8 @@ from qlearn.viz.quiz import REVEAL_AFTER, Question, quiz
 
 
 def _numeric(**kw):
-    return Question("Bias scale s_x * s_w?", answer=1.5686e-5, rel_tolerance=0.01, explanation="the accumulator's scale",
-                    hint="multiply the two scales", **kw)
+    return Question("Bias scale s_x * s_w?", answer=1.5686e-5, rel_tolerance=0.01,
+                    explanation="the accumulator's scale", hint="multiply the two scales", **kw)
 
 
 def test_numeric_box_starts_empty_and_states_its_precision():
