@@ -93,7 +93,7 @@ def quantized_matmul(a, b) -> np.ndarray:
     return (int8_matmul(qa, qb) * np.float32(sa * sb)).astype(np.float32)
 
 
-def _median_seconds(fns, repeat: int, min_sample_s: float) -> list[float]:
+def median_seconds(fns, repeat: int, min_sample_s: float) -> list[float]:
     """Median seconds per call of each of ``fns`` over ``repeat`` rounds.
 
     The functions are sampled in turn within each round (interleaved), so a burst of load
@@ -237,7 +237,7 @@ def measure_matmul_speed(sizes=LESSON_SIZES, *, repeat: int = 5, seed: int = 0,
         B = rng.standard_normal((n, n), dtype=np.float32)
         qa, _ = quantize_symmetric_int8(A)
         qb, _ = quantize_symmetric_int8(B)
-        t_float, t_int8, t_e2e = _median_seconds(
+        t_float, t_int8, t_e2e = median_seconds(
             [lambda A=A, B=B: A @ B, lambda qa=qa, qb=qb: int8_matmul(qa, qb),
              lambda A=A, B=B: quantized_matmul(A, B)], repeat, min_sample_s)
         rows.append(MatmulSpeedRow(n=n, float32_s=t_float, int8_matmul_s=t_int8, int8_end_to_end_s=t_e2e))

@@ -53,9 +53,10 @@ note); Jacob et al., CVPR 2018.
 """
 from __future__ import annotations
 
-import statistics
+import contextlib
+import io
+import logging
 import tempfile
-import time
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -833,6 +834,19 @@ def _calibration_method(method: str):
             "entropy": CalibrationMethod.Entropy}[method]
 
 
+@contextlib.contextmanager
+def _quiet_root_logger():
+    """ORT's quantizer logs advice on the root logger (it would reach a lesson as stderr): quiet it
+    for the call only, then restore the level the program had."""
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        root.setLevel(level)
+
+
 def ort_quantize_static(model, calib_data, *, method: str = "minmax", per_channel: bool = False,
                         batch_size: int = 64):
     """Quantize the float graph of ``model`` with ORT's ``quantize_static`` (QDQ format, int8 weights and activations).
@@ -872,22 +886,13 @@ def ort_quantize_static(model, calib_data, *, method: str = "minmax", per_channe
         def get_next(self):
             return next(self._batches, None)
 
-    import contextlib
-    import io
-    import logging
     with tempfile.TemporaryDirectory() as tmp:
         src, dst = Path(tmp) / "float.onnx", Path(tmp) / "int8.onnx"
         onnx.save(float_graph(model), str(src))
-        root = logging.getLogger()
-        level = root.level
-        root.setLevel(logging.ERROR)  # ORT's quantizer logs its progress on the root logger: quiet it, then restore
-        try:
-            with contextlib.redirect_stdout(io.StringIO()):    # the histogram calibrators print progress
-                quantize_static(str(src), str(dst), _Reader(), quant_format=QuantFormat.QDQ,
-                                per_channel=per_channel, activation_type=QuantType.QInt8,
-                                weight_type=QuantType.QInt8, calibrate_method=calibrate_method)
-        finally:
-            root.setLevel(level)
+        with _quiet_root_logger(), contextlib.redirect_stdout(io.StringIO()):  # calibrators print progress
+            quantize_static(str(src), str(dst), _Reader(), quant_format=QuantFormat.QDQ,
+                            per_channel=per_channel, activation_type=QuantType.QInt8,
+                            weight_type=QuantType.QInt8, calibrate_method=calibrate_method)
         return onnx.load(str(dst))
 
 
@@ -907,7 +912,8 @@ def ort_quantize_dynamic(model, *, per_channel: bool = False):
     with tempfile.TemporaryDirectory() as tmp:
         src, dst = Path(tmp) / "float.onnx", Path(tmp) / "dynamic.onnx"
         onnx.save(float_graph(model), str(src))
-        quantize_dynamic(str(src), str(dst), per_channel=per_channel, weight_type=QuantType.QInt8)
+        with _quiet_root_logger():
+            quantize_dynamic(str(src), str(dst), per_channel=per_channel, weight_type=QuantType.QInt8)
         return onnx.load(str(dst))
 
 
@@ -1072,24 +1078,11 @@ def numpy_int8_forward(imlp, X) -> np.ndarray:
     return _NumpyInt8(imlp).codes(X.astype(np.float32)).astype(np.int64)
 
 
-def _seconds_per_call(fn, repeat: int, min_time: float) -> float:
-    fn()                                              # warm-up (first-run allocations, kernel packing)
-    n, t = 1, 0.0
-    while True:
-        t0 = time.perf_counter()
-        for _ in range(n):
-            fn()
-        t = time.perf_counter() - t0
-        if t >= min_time or n >= 1 << 20:
-            break
-        n *= 2 if t == 0 else max(2, min(100, int(1.5 * min_time / t) + 1))
-    samples = [t / n]
-    for _ in range(repeat - 1):
-        t0 = time.perf_counter()
-        for _ in range(n):
-            fn()
-        samples.append((time.perf_counter() - t0) / n)
-    return statistics.median(samples)
+def _seconds(fn, repeat: int, min_time: float) -> float:
+    """Median seconds per call (lesson 11's timer: :func:`qlearn.matmul_speed.median_seconds`)."""
+    from qlearn.matmul_speed import median_seconds
+
+    return median_seconds([fn], repeat, min_time)[0]
 
 
 def speed_networks(wide: int = 1024, *, seed: int = 0) -> dict:
@@ -1162,9 +1155,9 @@ def speed_table(*, wide: int = 1024, batches=(1, 64), repeat: int = 5, min_time:
             X = rng.uniform(0.0, 1.0, (batch, model.sizes[0])).astype(np.float32)
             row = {"network": name, "batch": batch}
             for method, sess in sessions.items():
-                row[method] = _seconds_per_call(lambda s=sess, X=X: s.run(None, {INPUT_NAME: X}), repeat, min_time)
-            row["numpy float32"] = _seconds_per_call(lambda f=f32, X=X: f(X), repeat, min_time)
-            row["numpy int8"] = _seconds_per_call(lambda f=i8, X=X: f(X), repeat, min_time)
+                row[method] = _seconds(lambda s=sess, X=X: s.run(None, {INPUT_NAME: X}), repeat, min_time)
+            row["numpy float32"] = _seconds(lambda f=f32, X=X: f(X), repeat, min_time)
+            row["numpy int8"] = _seconds(lambda f=i8, X=X: f(X), repeat, min_time)
             row["ORT static / float"] = row["ORT int8 static (QDQ)"] / row["ORT float32"]
             row["ORT dynamic / float"] = row["ORT int8 dynamic"] / row["ORT float32"]
             row["numpy int8 / float"] = row["numpy int8"] / row["numpy float32"]

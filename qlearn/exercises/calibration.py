@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from qlearn.exercises.checking import Approx, Case, CheckResult, Mistake, Task
+from qlearn.exercises.checking import Approx, Case, CheckResult, Mistake, Task, same_numbers
 from qlearn.exercises.solutions import calibration as _sol
 from qlearn.observers import PercentileObserver, kl_distributions, kl_divergence_curve
 
@@ -194,13 +194,7 @@ TASK_KL = Task("kl_divergence", lesson="04_histograms_calibration.ipynb", title=
 
 
 def _same_kl(expected, got):
-    try:
-        g = float(np.asarray(got, dtype=np.float64))
-    except Exception:
-        return False
-    if np.isinf(expected):
-        return bool(np.isinf(g) and g > 0)
-    return bool(np.isclose(g, expected, rtol=1e-7, atol=1e-12))
+    return same_numbers(float(expected), got, rtol=1e-7, atol=1e-12)
 
 
 def check_percentile_amax(learner_fn) -> CheckResult:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from qlearn import affine, metrics, snr
-from qlearn.exercises.checking import Case, CheckResult, Mistake, Task
+from qlearn.exercises.checking import Case, CheckResult, Mistake, Task, same_numbers
 from qlearn.exercises.solutions import snr as _sol
 
 SCAFFOLD_SQNR_DB = '''def sqnr_db(x, x_hat):
@@ -77,13 +77,7 @@ def _cases():
 
 
 def _same(expected, got):
-    try:
-        g = float(np.asarray(got, dtype=np.float64))
-    except Exception:
-        return False
-    if np.isinf(expected):
-        return bool(np.isinf(g) and g > 0)
-    return bool(np.isclose(g, expected, rtol=1e-9, atol=1e-9))
+    return same_numbers(float(expected), got, rtol=1e-9, atol=1e-9)
 
 
 TASK = Task("sqnr_db", lesson="05_snr.ipynb", title="SQNR in dB", reference=metrics.sqnr_db, cases=_cases(),
