@@ -163,6 +163,20 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def free_port_pair() -> int:
+    """A port p such that p and p + 1 were both free at once (for a service that also takes p + 1)."""
+    for _ in range(200):
+        with socket.socket() as a, socket.socket() as b:
+            a.bind((LOOPBACK, 0))
+            p = a.getsockname()[1]
+            try:
+                b.bind((LOOPBACK, p + 1))
+            except OSError:
+                continue
+            return p
+    raise RuntimeError("no two adjacent free ports on loopback")
+
+
 class Server:
     """A subprocess serving HTTP on loopback; stopped with SIGTERM (Voila then shuts its kernels down)."""
 

@@ -41,6 +41,7 @@ from qbrowser import (
     check_explorer,
     error_outputs,
     free_port,
+    free_port_pair,
     missing,
     start_lesson,
     wait_lesson,
@@ -164,11 +165,6 @@ def hub(lesson_dir, tmp_path_factory):
     names = logs / "names.txt"
     names.write_text("\n".join(STUDENTS) + "\n")
     passwords = qlearn_hub.write_passwords(list(STUDENTS), state / "students.tsv", admins=("qlt-teacher",))
-    port, api_port = free_port(), free_port()
-    while abs(api_port - port) < 2:
-        api_port = free_port()
-    env = dict(os.environ, QLEARN_HUB_PORT=str(port), QLEARN_HUB_API_PORT=str(api_port),
-               QLEARN_NOTEBOOKS=str(lesson_dir), QLEARN_HUB_STATE=str(state))
     existed = set()
     group_existed = False
     cmd = [hub_exe, "-f", str(CONFIG)]
@@ -176,12 +172,27 @@ def hub(lesson_dir, tmp_path_factory):
         existed = {n for n in (*STUDENTS, "qlt-teacher") if _exists(pwd.getpwnam, n)}
         group_existed = _exists(grp.getgrnam, qlearn_hub.STUDENT_GROUP)
         cmd = _reachable_command(cmd)
-    server = Server(cmd, f"http://{LOOPBACK}:{port}/", logs / "hub.log", env=env, cwd=logs)
+    server = None
     try:
-        server.wait_ready("hub/login", timeout=120, need_ok=True)
+        # The proxy's API listens on the hub API port + 1, a port nobody reserved: another process
+        # (a kernel's ZMQ socket) can hold it, and the hub then exits with "Failed to start proxy"
+        # (seen once in CI). Ports are chosen free in a block and a failed start is retried.
+        for attempt in range(3):
+            port, api_port = free_port(), free_port_pair()
+            env = dict(os.environ, QLEARN_HUB_PORT=str(port), QLEARN_HUB_API_PORT=str(api_port),
+                       QLEARN_NOTEBOOKS=str(lesson_dir), QLEARN_HUB_STATE=str(state))
+            server = Server(cmd, f"http://{LOOPBACK}:{port}/", logs / f"hub-{attempt}.log", env=env, cwd=logs)
+            try:
+                server.wait_ready("hub/login", timeout=120, need_ok=True)
+                break
+            except RuntimeError:
+                server.stop(timeout=60)
+                if attempt == 2 or "Failed to start proxy" not in server.log_tail(n=10**7):
+                    raise
         yield Hub(server, state, passwords)
     finally:
-        server.stop(timeout=60)
+        if server is not None:
+            server.stop(timeout=60)
         if AS_ROOT:
             _remove_test_accounts(existed, group_existed)
         shutil.rmtree(state, ignore_errors=True)
