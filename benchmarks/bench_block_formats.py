@@ -1,4 +1,4 @@
-"""Lesson 16's trade-off table (bits per weight vs SQNR), and how fast the block quantizers run.
+"""Lesson 17's trade-off table (bits per weight vs SQNR), and how fast the block quantizers run.
 
 Run: .venv/bin/python benchmarks/bench_block_formats.py
 
@@ -7,7 +7,7 @@ MLP's layer 1 W (64 x 64, real, flattened row by row: a group of 128 spans two r
 synthetic heavy-tailed tensor (0.05 * Student t, df 3, 4096 values; not a real model's weights).
 Bits per weight include every scale and zero point (closed forms in qlearn.block_formats.bits_per_weight).
 SQNR is 10 log10(sum x^2 / sum (x - x_hat)^2). Then the median time to quantize 2**20 values with
-each scheme, and the median time of one update of lesson 16's explorer.
+each scheme, and the median time of one update of lesson 17's explorer.
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Block formats: MXFP4/MXFP6/MXFP8, NVFP4 and per-group integers, with bits per weight and packing.
 
-Introduced in lesson ``16_block_formats``.
+Introduced in lesson ``17_block_formats``.
 
 One scale for a whole tensor wastes codes on every small block; one scale per value costs as
 much as the value. Block formats share one scale among a few consecutive values (a *block* or

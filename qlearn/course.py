@@ -63,7 +63,7 @@ LESSONS: tuple[Lesson, ...] = (
            "im2col, depthwise-separable blocks, batch norm folded into the weights, and what folding does to "
            "per-tensor vs per-channel scales on a small MobileNet-style network.",
            "A network"),
-    Lesson("16_block_formats.ipynb", "Block formats: MXFP4, NVFP4, int4 groups",
+    Lesson("17_block_formats.ipynb", "Block formats: MXFP4, NVFP4, int4 groups",
            "FP4/FP6/E8M0 elements, MX shared power-of-two scales, NVFP4's two-level scale, per-group int4 with "
            "zero points: bits per weight with the scales, packing, block size vs error.",
            "Modern formats"),

@@ -1,7 +1,7 @@
 """Number formats: the bits of FP32, TF32, FP16, BF16, FP8 (E4M3, E5M2) and small integers.
 
 Introduced in lesson ``01_number_formats``; the microscaling element formats FP4 E2M1,
-FP6 E2M3 / E3M2 and the scale format E8M0 (:data:`MX_FORMATS`) in lesson ``16_block_formats``.
+FP6 E2M3 / E3M2 and the scale format E8M0 (:data:`MX_FORMATS`) in lesson ``17_block_formats``.
 
 A format is a small frozen value object (:class:`FloatFormat` or :class:`IntFormat`)
 returned by :func:`get_format`. :func:`cast` rounds float64 values to the values a
@@ -49,7 +49,7 @@ from qlearn.rounding import ROUNDING_MODES, round_
 FORMATS = ("fp32", "tf32", "fp16", "bf16", "fp8_e4m3", "fp8_e5m2", "int8", "uint8", "int4", "uint4")
 FLOAT_FORMATS = FORMATS[:6]
 INT_FORMATS = FORMATS[6:]
-#: Element and scale formats of the OCP microscaling (MX) v1.0 block formats (lesson 16).
+#: Element and scale formats of the OCP microscaling (MX) v1.0 block formats (lesson 17).
 MX_FORMATS = ("fp4_e2m1", "fp6_e2m3", "fp6_e3m2", "e8m0")
 ALL_FORMATS = FORMATS + MX_FORMATS
 

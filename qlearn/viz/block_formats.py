@@ -1,4 +1,4 @@
-"""Figures and explorers for lesson ``16_block_formats``: blocks, shared scales, element grids, the trade-off."""
+"""Figures and explorers for lesson ``17_block_formats``: blocks, shared scales, element grids, the trade-off."""
 from __future__ import annotations
 
 from functools import lru_cache
@@ -25,7 +25,7 @@ WINDOW = 128  # values shown at once: two rows of the MLP's 64 x 64 W
 
 @lru_cache(maxsize=1)
 def tensors() -> dict:
-    """The two tensors of lesson 16, flattened row by row to 4096 values (a group of 128 spans two rows of W)."""
+    """The two tensors of lesson 17, flattened row by row to 4096 values (a group of 128 spans two rows of W)."""
     from qlearn import nn
 
     return {"real": nn.pretrained().layers[0].W.reshape(-1).copy(),

@@ -1,4 +1,4 @@
-"""Lesson 16 (block formats): the quiz's answers and the numbers the lesson states, recomputed."""
+"""Lesson 17 (block formats): the quiz's answers and the numbers the lesson states, recomputed."""
 import math
 
 import ml_dtypes
@@ -12,7 +12,7 @@ from qlearn.viz.quiz import Question
 
 
 def _q(start):
-    (q,) = [q for q in quizzes.load_quizzes()["16_block_formats"] if q["prompt"].startswith(start)]
+    (q,) = [q for q in quizzes.load_quizzes()["17_block_formats"] if q["prompt"].startswith(start)]
     return q
 
 
@@ -29,7 +29,7 @@ def test_quiz_answers_are_what_qlearn_and_the_formulas_compute():
     q = _q("Bits per weight of int4 with groups of 64")
     assert q["answer"] == 4 + (16 + 4) / 64 == B.bits_per_weight("int_asym", bits=4, block_size=64)
     assert _q("Which scale does NVFP4")["answer"] == "FP8 E4M3"
-    for q in quizzes.load_quizzes()["16_block_formats"]:
+    for q in quizzes.load_quizzes()["17_block_formats"]:
         Question(**q)  # every question builds
 
 
@@ -41,7 +41,7 @@ def tables():
             for name, t in {"real": x, "heavy": heavy}.items()}, x, heavy
 
 
-def test_numbers_lesson_16_states(tables):
+def test_numbers_lesson_17_states(tables):
     T, x, heavy = tables
     R, H = T["real"], T["heavy"]
     near = lambda v, target: abs(v - target) < 0.06  # noqa: E731  (SQNRs are stated to 0.1 dB)
