@@ -3,6 +3,9 @@
 For each server, in headless Chromium on loopback:
   * time to first render of each lesson: navigation start to the first figure drawn (or, on a
     page without figures, to the page revealed), one browser profile going through the lessons;
+  * the same first figure as a static page (its data and layout taken from the served page, drawn
+    by the same plotly.js served from loopback by a static file server), one profile going through
+    the same lessons; the ratio served / static is the figure that matters on a shared machine;
   * key press on a slider to redrawn figure, in the page (keydown event to plotly_afterplot),
     median and p95 over 20 presses, for every explorer with a slider;
   * bytes the browser receives for a first lesson and then a second lesson (HTTP bodies as sent,
@@ -149,6 +152,69 @@ def first_render(context, url: str, timeout_ms: int = 180_000):
     except Exception as exc:  # a figure that never draws (e.g. anywidget's 2 s module deadline missed)
         page.errors.append(f"gave up: {type(exc).__name__}")
     return t_first, t_all, page, meter
+
+
+FIGURE_JSON_JS = """() => {
+    const p = Array.from(document.querySelectorAll('.js-plotly-plot')).find(p => p.data && p.data.length > 0);
+    if (!p) return null;
+    const plain = (k, v) => (ArrayBuffer.isView(v) ? Array.from(v) : v);
+    const layout = Object.assign({}, p.layout);
+    return JSON.stringify({data: p.data, layout: layout, width: p.clientWidth, height: p.clientHeight}, plain);
+}"""
+
+STATIC_PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title><script src="plotly.min.js"></script></head>
+<body style="margin: 0 auto; max-width: 1200px; font-family: sans-serif">
+<h1>{title}</h1><div id="figure" style="width: 100%; height: {height}px"></div>
+<script>
+const f = {figure};
+Plotly.newPlot("figure", f.data, f.layout, {{responsive: true}});
+</script></body></html>
+"""
+
+
+def static_pages(figures: dict[str, str], out: Path) -> None:
+    """Write one static page per lesson with that lesson's first figure, and plotly.js beside them."""
+    import json
+    import shutil
+
+    import plotly
+
+    out.mkdir(parents=True, exist_ok=True)
+    shutil.copy(Path(plotly.__file__).parent / "package_data" / "plotly.min.js", out / "plotly.min.js")
+    for name, fig_json in figures.items():
+        height = max(200, int(json.loads(fig_json).get("height") or 450))
+        (out / (Path(name).stem + ".html")).write_text(
+            STATIC_PAGE.format(title=Path(name).stem, figure=fig_json, height=height))
+
+
+def serve_static(directory: Path):
+    """A static file server on loopback in a thread; returns (base URL, server)."""
+    import functools
+    import http.server
+    import threading
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    handler = functools.partial(Quiet, directory=str(directory))
+    httpd = http.server.ThreadingHTTPServer((LOOPBACK, free_port()), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    return f"http://{LOOPBACK}:{httpd.server_address[1]}/", httpd
+
+
+def static_first_figure(context, url: str, timeout_ms: int = 60_000) -> float:
+    """Seconds from navigation to the static page's figure drawn (the same test as first_render)."""
+    page = context.new_page()
+    t0 = time.perf_counter()
+    page.goto(url, wait_until="commit", timeout=timeout_ms)
+    page.wait_for_function("() => Array.from(document.querySelectorAll('.js-plotly-plot'))"
+                           ".some(p => p.data && p.data.length > 0)", polling="raf", timeout=timeout_ms)
+    t = time.perf_counter() - t0
+    page.close()
+    return t
 
 
 def settle(page, meter, quiet_s: float = 2.0, limit_s: float = 60.0) -> None:
@@ -301,6 +367,8 @@ def main() -> int:
                     choices=["voila", "qlearn", "qlearn-inline"])
     ap.add_argument("--concurrency", nargs="*", type=int, default=[5, 10, 30])
     ap.add_argument("--lessons", nargs="*", default=None, help="notebook names (default: all)")
+    ap.add_argument("--static", action=argparse.BooleanOptionalAction, default=True,
+                    help="also time each lesson's first figure as a static page (served by qlearn's figure)")
     ap.add_argument("--keys", type=int, default=20, help="key presses per explorer (0: skip)")
     ap.add_argument("--class-pool", type=int, default=30,
                     help="also measure `qlearn serve --preheat HEAVIEST --pool-size N`, a class opening "
@@ -324,6 +392,7 @@ def main() -> int:
     log_dir = Path("/tmp") / "qlearn-bench-voila"
     log_dir.mkdir(exist_ok=True)
     results = {}
+    figures: dict[str, str] = {}  # lesson -> its first figure as drawn by qlearn serve (JSON)
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         for kind in args.servers:
@@ -357,6 +426,10 @@ def main() -> int:
                     t_first, t_all, page, meter = first_render(ctx, base + name)
                     if t_first is not None:
                         r["render_s"][name] = t_first
+                        if kind == "qlearn" and args.static:
+                            fig_json = page.evaluate(FIGURE_JSON_JS)
+                            if fig_json:
+                                figures[name] = fig_json
                     r["all_s"][name] = t_all if t_all is not None else float("inf")
                     r["errors"] += page.errors
                     if args.keys:
@@ -376,6 +449,17 @@ def main() -> int:
                     time.sleep(5)
             finally:
                 server.stop()
+        if figures:
+            static_dir = log_dir / "static"
+            static_pages(figures, static_dir)
+            static_base, httpd = serve_static(static_dir)
+            try:
+                ctx = browser.new_context(viewport={"width": 1280, "height": 900})
+                results["static"] = {"render_s": {
+                    name: static_first_figure(ctx, static_base + Path(name).stem + ".html") for name in figures}}
+                ctx.close()
+            finally:
+                httpd.shutdown()
         if args.class_pool and "qlearn" in args.servers:
             r = results["qlearn-class"] = {"concurrent": {}, "server_loads": {}}
             server, r["start_s"] = start("qlearn-class", notebooks, log_dir, "--preheat", heavy,
@@ -396,7 +480,17 @@ def main() -> int:
         browser.close()
 
     print(f"notebooks: {notebooks}  (heaviest lesson: {heavy}; bytes: {first} -> {heavy} -> {second})")
+    if "static" in results and results.get("qlearn", {}).get("render_s"):
+        served, static = results["qlearn"]["render_s"], results["static"]["render_s"]
+        ratios = {n: served[n] / static[n] for n in static if n in served}
+        print("\n== first figure: qlearn serve / the same figure as a static page (same browser, one run)")
+        print("  per lesson (served s / static s = ratio): " + ", ".join(
+            f"{n.split('_')[0]} {served[n]:.2f}/{static[n]:.2f}={ratios[n]:.2f}" for n in ratios))
+        print(f"  median ratio {statistics.median(ratios.values()):.2f}, max {max(ratios.values()):.2f}; "
+              f"lessons within 1.25x: {sum(v <= 1.25 for v in ratios.values())}/{len(ratios)}")
     for kind, r in results.items():
+        if kind == "static":
+            continue
         print(f"\n== {kind}")
         print(f"server ready, pre-heated pools filled: {r['start_s']:.1f} s")
         rs, alls = r.get("render_s", {}), r.get("all_s", {})
