@@ -41,6 +41,11 @@ NOT_WRITTEN = ("Not written yet: replace the `...` in your function's body with 
 #: Every task, by name (filled by the lesson modules when they are imported).
 TASKS: dict[str, "Task"] = {}
 
+#: Whether each task checked in this kernel has passed (once passed, it stays True).
+RESULTS: dict[str, bool] = {}
+#: Called as ``listener(task, result)`` after every check (``qlearn.viz.progress`` records passes).
+LISTENERS: list = []
+
 
 class _Raised:
     """What a call to the learner's function gave when it raised: kept, never re-raised."""
@@ -266,7 +271,14 @@ class Task:
 
     def _result(self, passed, diagnosis, case=None, expected=None, got=None, n=0):
         hint = f"Stuck? ql.exercises.solution('{self.name}') shows a solution (try first)."
-        return CheckResult(self.name, passed, diagnosis, case, expected, got, n, hint)
+        result = CheckResult(self.name, passed, diagnosis, case, expected, got, n, hint)
+        RESULTS[self.name] = RESULTS.get(self.name, False) or bool(passed)
+        for listener in list(LISTENERS):
+            try:
+                listener(self, result)
+            except Exception:  # progress tracking never breaks a check
+                pass
+        return result
 
     def check(self, learner_fn) -> CheckResult:
         """Run ``learner_fn`` on every case; a :class:`CheckResult` (never raises on the learner's bugs)."""

@@ -81,6 +81,7 @@ class Prediction(widgets.VBox):
         self.explanation, self.unit = explanation, unit
         self.tolerance, self.rel_tolerance = tolerance, rel_tolerance
         self.committed, self.guess = False, None
+        self.on_commit = None  # called after committing (lesson_prediction records progress with it)
         self.prompt = widgets.HTML(f"<b>Predict:</b> {html.escape(question)}")
         if choices is not None:
             self.input = widgets.RadioButtons(options=choices, value=None, layout=widgets.Layout(width="auto"))
@@ -128,6 +129,11 @@ class Prediction(widgets.VBox):
         self.message.value = ""
         self.reveal.value = self._reveal_html()
         self.reveal.layout.display = "block"
+        if self.on_commit is not None:
+            try:
+                self.on_commit()
+            except Exception:  # recording progress must never break the widget
+                pass
         return True
 
     def _verdict(self) -> str:
@@ -462,6 +468,9 @@ LESSON_PREDICTIONS = {
 def lesson_prediction(lesson: str, index: int = 0) -> Prediction:
     """The ``index``-th committed prediction of a lesson (``"02_rounding"``), measured now by qlearn.
 
+    Committing it is recorded in the lesson's progress (:func:`qlearn.viz.progress.tracker`), which
+    the browser keeps and the course map shows.
+
     Examples
     --------
     >>> p = lesson_prediction("06_fixed_point")
@@ -476,4 +485,9 @@ def lesson_prediction(lesson: str, index: int = 0) -> Prediction:
     items = LESSON_PREDICTIONS[lesson]
     if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(items):
         raise ValueError(f"index must be in [0, {len(items) - 1}] for {lesson}, got {index!r}")
-    return items[index][1]()
+    p = items[index][1]()
+    from qlearn.viz.progress import tracker
+
+    progress = tracker(lesson)  # made now, so the browser has it before the learner commits
+    p.on_commit = lambda: progress.record_prediction(index, len(items))
+    return p

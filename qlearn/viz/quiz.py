@@ -6,6 +6,11 @@ person means it or says what it could not read (an empty box, ``0,02``, ``abc``,
 never silently turned into another number. Each question states the precision it asks for. A wrong
 choice can have its own feedback (the misconception it reveals); after two wrong tries the answer
 and its explanation are shown. The quiz keeps a score.
+
+A lesson's quiz (:func:`lesson_quiz`) also reports into the lesson's progress
+(:mod:`qlearn.viz.progress`), which the browser keeps in localStorage: under the heading it says how
+many questions were answered right on an earlier visit, never which answers. A question counts as
+answered right when it was solved before its answer was revealed.
 """
 from __future__ import annotations
 
@@ -130,28 +135,42 @@ class Question(widgets.VBox):
         return ok
 
 
-def quiz(*questions: Question) -> widgets.VBox:
-    """Stack questions under a heading with a score line; returns a VBox with ``questions`` and ``score``."""
+def quiz(*questions: Question, lesson: str | None = None) -> widgets.VBox:
+    """Stack questions under a heading with a score line; returns a VBox with ``questions`` and ``score``.
+
+    With ``lesson`` (``"02_rounding"``) the answers right are recorded in that lesson's progress
+    (:func:`qlearn.viz.progress.tracker`), shown under the heading, and the box has ``progress``.
+    """
     if not questions:
         raise ValueError("quiz needs at least one Question")
     for i, q in enumerate(questions):
         if not isinstance(q, Question):
             raise TypeError(f"questions[{i}] must be a Question, got {type(q).__name__}")
     score = widgets.HTML()
+    progress = None
+    if lesson is not None:
+        from qlearn.viz.progress import tracker
+
+        progress = tracker(lesson)
 
     def update():
         solved = sum(q.solved for q in questions)
         first = sum(q.solved and q.tries == 1 for q in questions)
         score.value = (f"<span class='qlearn-score'>Score: {solved} of {len(questions)} answered "
                        f"({first} on the first try).</span>")
+        if progress is not None:  # solved before the answer was shown
+            progress.record_quiz([i for i, q in enumerate(questions) if q.solved and not q.revealed],
+                                 len(questions))
 
     for q in questions:
         q.on_result = update
     update()
-    box = widgets.VBox([widgets.HTML("<h3>Check yourself</h3>"), *questions, score])
+    head = [widgets.HTML("<h3>Check yourself</h3>")] + ([progress] if progress is not None else [])
+    box = widgets.VBox([*head, *questions, score])
     box.add_class("qlearn-quiz")  # browser tests find quizzes by this class
     box.questions = list(questions)
     box.score = score
+    box.progress = progress
     return box
 
 
@@ -164,4 +183,4 @@ def lesson_quiz(lesson: str) -> widgets.VBox:
     """
     from qlearn.quizzes import lesson_questions
 
-    return quiz(*(Question(**q) for q in lesson_questions(lesson)))
+    return quiz(*(Question(**q) for q in lesson_questions(lesson)), lesson=lesson)
