@@ -1,0 +1,309 @@
+"""GPTQ: 4-bit (or 2-8 bit) weights whose rounding error is pushed into the columns still to quantize.
+
+Introduced in lesson ``18_llm_weights``.
+
+Round-to-nearest (RTN) quantizes every weight on its own. GPTQ (Frantar et al. 2022,
+arXiv:2210.17323, Algorithm 1) quantizes the columns of ``W (out, in)`` one at a time and, after
+each, changes the columns *not yet quantized* so that the layer's output on calibration inputs
+``X (n, in)`` moves as little as possible. The objective, per output row ``w``, is
+
+.. math::
+
+    \\min_{\\hat w} (w - \\hat w)\\, H\\, (w - \\hat w)^T, \\qquad H = \\tfrac{2}{n} X^T X + \\lambda I,
+
+i.e. the squared output error ``||(W - W_hat) X^T||^2`` (times ``2/n``) plus a small damping term
+``lambda ||W - W_hat||^2`` with ``lambda = damp * mean(diag(H))``. Quantizing column ``i`` to ``q``
+and updating the remaining columns ``F`` optimally (the optimal-brain-surgeon step) is
+
+.. math::
+
+    \\delta_F = -\\frac{w_i - q_i}{[H_F^{-1}]_{ii}}\\, (H_F^{-1})_{i,:},
+
+and GPTQ reads every ``H_F^{-1}`` row it needs from one Cholesky factor: with
+``H^{-1} = U^T U`` (``U`` upper triangular), the row of ``H_F^{-1}`` for column ``i`` divided by its
+diagonal is ``U[i, i:] / U[i, i]``. "Lazy batches" of ``block_size`` columns apply the updates to
+later columns in one matrix product; the result is the same.
+
+Details as in the authors' code (github.com/IST-DASLab/gptq, ``gptq.py``, ``quant.py``):
+``H = 2/n X^T X``; a column with ``H_jj = 0`` (an input that is always 0) gets ``H_jj = 1`` and
+weight 0; ``damp`` (their ``percdamp``) is relative to the mean of ``diag(H)``; ``act_order``
+quantizes columns in order of decreasing ``H_jj`` (groups are then runs of ``group_size`` columns
+in that order, which a checkpoint records in ``g_idx``); a group's scale and zero point are
+computed when the group starts, from the weights as they are then (already updated). The
+quantizer is :func:`qlearn.block_formats.group_quantize`'s (asymmetric with a zero point by
+default; FP16 scales). One difference: when a group starts *inside* a lazy batch, the authors'
+code reads the group's weights from the copy that does not yet hold that batch's updates; here
+they are always the current weights (with ``group_size`` a multiple of ``block_size``, the
+default 128/128, the two are identical).
+
+References: E. Frantar, S. Ashkboos, T. Hoefler, D. Alistarh, "GPTQ: Accurate Post-Training
+Quantization for Generative Pre-trained Transformers", arXiv:2210.17323 (2022); E. Frantar,
+D. Alistarh, "Optimal Brain Compression" (OBQ), NeurIPS 2022; B. Hassibi, D. Stork, "Second order
+derivatives for network pruning: Optimal Brain Surgeon", NeurIPS 1992.
+"""
+from __future__ import annotations
+
+import numbers
+from dataclasses import dataclass
+
+import numpy as np
+
+from qlearn import block_formats as B
+from qlearn._validate import as_finite_array, check_int
+
+
+# ---------------------------------------------------------------------------------------------
+# shared checks (also used by awq, smoothquant, outliers)
+# ---------------------------------------------------------------------------------------------
+def check_weight(W, name: str = "W") -> np.ndarray:
+    """``W`` as a finite float64 ``(out, in)`` matrix."""
+    a = as_finite_array(W, name, allow_empty=False)
+    if a.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D matrix (out, in), got shape {a.shape}")
+    return a
+
+
+def check_calibration(X, in_features: int, name: str = "X") -> np.ndarray:
+    """``X`` as a finite float64 ``(n, in_features)`` matrix with ``n >= 1``."""
+    try:
+        a = np.asarray(X, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be an array of real numbers ({exc})") from None
+    if a.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D matrix (n, in) of calibration inputs, got shape {a.shape}")
+    if a.shape[0] == 0:
+        raise ValueError(f"{name} is an empty calibration set (0 rows): it needs at least one input row")
+    if a.shape[1] != in_features:
+        raise ValueError(f"{name} has {a.shape[1]} columns but W has in_features={in_features}: "
+                         f"X must be (n, in) with the same in as W (out, in)")
+    if not np.all(np.isfinite(a)):
+        raise ValueError(f"{name} contains NaN or inf: calibration inputs must be finite")
+    return a
+
+
+def check_group_size(group_size, in_features: int) -> int:
+    """``group_size`` (None: one group per row, i.e. per channel) as an int dividing ``in_features``."""
+    if group_size is None:
+        return in_features
+    g = check_int(group_size, "group_size", 1, 1 << 20)
+    if in_features % g:
+        divisors = [d for d in range(1, in_features + 1) if in_features % d == 0]
+        raise ValueError(f"group_size={g} must divide in_features={in_features} (groups run along the input "
+                         f"dimension of W and none may be partial); divisors: {divisors}, or None for per-channel")
+    return g
+
+
+def rtn_quantize(W, *, bits: int = 4, group_size: int | None = 128, symmetric: bool = False) -> np.ndarray:
+    """Round-to-nearest: every group quantized on its own (:func:`qlearn.block_formats.group_quantize`).
+
+    ``group_size=None`` gives one scale (and zero point) per output row: per-channel.
+
+    Examples
+    --------
+    >>> W = np.array([[0.0, 0.5, 1.0, 1.5], [1.0, -1.0, 0.2, 0.0]])
+    >>> rtn_quantize(W, bits=2, group_size=None)[0].tolist()
+    [0.0, 0.5, 1.0, 1.5]
+    """
+    W = check_weight(W)
+    g = check_group_size(group_size, W.shape[1])
+    return B.group_quantize(W, bits=bits, group_size=g, symmetric=symmetric).dequantize()
+
+
+def _group_params(Wg, bits, symmetric):
+    """Per-row (scale, zero_point, qmin, qmax) of the group ``Wg (out, g)``, as group_quantize sets them."""
+    t = B.group_quantize(Wg, bits=bits, group_size=Wg.shape[1], symmetric=symmetric)
+    if symmetric:
+        qmax = 2 ** (bits - 1) - 1
+        return t.scale[:, 0], np.zeros(Wg.shape[0]), -qmax, qmax
+    return t.scale[:, 0], t.zero_point[:, 0].astype(np.float64), 0, 2**bits - 1
+
+
+def _quantize_column(w, scale, zero, qmin, qmax):
+    """One column with per-row (scale, zero_point): ``scale * (clip(round(w/scale) + z) - z)``."""
+    q = np.clip(np.round(w / scale) + zero, qmin, qmax)
+    return scale * (q - zero)
+
+
+def hessian(X, *, damp: float = 0.01) -> tuple[np.ndarray, np.ndarray]:
+    """GPTQ's ``H = 2/n X^T X`` with dead inputs fixed and damping added; also the dead-input mask.
+
+    Examples
+    --------
+    >>> H, dead = hessian(np.array([[1.0, 0.0], [1.0, 0.0]]), damp=0.0)
+    >>> H.tolist(), dead.tolist()
+    ([[2.0, 0.0], [0.0, 1.0]], [False, True])
+    """
+    X = np.asarray(X, dtype=np.float64)
+    H = 2.0 / X.shape[0] * (X.T @ X)
+    dead = np.diag(H) == 0
+    H[dead, dead] = 1.0
+    d = _check_damp(damp)
+    H[np.diag_indices_from(H)] += d * np.mean(np.diag(H))
+    return H, dead
+
+
+def _check_damp(damp):
+    if isinstance(damp, bool) or not isinstance(damp, numbers.Real) or not np.isfinite(damp) or not 0 <= damp <= 1:
+        raise ValueError(f"damp must be a number in [0, 1] (fraction of mean(diag(H)) added to the diagonal), "
+                         f"got {damp!r}")
+    return float(damp)
+
+
+@dataclass(frozen=True)
+class GPTQHistory:
+    """What GPTQ did, column by column (for an explorer; small layers only).
+
+    Attributes
+    ----------
+    order : ndarray of int, (in,)
+        Column processed at step ``k`` (``arange(in)`` unless ``act_order``).
+    weights : ndarray, (in + 1, out, in)
+        The working matrix after ``k`` steps, in the original column order: the first ``k``
+        processed columns hold their quantized values, the others the original weights plus every
+        update pushed into them so far. ``weights[0]`` is ``W``, ``weights[-1]`` is ``W_hat``.
+    pushed : ndarray, (in, out, in)
+        ``weights[k + 1] - weights[k]`` outside column ``order[k]``: the error compensation step
+        ``k`` pushed into the columns not yet quantized (zero in the columns already done).
+    rounding_error : ndarray, (in, out)
+        ``w - q`` of the column quantized at step ``k`` (its working value minus its quantized value).
+    """
+
+    order: np.ndarray
+    weights: np.ndarray
+    pushed: np.ndarray
+    rounding_error: np.ndarray
+
+
+def gptq_quantize(W, X, *, bits: int = 4, group_size: int | None = 128, symmetric: bool = False,
+                  damp: float = 0.01, block_size: int = 128, act_order: bool = False,
+                  return_history: bool = False):
+    """Quantize ``W (out, in)`` with GPTQ, using calibration inputs ``X (n, in)``.
+
+    Parameters
+    ----------
+    W : array_like (out, in)
+    X : array_like (n, in)
+        Inputs of the layer on calibration data (finite, at least one row).
+    bits : int in [2, 8]
+    group_size : int or None
+        Columns sharing one scale and zero point per row; must divide ``in``. None: one per row.
+    symmetric : bool
+        Symmetric narrow-range codes instead of asymmetric with a zero point (see
+        :func:`qlearn.block_formats.group_quantize`).
+    damp : float in [0, 1]
+        Damping as a fraction of ``mean(diag(H))`` (GPTQ's ``percdamp``, default 0.01).
+    block_size : int >= 1
+        Columns per lazy batch (changes the arithmetic order, not the result).
+    act_order : bool
+        Quantize columns in order of decreasing ``H_jj`` (GPTQ's ``--act-order``).
+    return_history : bool
+        Also return a :class:`GPTQHistory` (needs ``out * in * in <= 4e6``).
+
+    Returns
+    -------
+    W_hat : ndarray (out, in), or ``(W_hat, history)``
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> W = rng.normal(size=(8, 32))
+    >>> X = rng.normal(size=(128, 32)) @ (0.4 * rng.normal(size=(32, 32)) + np.eye(32))  # correlated inputs
+    >>> W_hat = gptq_quantize(W, X, bits=3, group_size=None)
+    >>> bool(output_error(W, W_hat, X) < 0.9 * output_error(W, rtn_quantize(W, bits=3, group_size=None), X))
+    True
+
+    GPTQ is greedy, not optimal: on a tiny layer with white inputs it can lose to round-to-nearest.
+
+    >>> rng = np.random.default_rng(35)
+    >>> W, X = rng.normal(size=(4, 8)), rng.normal(size=(64, 8))
+    >>> bool(output_error(W, gptq_quantize(W, X, bits=4, group_size=None), X)
+    ...      > 1.1 * output_error(W, rtn_quantize(W, bits=4, group_size=None), X))
+    True
+    """
+    W = check_weight(W)
+    out_f, in_f = W.shape
+    X = check_calibration(X, in_f)
+    bits = check_int(bits, "bits", 2, 8)
+    g = check_group_size(group_size, in_f)
+    block_size = check_int(block_size, "block_size", 1, 1 << 20)
+    if return_history and out_f * in_f * in_f > 4_000_000:
+        raise ValueError(f"return_history keeps out*in*in = {out_f * in_f * in_f} values: use a layer with "
+                         "out*in*in <= 4e6")
+    H, dead = hessian(X, damp=damp)
+    W = W.copy()
+    W[:, dead] = 0.0
+    perm = np.argsort(-np.diag(H), kind="stable") if act_order else np.arange(in_f)
+    W = W[:, perm]
+    H = H[np.ix_(perm, perm)]
+    try:
+        L = np.linalg.cholesky(H)
+        Linv = np.linalg.inv(L)
+        U = np.linalg.cholesky(Linv.T @ Linv).T  # H^-1 = U^T U, U upper
+    except np.linalg.LinAlgError:
+        raise ValueError("H = 2/n X^T X + damping is not positive definite: increase damp (e.g. 0.01)") from None
+    Q = np.zeros_like(W)
+    hist = [] if return_history else None
+    params = None
+    if return_history:
+        block_size = in_f  # every update applied at once, so each step's working matrix is complete
+        cur = W.copy()
+        hist.append(cur.copy())
+        pushed, rerr = [], []
+    for i1 in range(0, in_f, block_size):
+        i2 = min(i1 + block_size, in_f)
+        W1 = W[:, i1:i2].copy()
+        Err1 = np.zeros_like(W1)
+        U1 = U[i1:i2, i1:i2]
+        for i in range(i2 - i1):
+            col = i1 + i
+            if col % g == 0:  # a group starts: its parameters from the current (updated) weights
+                cur_group = W1[:, i:i + g]
+                if cur_group.shape[1] < g:  # the group runs past this batch: add the batch's pending updates
+                    j2 = col + g
+                    rest = W[:, i2:j2] - Err1[:, :i] @ U[i1:i1 + i, i2:j2]
+                    cur_group = np.concatenate([cur_group, rest], axis=1)
+                params = _group_params(cur_group, bits, symmetric)
+            w = W1[:, i].copy()
+            q = _quantize_column(w, *params)
+            Q[:, col] = q
+            err = (w - q) / U1[i, i]
+            before = W1[:, i:].copy() if return_history else None
+            W1[:, i:] -= np.outer(err, U1[i, i:])
+            Err1[:, i] = err
+            if return_history:
+                step = np.zeros_like(W)
+                step[:, col + 1:] = W1[:, i + 1:] - before[:, 1:]
+                cur = cur + step
+                cur[:, col] = q
+                hist.append(cur.copy())
+                pushed.append(step)
+                rerr.append(w - q)
+        W[:, i2:] -= Err1 @ U[i1:i2, i2:]
+    inv = np.argsort(perm)
+    W_hat = Q[:, inv]
+    if not return_history:
+        return W_hat
+    history = GPTQHistory(order=perm.copy(), weights=np.stack(hist)[:, :, inv],
+                          pushed=np.stack(pushed)[:, :, inv], rounding_error=np.stack(rerr))
+    return W_hat, history
+
+
+def output_error(W, W_hat, X) -> float:
+    """``||W X^T - W_hat X^T||_F^2 / n``: the layer's mean squared output error on ``X``, summed over outputs.
+
+    Examples
+    --------
+    >>> output_error([[1.0, 2.0]], [[1.0, 1.0]], [[1.0, 1.0], [0.0, 2.0]])
+    2.5
+    """
+    W = check_weight(W)
+    W_hat = check_weight(W_hat, "W_hat")
+    if W_hat.shape != W.shape:
+        raise ValueError(f"W_hat has shape {W_hat.shape}, W has {W.shape}: they must match")
+    X = check_calibration(X, W.shape[1])
+    D = X @ (W - W_hat).T
+    return float(np.sum(D * D) / X.shape[0])
+
+
+__all__ = ["gptq_quantize", "rtn_quantize", "hessian", "output_error", "GPTQHistory", "check_weight",
+           "check_calibration", "check_group_size"]
