@@ -68,6 +68,76 @@ def jupyter_path_with_template(current: str | None = None) -> str:
     return os.pathsep.join([root, *parts])
 
 
+# ----------------------------------------------------------------------------- lesson navigation
+
+def lesson_label(file: str, title: str) -> str:
+    """How a navigation link names a lesson: its number and title, as the lessons' own links do.
+
+    Examples
+    --------
+    >>> lesson_label("14_onnx_runtime.ipynb", "ONNX Runtime, bit for bit")
+    '14 · ONNX Runtime, bit for bit'
+    >>> lesson_label(LANDING, "Course map")
+    'Course map'
+    """
+    if file == LANDING:
+        return title
+    number = file.split("_", 1)[0]
+    return f"{number} · {title}" if number.isdigit() else title
+
+
+def course_nav(lessons=None, available=None) -> dict:
+    """Previous / course map / next for every lesson page, keyed by notebook stem (Voila's
+    ``resources.metadata.name``); the ``qlearn`` template draws them at the top and bottom of a page.
+
+    Parameters
+    ----------
+    lessons : sequence of qlearn.course.Lesson or None
+        The course in reading order (default ``qlearn.course.LESSONS``, read when the server starts,
+        so a lesson added there gets its links with no other change).
+    available : collection of str or None
+        Notebook file names that exist; lessons not among them are skipped (no dead link). None
+        keeps every lesson (the class hub and Binder serve the whole course).
+
+    Returns
+    -------
+    dict
+        ``{"pages": {stem: {"prev": link, "map": link, "next": link}}, "other": {...}}`` where a link
+        is ``{"href": file, "label": text}`` or None. ``href`` is the bare file name: relative to the
+        page's own URL (``.../voila/render/NN_x.ipynb``), so it works under any prefix (``/``, a hub's
+        ``/user/<name>/``). "other" is for a page that is not in the course (course map only). The
+        course map link is left out where the course map is the page itself or its previous lesson.
+
+    Examples
+    --------
+    >>> from qlearn.course import Lesson
+    >>> c = [Lesson("00_index.ipynb", "Course map", "", ""), Lesson("01_a.ipynb", "A", "", ""),
+    ...      Lesson("02_b.ipynb", "B", "", "")]
+    >>> nav = course_nav(c)["pages"]
+    >>> nav["01_a"]["prev"], nav["01_a"]["map"], nav["01_a"]["next"]
+    ({'href': '00_index.ipynb', 'label': 'Course map'}, None, {'href': '02_b.ipynb', 'label': '02 · B'})
+    >>> nav["02_b"]["next"] is None, nav["02_b"]["map"]["href"]
+    (True, '00_index.ipynb')
+    >>> sorted(course_nav(c, available={"00_index.ipynb", "02_b.ipynb"})["pages"])
+    ['00_index', '02_b']
+    """
+    if lessons is None:
+        from .course import LESSONS as lessons
+    course = [le for le in lessons if available is None or le.file in available]
+
+    def link(le):
+        return {"href": le.file, "label": lesson_label(le.file, le.title)}
+
+    home = next((link(le) for le in course if le.file == LANDING), None)
+    pages = {}
+    for i, le in enumerate(course):
+        prev = link(course[i - 1]) if i > 0 else None
+        nxt = link(course[i + 1]) if i + 1 < len(course) else None
+        shown = home if home is not None and le.file != LANDING and home != prev else None
+        pages[Path(le.file).stem] = {"prev": prev, "map": shown, "next": nxt}
+    return {"pages": pages, "other": {"prev": None, "map": home, "next": None}}
+
+
 # ----------------------------------------------------------------------------- plotly.js, sent once
 
 #: URL path (under the server's base URL) where ``qlearn serve`` serves plotly's widget module.
@@ -318,6 +388,11 @@ def voila_config(options: ServeOptions | None = None, notebooks_dir: str | os.Pa
     # MODULE_DEADLINE_MS) and, when plotly's module is a file, imports it as soon as the head is
     # parsed instead of when the first figure's model is created.
     q = {"module_deadline_ms": MODULE_DEADLINE_MS}
+    # Previous / course map / next on every page, from qlearn.course.LESSONS (see course_nav).
+    available = None
+    if notebooks_dir is not None:
+        available = {p.name for p in Path(notebooks_dir).glob("*.ipynb")}
+    q["nav"] = course_nav(available=available)
     if o.plotly_module:
         q["plotly_module"] = o.plotly_module
     v.resources = {"qlearn": q}
