@@ -40,10 +40,10 @@ REPAIRS = ("folded", "bias_corr", "cle", "cle_absorb", "cle_absorb_bias_corr", "
 REPAIR_LABELS = {
     "folded": "folded, per-tensor",
     "bias_corr": "folded + bias correction",
-    "cle": "+ cross-layer equalization",
-    "cle_absorb": "+ CLE + high-bias absorption",
-    "cle_absorb_bias_corr": "+ CLE + absorption + bias correction (empirical)",
-    "cle_absorb_analytic": "+ CLE + absorption + bias correction (analytical)",
+    "cle": "folded + CLE",
+    "cle_absorb": "folded + CLE + high-bias absorption",
+    "cle_absorb_bias_corr": "folded + CLE + absorption + bias corr. (empirical)",
+    "cle_absorb_analytic": "folded + CLE + absorption + bias corr. (analytical)",
     "per_channel": "folded, per-channel",
     "per_channel_bias_corr": "folded, per-channel + bias correction",
 }
