@@ -305,5 +305,29 @@ def output_error(W, W_hat, X) -> float:
     return float(np.sum(D * D) / X.shape[0])
 
 
-__all__ = ["gptq_quantize", "rtn_quantize", "hessian", "output_error", "GPTQHistory", "check_weight",
+def synthetic_layer(out_features: int = 16, in_features: int = 32, n: int = 256, *, rng=None):
+    """A *synthetic* layer ``(W, X)``: Gaussian ``W / sqrt(in)`` and correlated calibration inputs.
+
+    ``X = Z (0.5 M + I) * d`` with ``Z``, ``M`` standard normal and per-channel sizes
+    ``d = exp(0.5 N(0, 1))``: neighbouring inputs of a real layer are correlated and of unequal
+    size, which is what GPTQ exploits (on white inputs ``H`` is nearly diagonal and GPTQ is close to
+    round-to-nearest). Not a model's data. ``rng`` defaults to ``np.random.default_rng(0)``.
+
+    Examples
+    --------
+    >>> W, X = synthetic_layer(4, 8, 16)
+    >>> W.shape, X.shape
+    ((4, 8), (16, 8))
+    """
+    out_features = check_int(out_features, "out_features", 1, 1 << 16)
+    in_features = check_int(in_features, "in_features", 1, 1 << 16)
+    n = check_int(n, "n", 1, 1 << 20)
+    rng = np.random.default_rng(0) if rng is None else rng
+    W = rng.normal(size=(out_features, in_features)) / np.sqrt(in_features)
+    mix = 0.5 * rng.normal(size=(in_features, in_features)) + np.eye(in_features)
+    X = rng.normal(size=(n, in_features)) @ mix * np.exp(0.5 * rng.normal(size=in_features))
+    return W, X
+
+
+__all__ = ["synthetic_layer", "gptq_quantize", "rtn_quantize", "hessian", "output_error", "GPTQHistory", "check_weight",
            "check_calibration", "check_group_size"]
