@@ -22,10 +22,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
-from qlearn import affine, conv, nn, ptq
+from qlearn import affine, conv, nn, observers, ptq
 from qlearn._validate import as_finite_array, check_int
 from qlearn.batchnorm import BatchNorm, fold_batchnorm
 
@@ -454,7 +455,7 @@ class QuantizedConvNet:
 
 
 def quantize(model: ConvNet, calib_data, *, weight_bits=8, act_bits: int = 8,
-             per_channel=False) -> QuantizedConvNet:
+             per_channel=False, calibration: str = "minmax", calibration_options=None) -> QuantizedConvNet:
     """Post-training quantization of a :class:`ConvNet` (fold it first to quantize the folded weights).
 
     Introduced in lesson ``15_convolutions_and_folding``. Every convolution and the dense
@@ -463,6 +464,10 @@ def quantize(model: ConvNet, calib_data, *, weight_bits=8, act_bits: int = 8,
     calibrated on ``calib_data`` (symmetric: unsigned when the input is never negative),
     int32 biases at scale ``s_x s_w``. A batch norm left in the network (not folded) stays
     float, as do ReLU6 and pooling. Weight layers run in exact integers.
+
+    ``calibration`` chooses how each activation range is found (``qlearn.ptq.CALIBRATIONS``:
+    min/max by default, or a percentile, MSE or KL-divergence (entropy) observer, lesson 04);
+    ``calibration_options`` (a dict) go to that observer (e.g. ``{"zero_bin": "flatten"}``).
 
     ``weight_bits`` and ``per_channel`` may also be lists with one entry per weight layer
     (:meth:`ConvNet.quant_layers`), to find which layer a setting hurts (:func:`layer_sensitivity`).
@@ -485,6 +490,11 @@ def quantize(model: ConvNet, calib_data, *, weight_bits=8, act_bits: int = 8,
     wbits = [check_int(b, "weight_bits", ptq.MIN_BITS, ptq.MAX_BITS) for b in wbits]
     pcs = [bool(p) for p in pcs]
     act_bits = check_int(act_bits, "act_bits", ptq.MIN_BITS, ptq.MAX_BITS)
+    if calibration not in ptq.CALIBRATIONS:
+        raise ValueError(f"calibration must be one of {ptq.CALIBRATIONS}, got {calibration!r}")
+    if calibration_options is not None and not isinstance(calibration_options, dict):
+        raise TypeError(f"calibration_options must be a dict or None, got {type(calibration_options).__name__}")
+    options = dict(calibration_options or {})
     C = _check_images(calib_data, "calib_data")
     _, inputs = model.forward(C, return_inputs=True)
     out, k = [], 0
@@ -495,7 +505,8 @@ def quantize(model: ConvNet, calib_data, *, weight_bits=8, act_bits: int = 8,
             continue
         a, bits, pc = inputs[k], wbits[k], pcs[k]
         k += 1
-        act_qp = ptq.calibrate(a, method="minmax", bits=act_bits, symmetric=True, signed=bool(a.min() < 0))
+        act_qp = observers.calibrate(a, method=calibration, bits=act_bits, symmetric=True, signed=bool(a.min() < 0),
+                                     **options)
         W_qp = affine.minmax_qparams(layer.W, bits=bits, symmetric=True, signed=True, narrow_range=True,
                                      axis=0 if pc else None)
         W_q = affine.quantize(layer.W, W_qp)
@@ -524,6 +535,90 @@ def layer_sensitivity(model: ConvNet, data, *, bits: int = 4, per_channel: bool 
         q = quantize(model, data.X_calib, weight_bits=wb, per_channel=pc)
         out.append(q.accuracy(data.X_test, data.y_test))
     return np.array(out)
+
+
+class GEMM(NamedTuple):
+    """One weight layer as matrix products (im2col): ``groups`` products ``(rows, K) @ (K, N)`` per image."""
+
+    kind: str
+    rows: int
+    K: int
+    N: int
+    groups: int
+
+    @property
+    def macs(self) -> int:
+        """Multiply-accumulates per image."""
+        return self.rows * self.K * self.N * self.groups
+
+
+def gemm_shapes(model: ConvNet, image=IMAGE) -> list[GEMM]:
+    """Every weight layer of ``model`` as the matrix products a matrix unit runs (lessons 12-13).
+
+    Introduced in lesson ``13_tpu_v1_capstone``. im2col turns a convolution into one product:
+    ``rows`` = output positions per image, ``K`` = ``C_in kh kw`` (one patch), ``N`` = output
+    channels. A depthwise convolution has no sum over channels: it is ``C`` separate
+    products with ``K = kh kw`` and ``N = 1``. The dense layer is ``rows = 1``.
+
+    Examples
+    --------
+    >>> [tuple(g) for g in gemm_shapes(pretrained())][:3]
+    [('conv', 64, 9, 8, 1), ('depthwise', 16, 9, 1, 8), ('pointwise', 16, 8, 16, 1)]
+    """
+    if not isinstance(model, ConvNet):
+        raise TypeError(f"model must be a qlearn.convnet.ConvNet, got {type(model).__name__}")
+    c, h, w = (check_int(v, "image[i]", 1, 4096) for v in image)
+    out = []
+    for layer in model.layers:
+        if isinstance(layer, Conv):
+            co, ci, kh, kw = layer.W.shape
+            h = conv.output_size(h, kh, layer.stride, layer.padding, name="image height")
+            w = conv.output_size(w, kw, layer.stride, layer.padding, name="image width")
+            if layer.depthwise:
+                out.append(GEMM("depthwise", h * w, kh * kw, 1, co))
+            else:
+                out.append(GEMM(layer.kind, h * w, ci * kh * kw, co, 1))
+            c = co
+        elif isinstance(layer, AvgPool):
+            h, w = h // layer.kernel, w // layer.kernel
+        elif isinstance(layer, Linear):
+            out.append(GEMM("dense", 1, layer.W.shape[1], layer.W.shape[0], 1))
+    return out
+
+
+#: The calibrators of :func:`calibration_table`: lesson 04's four, and KL with the zero bin flattened.
+TABLE_CALIBRATIONS = ptq.CALIBRATIONS + ("entropy_flat",)
+
+
+def calibration_table(model: ConvNet | None = None, data=None, *, weight_bits: int = 8, act_bits: int = 8,
+                      calibrations=TABLE_CALIBRATIONS) -> dict:
+    """Test accuracy of the folded network for each activation calibrator, per-tensor and per-channel weights.
+
+    Introduced in lesson ``13_tpu_v1_capstone``. ``'entropy_flat'`` is KL calibration with
+    ``zero_bin='flatten'`` (:class:`qlearn.observers.EntropyObserver`). Keys ``(calibration, per_channel)``; plus
+    ``'float'`` and ``'ranges'``: for each weight layer's input, ``max|x|`` on the calibration
+    images, the share of exact zeros, and the clipping threshold each calibrator chose
+    (``scale * qmax``). Integer layers: the same result on every CPU.
+    """
+    from qlearn.data import load_digits
+
+    model = pretrained() if model is None else model
+    data = load_digits() if data is None else data
+    folded = model.fold()
+    table = {"float": folded.accuracy(data.X_test, data.y_test)}
+    for cal in calibrations:
+        method, opts = (("entropy", {"zero_bin": "flatten"}) if cal == "entropy_flat" else (cal, None))
+        for pc in (False, True):
+            q = quantize(folded, data.X_calib, weight_bits=weight_bits, act_bits=act_bits, per_channel=pc,
+                         calibration=method, calibration_options=opts)
+            table[cal, pc] = q.accuracy(data.X_test, data.y_test)
+            if not pc:
+                table.setdefault("ranges", {})[cal] = [float(np.asarray(L.act_qp.scale) * L.act_qp.qmax)
+                                                       for L in q.layers if isinstance(L, QLayer)]
+    _, inputs = folded.forward(_check_images(data.X_calib), return_inputs=True)
+    table["max_abs"] = [float(np.abs(a).max()) for a in inputs]
+    table["zero_share"] = [float(np.mean(a == 0)) for a in inputs]
+    return table
 
 
 #: Weight bit widths of :func:`accuracy_table`.

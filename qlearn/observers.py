@@ -634,6 +634,12 @@ class EntropyObserver(_HistogramObserver):
     infinite divergence the observer falls back to ``max|x|``. Streaming: see
     :class:`_HistogramObserver` (the bin count may end below 2048 after range growth).
 
+    ``zero_bin='flatten'`` gives the first bin (the exact zeros of a ReLU's output, often
+    half of the data) the count of its neighbour before the search, as NVIDIA's
+    ``pytorch-quantization`` does (``bins[0] = bins[1]``). With the default ``'keep'`` a
+    large spike at zero can dominate the divergence and pull the threshold far down
+    (lesson 13 measures it on the convolutional network).
+
     Examples
     --------
     >>> rng = np.random.default_rng(0)
@@ -645,9 +651,19 @@ class EntropyObserver(_HistogramObserver):
     _absolute = True
     _default_symmetric = True
 
-    def __init__(self, *, start_bin: int = 128, **kw):
+    def __init__(self, *, start_bin: int = 128, zero_bin: str = "keep", **kw):
         self.start_bin = check_int(start_bin, "start_bin", 1, 1 << 20)
+        if zero_bin not in ("keep", "flatten"):
+            raise ValueError(f"zero_bin must be 'keep' or 'flatten', got {zero_bin!r}")
+        self.zero_bin = zero_bin
         super().__init__(**kw)
+
+    def _counts(self, st):
+        counts = st.counts
+        if self.zero_bin == "flatten" and counts.size > 1:
+            counts = counts.copy()
+            counts[0] = counts[1]
+        return counts
 
     @property
     def levels(self) -> int:
@@ -657,14 +673,14 @@ class EntropyObserver(_HistogramObserver):
         """``(thresholds, kl)`` of the fitted histogram: the search, for plotting."""
         self._check_fitted()
         st = self._states[channel]
-        cand, kl = kl_divergence_curve(st.counts, self.levels, start=self.start_bin)
+        cand, kl = kl_divergence_curve(self._counts(st), self.levels, start=self.start_bin)
         return (cand + 0.5) * st.width, kl
 
     def _range(self, st):
         amax_data = max(abs(st.dmin), abs(st.dmax))
         if amax_data == 0:
             return 0.0, 0.0
-        cand, kl = kl_divergence_curve(st.counts, self.levels, start=self.start_bin)
+        cand, kl = kl_divergence_curve(self._counts(st), self.levels, start=self.start_bin)
         if np.all(np.isinf(kl)):
             t = amax_data
         else:

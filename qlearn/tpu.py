@@ -548,6 +548,64 @@ def model_cost(layer_shapes, batch: int, *, per_channel: bool = False, weight_ze
                      inferences_per_joule_total=load * ips / power_total, macs_per_cycle=spec.macs_per_cycle)
 
 
+def gemm_model_cost(gemms, batch: int, *, per_channel: bool = False, spec: TPUv1 = TPU_V1) -> dict:
+    """A convolutional network on the TPU v1 model, layer by layer as im2col matrix products.
+
+    Introduced in lesson ``13_tpu_v1_capstone``.
+
+    Parameters
+    ----------
+    gemms : list of (kind, rows, K, N, groups)
+        :func:`qlearn.convnet.gemm_shapes`: per image, ``groups`` products ``(rows, K) @ (K, N)``.
+    batch : int >= 1
+        Images per batch: each product streams ``batch x rows`` activation vectors.
+    per_channel : bool
+        As in :func:`layer_cost`.
+
+    Returns
+    -------
+    dict
+        ``layers``: per layer ``kind, rows, K, N, groups, cycles, macs, utilization``;
+        ``cycles``, ``latency_us`` (PCIe excluded), ``inferences_per_s``, ``macs`` (per batch),
+        ``utilization`` (useful MACs / (cycles x 65,536)), ``inferences_per_joule`` (die at
+        full load, 40 W).
+
+    Notes
+    -----
+    Each product is a dense layer of :func:`layer_cost` with ``batch x rows`` vectors; the
+    ``groups`` products of a depthwise layer run one after another, each occupying the whole
+    array for a ``K x 1`` weight tile (the array has no way to use its other columns for
+    them). Layers do not overlap. This is the model's assumption, not a measured TPU figure.
+
+    Examples
+    --------
+    >>> c = gemm_model_cost([("depthwise", 16, 9, 1, 8)], 8)
+    >>> c["layers"][0]["utilization"] < 0.001     # 9 of 65,536 MACs busy while a tile streams
+    True
+    """
+    B = check_int(batch, "batch", 1, 2**20)
+    rows_out, cycles, macs = [], 0, 0
+    for g in gemms:
+        try:
+            kind, r, K, N, groups = g
+        except (TypeError, ValueError):
+            raise TypeError(f"each entry of gemms must be (kind, rows, K, N, groups), got {g!r}") from None
+        r, groups = check_int(r, "rows", 1, 2**24), check_int(groups, "groups", 1, 2**20)
+        c = layer_cost(B * r, K, N, per_channel=per_channel, spec=spec)
+        layer_cycles, layer_macs = groups * c.cycles, groups * c.macs
+        rows_out.append(dict(kind=str(kind), rows=r, K=c.in_features, N=c.out_features, groups=groups,
+                             cycles=layer_cycles, macs=layer_macs,
+                             utilization=layer_macs / (layer_cycles * spec.macs_per_cycle)))
+        cycles += layer_cycles
+        macs += layer_macs
+    if not rows_out:
+        raise ValueError("gemms is empty: give at least one layer")
+    seconds = cycles / spec.clock_hz
+    return dict(layers=rows_out, cycles=cycles, latency_us=seconds * 1e6, inferences_per_s=B / seconds,
+                macs=macs, utilization=macs / (cycles * spec.macs_per_cycle),
+                inferences_per_joule=B / seconds / spec.power_w(1.0))
+
+
 def host_fp32_cost(layer_shapes, batch: int, chip: HostChip = HASWELL) -> dict:
     """FP32 on a host chip of the paper (TPU v1 has no float matrix unit): an optimistic roofline.
 
