@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import numbers
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -329,5 +330,137 @@ def synthetic_layer(out_features: int = 16, in_features: int = 32, n: int = 256,
     return W, X
 
 
-__all__ = ["synthetic_layer", "gptq_quantize", "rtn_quantize", "hessian", "output_error", "GPTQHistory", "check_weight",
-           "check_calibration", "check_group_size"]
+# ---------------------------------------------------------------------------------------------
+# lesson 18's comparison on a model (the transformer of qlearn.transformer, or anything with its API)
+# ---------------------------------------------------------------------------------------------
+#: method -> (label, kind, bits, group_size); group sizes larger than a layer's in_features mean one
+#: group per row (per channel) on that layer.
+METHODS = {
+    "float": ("float (FP32)", "float", 32, None),
+    "rtn_int8_pc": ("RTN int8 per-channel", "rtn", 8, None),
+    "rtn_int4_pc": ("RTN int4 per-channel", "rtn", 4, None),
+    "rtn_int4_g32": ("RTN int4 g32", "rtn", 4, 32),
+    "rtn_int4_g64": ("RTN int4 g64", "rtn", 4, 64),
+    "rtn_int4_g128": ("RTN int4 g128", "rtn", 4, 128),
+    "rtn_int3_g128": ("RTN int3 g128", "rtn", 3, 128),
+    "mxfp4": ("MXFP4 (block 32)", "mxfp4", 4, 32),
+    "nvfp4": ("NVFP4 (block 16)", "nvfp4", 4, 16),
+    "gptq_int4_g128": ("GPTQ int4 g128", "gptq", 4, 128),
+    "gptq_int3_g128": ("GPTQ int3 g128", "gptq", 3, 128),
+    "awq_int4_g128": ("AWQ int4 g128", "awq", 4, 128),
+    "awq_int3_g128": ("AWQ int3 g128", "awq", 3, 128),
+    "smoothquant_w8a8": ("SmoothQuant W8A8 (alpha 0.5, per-token)", "smoothquant", 8, None),
+    "llm_int8": ("LLM.int8() (threshold 6)", "llm_int8", 8, None),
+}
+
+
+def quantize_model(model, method: str, calibration):
+    """``(model_q, linear_fn, bits)`` for ``method`` (a key of :data:`METHODS`) on every linear layer.
+
+    ``model`` follows :class:`qlearn.transformer.Transformer`'s API (``linear_names``, ``weight``,
+    ``with_weights``, ``capture_inputs``). Weight-only methods return new weights and
+    ``linear_fn=None``; SmoothQuant and LLM.int8() keep the weights and return a ``linear_fn`` that
+    runs the layer in 8 bits. ``bits`` maps each layer to its bits per weight (scales included,
+    :func:`qlearn.block_formats.bits_per_weight`). GPTQ and AWQ calibrate layer by layer in the
+    forward order, each on the inputs produced by the layers already quantized (as the authors'
+    scripts do); SmoothQuant reads ``max |X_j|`` of each layer's input on the float model.
+    Every linear layer is quantized, the output head included; embeddings, LayerNorms and biases
+    stay float.
+    """
+    from qlearn import awq, outliers, smoothquant
+
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {list(METHODS)}, got {method!r}")
+    _, kind, bits, group = METHODS[method]
+    names = model.linear_names()
+    weights, bpw, linear_fn = {}, {}, None
+    if kind == "float":
+        return model, None, {n: 32.0 for n in names}
+    if kind in ("smoothquant", "llm_int8"):
+        linear_fn = {}
+        X_all = model.capture_inputs(calibration, names) if kind == "smoothquant" else None
+        for n in names:
+            W = model.weight(n)
+            bpw[n] = 8 + 16 / W.shape[1]  # int8 codes + one FP16 scale per output row
+            if kind == "smoothquant":
+                _, s = smoothquant.smooth(W, np.max(np.abs(X_all[n]), axis=0), 0.5)
+                linear_fn[n] = (lambda s_: lambda X, W: smoothquant.w8a8_linear(X / s_, W * s_))(s)
+            else:
+                linear_fn[n] = lambda X, W: outliers.llm_int8_matmul(X, W, threshold=6.0)[0]
+        return model, linear_fn, bpw
+    current = model
+    for n in names:
+        W = model.weight(n)
+        g = None if group is None or group >= W.shape[1] else group
+        g_eff = W.shape[1] if g is None else g
+        if kind == "rtn":
+            W_hat = rtn_quantize(W, bits=bits, group_size=g)
+            bpw[n] = B.bits_per_weight("int_asym", bits=bits, block_size=g_eff)
+        elif kind in ("mxfp4", "nvfp4"):
+            W_hat, bpw[n] = B.quantize_dequantize(W, kind)
+        else:
+            X = current.capture_inputs(calibration, [n])[n]
+            if kind == "gptq":
+                W_hat = gptq_quantize(W, X, bits=bits, group_size=g)
+            else:
+                W_hat = awq.awq_search(W, X, bits=bits, group_size=g)[2]
+            bpw[n] = B.bits_per_weight("int_asym", bits=bits, block_size=g_eff)
+            current = current.with_weights({n: W_hat})
+        weights[n] = W_hat
+    return model.with_weights(weights), None, bpw
+
+
+def method_table(model, calibration, validation, methods=None) -> list[dict]:
+    """One row per method: ``method``, ``label``, ``perplexity``, ``accuracy``, ``bits_per_weight``, ``model_bytes``.
+
+    ``bits_per_weight`` is averaged over the linear layers' weights (weighted by their sizes);
+    ``model_bytes`` counts those weights at that rate plus every other parameter in FP32 (4 bytes).
+    ``methods`` defaults to every key of :data:`METHODS`.
+    """
+    methods = list(METHODS) if methods is None else list(methods)
+    names = model.linear_names()
+    sizes = {n: model.weight(n).size for n in names}
+    n_lin = sum(sizes.values())
+    n_other = model.n_parameters() - n_lin
+    rows = []
+    for m in methods:
+        mq, fn, bpw = quantize_model(model, m, calibration)
+        ev = mq.evaluate(validation, linear_fn=fn)
+        bits_total = sum(bpw[n] * sizes[n] for n in names)
+        rows.append(dict(method=m, label=METHODS[m][0], perplexity=ev["perplexity"], accuracy=ev["accuracy"],
+                         bits_per_weight=bits_total / n_lin, model_bytes=bits_total / 8 + 4 * n_other))
+    return rows
+
+
+#: Lesson 18's table on :func:`qlearn.transformer.pretrained`, written by ``benchmarks/bench_llm_weights.py --write``
+#: (``tests/test_lesson_18.py`` recomputes it).
+METHOD_TABLE_FILE = Path(__file__).parent / "data" / "llm_methods.npz"
+#: Calibration and validation of the shipped table: ``calibration_tokens(16, seed=0)``, ``validation_tokens()``.
+TABLE_CALIBRATION = dict(n=16, seed=0)
+
+
+def shipped_method_table() -> list[dict]:
+    """The rows of :func:`method_table` for the course transformer, as shipped (no recomputation).
+
+    Each row also has ``seconds``: the time the benchmark took to quantize and evaluate (machine-dependent).
+    """
+    with np.load(METHOD_TABLE_FILE, allow_pickle=False) as z:
+        cols = {k: z[k] for k in z.files}
+    rows = []
+    for i, m in enumerate(cols["method"].tolist()):
+        rows.append(dict(method=m, label=METHODS[m][0], perplexity=float(cols["perplexity"][i]),
+                         accuracy=float(cols["accuracy"][i]), bits_per_weight=float(cols["bits_per_weight"][i]),
+                         model_bytes=float(cols["model_bytes"][i]), seconds=float(cols["seconds"][i])))
+    return rows
+
+
+def write_method_table(rows, path=METHOD_TABLE_FILE) -> None:
+    """Save :func:`method_table` rows (with ``seconds``) to ``path`` as an npz of columns."""
+    np.savez(path, method=np.array([r["method"] for r in rows]),
+             **{k: np.array([float(r[k]) for r in rows])
+                for k in ("perplexity", "accuracy", "bits_per_weight", "model_bytes", "seconds")})
+
+
+__all__ = ["METHODS", "METHOD_TABLE_FILE", "shipped_method_table", "write_method_table", "quantize_model",
+           "method_table", "synthetic_layer", "gptq_quantize", "rtn_quantize", "hessian", "output_error",
+           "GPTQHistory", "check_weight", "check_calibration", "check_group_size"]

@@ -136,3 +136,40 @@ def test_bad_input_is_refused():
         G.gptq_quantize(W, X[:2], group_size=8, damp=0.0)
     with pytest.raises(ValueError, match="2-D"):
         G.gptq_quantize(W[0], X, group_size=8)
+
+
+def test_quantize_model_on_a_small_transformer():
+    from qlearn import block_formats as B
+    from qlearn import transformer as T
+
+    V = 12
+    m = T.Transformer.init(V, d_model=16, n_heads=2, n_layers=1, context=8, rng=np.random.default_rng(0))
+    cal = np.random.default_rng(1).integers(0, V, size=(4, 9))
+    # RTN: the weights are group_quantize's; a group of 32 > in=16 is one group per row
+    mq, fn, bits = G.quantize_model(m, "rtn_int4_g32", cal)
+    assert fn is None
+    np.testing.assert_array_equal(mq.weight("blocks.0.mlp.down"),
+                                  B.group_quantize(m.weight("blocks.0.mlp.down"), bits=4, group_size=32).dequantize())
+    np.testing.assert_array_equal(mq.weight("head"), G.rtn_quantize(m.weight("head"), bits=4, group_size=None))
+    assert bits["head"] == 4 + 20 / 16 and bits["blocks.0.mlp.down"] == 4 + 20 / 32
+    # GPTQ calibrates layer by layer on the inputs the already-quantized layers produce
+    mg, _, _ = G.quantize_model(m, "gptq_int4_g128", cal)
+    names = m.linear_names()
+    for k, n in enumerate(names):
+        done = m.with_weights({p: mg.weight(p) for p in names[:k]})
+        X = done.capture_inputs(cal, [n])[n]
+        np.testing.assert_allclose(mg.weight(n), G.gptq_quantize(m.weight(n), X, bits=4, group_size=None), atol=1e-12)
+    # the table: bits and bytes are closed forms; W8A8 methods leave the weights and set linear_fn
+    rows = {r["method"]: r for r in G.method_table(m, cal, cal, ["float", "rtn_int8_pc", "smoothquant_w8a8",
+                                                                 "llm_int8"])}
+    sizes = {n: m.weight(n).size for n in names}
+    n_lin = sum(sizes.values())
+    assert rows["float"]["bits_per_weight"] == 32 and rows["float"]["model_bytes"] == 4 * m.n_parameters()
+    expect = sum((8 + 24 / m.weight(n).shape[1]) * sizes[n] for n in names) / n_lin
+    assert rows["rtn_int8_pc"]["bits_per_weight"] == pytest.approx(expect, rel=1e-15)
+    assert rows["llm_int8"]["model_bytes"] == pytest.approx(
+        sum((8 + 16 / m.weight(n).shape[1]) * sizes[n] for n in names) / 8 + 4 * (m.n_parameters() - n_lin))
+    for r in rows.values():
+        assert abs(r["perplexity"] / rows["float"]["perplexity"] - 1) < 0.05
+    with pytest.raises(ValueError, match="method must be one of"):
+        G.quantize_model(m, "gptq_int2", cal)

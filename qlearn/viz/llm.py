@@ -95,7 +95,7 @@ def gptq_explorer() -> Explorer:
     fig = go.FigureWidget(make_subplots(rows=3, cols=1, row_heights=[0.38, 0.3, 0.32], vertical_spacing=0.1,
                                         subplot_titles=[f"moved so far: W_k - W (8 x 24 layer, {SYNTH})",
                                                         "pushed by this step into the columns not yet quantized",
-                                                        "output error ||(W - W_k) X^T||^2 / n, first k columns quantized"]))
+                                                        "output error ||(W - W_k) X^T||^2 / n"]))
     fig.add_heatmap(z=np.zeros((out_f, in_f)), colorscale="RdBu", zmid=0, colorbar=dict(len=0.35, y=0.82),
                     row=1, col=1)
     fig.add_scatter(x=[], y=[], mode="lines", line=dict(color=COLORS["dark"], dash="dash"), name="next column",
