@@ -621,6 +621,31 @@ def calibration_table(model: ConvNet | None = None, data=None, *, weight_bits: i
     return table
 
 
+CALIBRATION_NAMES = {"minmax": "min/max", "percentile": "percentile (99.99th)", "mse": "MSE",
+                     "entropy": "KL (zero bin kept)", "entropy_flat": "KL (zero bin flattened)"}
+
+
+def format_calibration_table(table: dict, *, n_test: int = 539) -> str:
+    """:func:`calibration_table` as two HTML tables: accuracy per calibrator, and each layer's clip."""
+    import html
+
+    cals = [c for c in CALIBRATION_NAMES if (c, False) in table]
+    out = ["<table><tr><th>activation calibrator</th><th>per-tensor weights</th><th>per-channel weights</th></tr>"]
+    for c in cals:
+        cells = [f"{100 * table[c, pc]:.1f}% ({round(table[c, pc] * n_test)} of {n_test})" for pc in (False, True)]
+        out.append(f"<tr><td>{html.escape(CALIBRATION_NAMES[c])}</td><td>{cells[0]}</td><td>{cells[1]}</td></tr>")
+    out.append(f"<tr><td>float (no quantization)</td><td colspan='2'>{100 * table['float']:.1f}% "
+               f"({round(table['float'] * n_test)} of {n_test})</td></tr></table>")
+    n = len(table["max_abs"])
+    out.append("<table><tr><th>input of weight layer</th><th>max |x|</th><th>exact zeros</th>"
+               + "".join(f"<th>clip: {html.escape(CALIBRATION_NAMES[c])}</th>" for c in cals) + "</tr>")
+    for i in range(n):
+        clips = "".join(f"<td>{table['ranges'][c][i]:.2f}</td>" for c in cals)
+        out.append(f"<tr><td>{i}</td><td>{table['max_abs'][i]:.2f}</td><td>{100 * table['zero_share'][i]:.0f}%</td>"
+                   f"{clips}</tr>")
+    return "\n".join(out) + "</table>"
+
+
 #: Weight bit widths of :func:`accuracy_table`.
 TABLE_BITS = (8, 6, 4)
 

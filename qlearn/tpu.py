@@ -606,6 +606,20 @@ def gemm_model_cost(gemms, batch: int, *, per_channel: bool = False, spec: TPUv1
                 inferences_per_joule=B / seconds / spec.power_w(1.0))
 
 
+def format_gemm_cost(cost: dict) -> str:
+    """:func:`gemm_model_cost` as an HTML table: each layer's matrix products, cycles and array use."""
+    out = ["<table><tr><th>layer</th><th>products per image</th><th>cycles</th><th>share of cycles</th>"
+           "<th>share of MACs</th><th>array busy</th></tr>"]
+    for i, L in enumerate(cost["layers"]):
+        shape = f"{L['groups']} x ({L['rows']} x {L['K']}) @ ({L['K']} x {L['N']})"
+        out.append(f"<tr><td>{i} {L['kind']}</td><td>{shape}</td><td>{L['cycles']:,}</td>"
+                   f"<td>{100 * L['cycles'] / cost['cycles']:.1f}%</td><td>{100 * L['macs'] / cost['macs']:.1f}%</td>"
+                   f"<td>{100 * L['utilization']:.3f}%</td></tr>")
+    out.append(f"<tr><td>all</td><td></td><td>{cost['cycles']:,}</td><td>100%</td><td>100%</td>"
+               f"<td>{100 * cost['utilization']:.3f}%</td></tr></table>")
+    return "\n".join(out)
+
+
 def host_fp32_cost(layer_shapes, batch: int, chip: HostChip = HASWELL) -> dict:
     """FP32 on a host chip of the paper (TPU v1 has no float matrix unit): an optimistic roofline.
 
