@@ -567,7 +567,7 @@ def gemm_shapes(model: ConvNet, image=IMAGE) -> list[GEMM]:
     """
     if not isinstance(model, ConvNet):
         raise TypeError(f"model must be a qlearn.convnet.ConvNet, got {type(model).__name__}")
-    c, h, w = (check_int(v, "image[i]", 1, 4096) for v in image)
+    _, h, w = (check_int(v, "image[i]", 1, 4096) for v in image)
     out = []
     for layer in model.layers:
         if isinstance(layer, Conv):
@@ -578,7 +578,6 @@ def gemm_shapes(model: ConvNet, image=IMAGE) -> list[GEMM]:
                 out.append(GEMM("depthwise", h * w, kh * kw, 1, co))
             else:
                 out.append(GEMM(layer.kind, h * w, ci * kh * kw, co, 1))
-            c = co
         elif isinstance(layer, AvgPool):
             h, w = h // layer.kernel, w // layer.kernel
         elif isinstance(layer, Linear):
