@@ -8,6 +8,7 @@ question gives feedback. Then five learners open the same lesson at once and all
 from __future__ import annotations
 
 import pytest
+from pagecheck import record
 from qbrowser import (
     PageGuard,
     busiest_lesson,
@@ -50,6 +51,7 @@ def test_lesson(notebook, lesson_server, learner):
     guard.reset()
     page, n_widgets = open_lesson(context, lesson_server.url, notebook)
     try:
+        record(notebook, page)  # read by test_page_content.py and test_navigation.py: no second load
         errors = error_outputs(page)
         assert not errors, f"{notebook}: error output on the page: {errors}"
         explorers = page.locator(".qlearn-explorer")

@@ -1,0 +1,217 @@
+"""What a rendered lesson page shows, and what a reader should never see on it (issue 15).
+
+``page_facts(page)`` reads a Voila page after its cells ran (widgets drawn, MathJax done): the
+lesson navigation bars, the headings, the rendered text outside code and maths, and the text of the
+outputs. ``content_problems(facts)`` lists what is wrong: raw markdown or TeX left in the text,
+a heading twice, Python reprs (``np.float64(``, dict dumps, ``QParams(``) in outputs.
+
+The per-lesson browser test (test_lessons.py) records every lesson's facts in ``PAGE_FACTS`` from
+the page it loads anyway, so test_page_content.py and test_navigation.py check every lesson without
+rendering it a second time; run on their own, they load the pages themselves.
+"""
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+#: notebook file name -> facts, filled by test_lessons.py (one page load per lesson for the suite).
+PAGE_FACTS: dict[str, dict] = {}
+
+#: Where text is code, maths, a figure or a control, not prose: never checked for raw markdown.
+NOT_PROSE = ("code, pre, kbd, samp, script, style, svg, input, textarea, select, option, "
+             "mjx-container, .MathJax, .MathJax_Display, .MathJax_Preview, .MathJax_SVG, .katex, "
+             ".js-plotly-plot, .qlearn-nav, .anchor-link, .jp-InternalAnchorLink")
+
+FACTS_JS = """([notProse]) => {
+  const root = document.getElementById('rendered_cells') || document.body;
+  const text = el => (el.innerText || el.textContent || '').replace(/\\u00b6/g, '').trim();
+  const navs = Array.from(document.querySelectorAll('nav.qlearn-nav')).map(n => ({
+    where: n.getAttribute('data-qlearn-nav'), label: n.getAttribute('aria-label'),
+    inCells: root.contains(n),
+    links: Array.from(n.querySelectorAll('a')).map(a => ({
+      cls: a.className, rel: a.getAttribute('rel'), href: a.getAttribute('href'), url: a.href,
+      text: text(a), aria: a.getAttribute('aria-label')}))}));
+  const headings = Array.from(root.querySelectorAll('h1, h2, h3, h4, h5, h6'))
+    .filter(h => !h.closest('.qlearn-nav')).map(h => text(h)).filter(t => t);
+  // prose: text nodes outside code/maths/figures, gathered per block element
+  const blocks = new Map();
+  const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+  const BLOCK = 'p, li, td, th, h1, h2, h3, h4, h5, h6, blockquote, dt, dd, label, button, div';
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const parent = node.parentElement;
+    if (!parent || parent.closest(notProse)) { continue; }
+    const block = parent.closest(BLOCK) || parent;
+    blocks.set(block, (blocks.get(block) || '') + node.nodeValue);
+  }
+  const prose = Array.from(blocks.values()).map(t => t.replace(/\\s+/g, ' ').trim()).filter(t => t);
+  // outputs: their text nodes one per line (an <h3> then a <p> must not run together), figures left out
+  const outputs = Array.from(root.querySelectorAll('.jp-OutputArea-output')).map(o => {
+    const parts = [];
+    const w = document.createTreeWalker(o, NodeFilter.SHOW_TEXT);
+    for (let n = w.nextNode(); n; n = w.nextNode()) {
+      if (!n.parentElement || !n.parentElement.closest('.js-plotly-plot, svg, script, style')) { parts.push(n.nodeValue); }
+    }
+    return parts.join('\\n').trim();
+  }).filter(t => t);
+  return {url: location.href, navs, headings, prose, outputs,
+          mathjax: document.querySelectorAll('mjx-container, .MathJax').length};
+}"""
+
+#: A line of markdown source that the renderer did not turn into HTML.
+RAW_MARKDOWN = (
+    (re.compile(r"^#{1,6}\s"), "markdown heading marker '#'"),
+    (re.compile(r"\|\s*:?-{3,}:?\s*\|"), "markdown table separator '| --- |'"),
+    (re.compile(r"\*\*[^*\s][^*]*\*\*"), "'**bold**' markers"),
+    (re.compile(r"\$\$"), "'$$' display-maths delimiters"),
+    # pandoc's rule for inline TeX: '$' then a non-space ... a non-space then '$' not before a digit
+    # (so "$5 and $6" is not maths, "$|x|$" and "$x_q$" are)
+    (re.compile(r"(?<!\$)\$(?=[^\s$])[^$\n]{0,200}?(?<=[^\s$])\$(?![\d$])"), "unrendered TeX '$...$'"),
+)
+
+#: Python reprs a learner should never see in an output: a number or object printed raw.
+RAW_REPR = (
+    (re.compile(r"\bnp\.(?:float|int|uint|bool|complex|str)\w*\("), "numpy scalar repr 'np.float64(...)'"),
+    (re.compile(r"\barray\(\["), "numpy 'array([...])' repr"),
+    (re.compile(r"dtype="), "'dtype=' from a numpy repr"),
+    (re.compile(r"\{'[^']*':"), "dict dump \"{'key': ...}\""),
+    (re.compile(r"\b(?:QParams|FloatFormat|Lesson|Question)\("), "qlearn object repr"),
+    (re.compile(r"<[\w.]+ object at 0x[0-9a-f]+>"), "default object repr '<... object at 0x...>'"),
+)
+
+
+def wait_for_maths(page, timeout_ms: int = 15_000) -> None:
+    """Wait until MathJax has typeset the page: no markdown cell still shows raw '$...$' (or until
+    ``timeout_ms``; a page that really shows raw TeX is then reported by :func:`content_problems`)."""
+    try:
+        page.wait_for_function(
+            """() => !Array.from(document.querySelectorAll('.jp-MarkdownOutput, .jp-RenderedMarkdown'))
+                 .some(m => /\\$(?=\\S)[^$\\n]{0,200}?\\S\\$/.test(
+                     Array.from(m.childNodes).filter(n => n.nodeType === 3 || !(n.matches &&
+                       n.matches('mjx-container, .MathJax, script, code, pre'))).map(n => n.textContent).join('')))""",
+            timeout=timeout_ms)
+    except Exception:  # reported by content_problems, with the text
+        pass
+
+
+def page_facts(page, maths_timeout_ms: int = 15_000) -> dict:
+    """The facts :func:`content_problems` and the navigation test read, from a drawn lesson page."""
+    wait_for_maths(page, maths_timeout_ms)
+    return page.evaluate(FACTS_JS, [NOT_PROSE])
+
+
+def record(notebook: str, page) -> dict:
+    """Read ``page``'s facts and keep them for the content and navigation tests."""
+    facts = page_facts(page)
+    PAGE_FACTS[notebook] = facts
+    return facts
+
+
+def content_problems(facts: dict) -> list[str]:
+    """What a reader should not see on the page, one message each (empty: nothing wrong).
+
+    Examples
+    --------
+    >>> content_problems({"headings": ["Summary", "Quiz"], "prose": ["A **b** c", "fine"],
+    ...                   "outputs": ["x = np.float64(0.5)"]})  # doctest: +NORMALIZE_WHITESPACE
+    ["markdown: '**bold**' markers in 'A **b** c'",
+     "output: numpy scalar repr 'np.float64(...)' in 'x = np.float64(0.5)'"]
+    >>> content_problems({"headings": ["Check yourself", "Check yourself"], "prose": [], "outputs": []})
+    ["heading 'Check yourself' appears 2 times"]
+    """
+    problems = []
+    for text in facts.get("prose", []):
+        for pattern, what in RAW_MARKDOWN:
+            if pattern.search(text):
+                problems.append(f"markdown: {what} in {_excerpt(text, pattern)!r}")
+    seen: dict[str, int] = {}
+    for h in facts.get("headings", []):
+        key = " ".join(h.split()).casefold()
+        seen[key] = seen.get(key, 0) + 1
+    for h in dict.fromkeys(" ".join(h.split()) for h in facts.get("headings", [])):
+        n = seen[h.casefold()]
+        if n > 1:
+            problems.append(f"heading {h!r} appears {n} times")
+    for text in facts.get("outputs", []):
+        for pattern, what in RAW_REPR:
+            if pattern.search(text):
+                problems.append(f"output: {what} in {_excerpt(text, pattern)!r}")
+    return problems
+
+
+def _excerpt(text: str, pattern, width: int = 60) -> str:
+    m = pattern.search(text)
+    a, b = max(0, m.start() - width), min(len(text), m.end() + width)
+    return ("..." if a else "") + text[a:b] + ("..." if b < len(text) else "")
+
+
+# ----------------------------------------------------------------------------- navigation
+
+def expected_nav(notebook: str, files) -> dict:
+    """The neighbours ``notebook`` must link to: previous and next in ``qlearn.course.LESSONS``
+    among ``files`` (the notebooks served), and the course map unless it is the page itself or its
+    previous lesson. Written from the course list directly, not through qlearn.serve."""
+    from qlearn.course import LESSONS
+
+    order = [le.file for le in LESSONS if le.file in set(files)]
+    if notebook not in order:
+        return {"prev": None, "map": "00_index.ipynb" if "00_index.ipynb" in order else None, "next": None}
+    i = order.index(notebook)
+    prev = order[i - 1] if i > 0 else None
+    nxt = order[i + 1] if i + 1 < len(order) else None
+    home = "00_index.ipynb" if "00_index.ipynb" in order and notebook != "00_index.ipynb" \
+        and prev != "00_index.ipynb" else None
+    return {"prev": prev, "map": home, "next": nxt}
+
+
+def nav_targets(nav: dict) -> dict:
+    """``{"prev": href, "map": href, "next": href}`` of one navigation bar from :func:`page_facts`."""
+    out = {"prev": None, "map": None, "next": None}
+    for link in nav["links"]:
+        for kind in out:
+            if f"qlearn-nav-{kind}" in link["cls"].split():
+                assert out[kind] is None, f"two '{kind}' links in one bar: {nav}"
+                out[kind] = link["href"]
+    return out
+
+
+class _NavParser(HTMLParser):
+    """The navigation bars of a page's HTML, shaped like :func:`page_facts`'s ``navs``."""
+
+    def __init__(self):
+        super().__init__()
+        self.navs: list[dict] = []
+        self._nav = None
+        self._link = None
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "nav" and "qlearn-nav" in (a.get("class") or "").split():
+            self._nav = {"where": a.get("data-qlearn-nav"), "label": a.get("aria-label"), "links": []}
+        elif tag == "a" and self._nav is not None:
+            self._link = {"cls": a.get("class") or "", "rel": a.get("rel"), "href": a.get("href"),
+                          "aria": a.get("aria-label"), "text": ""}
+
+    def handle_data(self, data):
+        if self._link is not None:
+            self._link["text"] += data
+
+    def handle_endtag(self, tag):
+        if tag == "a" and self._link is not None:
+            self._link["text"] = " ".join(self._link["text"].split())
+            self._nav["links"].append(self._link)
+            self._link = None
+        elif tag == "nav" and self._nav is not None:
+            self.navs.append(self._nav)
+            self._nav = None
+
+
+def navs_in_html(html: str) -> list[dict]:
+    """The lesson navigation bars in a page's HTML source (no browser needed)."""
+    p = _NavParser()
+    p.feed(html)
+    return p.navs
+
+
+def served_files(lesson_dir) -> list[str]:
+    return sorted(p.name for p in Path(lesson_dir).glob("*.ipynb"))
