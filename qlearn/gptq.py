@@ -342,6 +342,8 @@ METHODS = {
     "rtn_int4_g32": ("RTN int4 g32", "rtn", 4, 32),
     "rtn_int4_g64": ("RTN int4 g64", "rtn", 4, 64),
     "rtn_int4_g128": ("RTN int4 g128", "rtn", 4, 128),
+    "rtn_int3_pc": ("RTN int3 per-channel", "rtn", 3, None),
+    "rtn_int3_g32": ("RTN int3 g32", "rtn", 3, 32),
     "rtn_int3_g128": ("RTN int3 g128", "rtn", 3, 128),
     "mxfp4": ("MXFP4 (block 32)", "mxfp4", 4, 32),
     "nvfp4": ("NVFP4 (block 16)", "nvfp4", 4, 16),

@@ -349,6 +349,25 @@ def smoothquant_explorer() -> Explorer:
     return Explorer(controls, fig, update)
 
 
-__all__ = ["gptq_explorer", "awq_explorer", "outlier_explorer", "smoothquant_explorer", "gptq_layer", "awq_layer",
+def method_figure(rows) -> go.Figure:
+    """Perplexity against bits per weight, one marker per row of :func:`qlearn.gptq.method_table`."""
+    fig = go.Figure()
+    families = {"float": COLORS["dark"], "rtn": COLORS["quant"], "mxfp4": COLORS["clip"], "nvfp4": COLORS["clip"],
+                "gptq": COLORS["float"], "awq": COLORS["error"], "smoothquant": COLORS["accent"],
+                "llm_int8": COLORS["muted"]}
+    for fam, color in families.items():
+        rs = [r for r in rows if G.METHODS[r["method"]][1] == fam]
+        if not rs:
+            continue
+        fig.add_scatter(x=[r["bits_per_weight"] for r in rs], y=[r["perplexity"] for r in rs], mode="markers+text",
+                        text=[r["label"] for r in rs], textposition="middle right", name=fam,
+                        marker=dict(size=9, color=color), textfont=dict(size=10))
+    base_layout(fig, height=520, xaxis_title="bits per weight (scales included)",
+                yaxis_title="validation perplexity (lower is better)")
+    fig.update_xaxes(type="log")
+    return fig
+
+
+__all__ = ["method_figure", "gptq_explorer", "awq_explorer", "outlier_explorer", "smoothquant_explorer", "gptq_layer", "awq_layer",
            "outlier_layer", "gptq_precomputed", "awq_precomputed", "outlier_precomputed", "smoothquant_precomputed",
            "output_sqnr_db"]
