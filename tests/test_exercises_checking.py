@@ -3,6 +3,7 @@ the unedited scaffold is, reports exceptions with the case, and folds solutions 
 import html
 import json
 import re
+import time
 from pathlib import Path
 
 import numpy as np
@@ -181,3 +182,19 @@ def test_each_lesson_shows_its_tasks(lesson):
             for c in cells]
     want = [(c["cell_type"], c["source"], "exercise" in c["metadata"].get("tags", [])) for c in notebook_cells(lesson)]
     assert any(have[i:i + len(want)] == want for i in range(len(have))), f"{lesson}: task cells missing or edited"
+
+
+def test_an_endless_loop_in_the_learners_function_is_stopped_and_named(monkeypatch):
+    monkeypatch.setattr(checking, "TIME_LIMIT_S", 0.5)
+
+    def forever(x):
+        while True:
+            pass
+
+    t0 = time.monotonic()
+    res = ql.exercises.rounding.check_round_half_even(forever)
+    assert time.monotonic() - t0 < 5
+    assert not res.passed and "TimeLimitExceeded" in res.diagnosis and "endless loop" in res.diagnosis
+    # the timer is gone afterwards: a correct function still passes, and nothing fires later
+    assert ql.exercises.rounding.check_round_half_even(ql.exercises.solutions.rounding.round_half_even).passed
+    time.sleep(0.7)

@@ -25,8 +25,11 @@ Not written yet: replace the `...` in your function's body with your code, run t
 """
 from __future__ import annotations
 
+import contextlib
 import html
 import inspect
+import signal
+import threading
 import textwrap
 import warnings
 from dataclasses import dataclass, field
@@ -57,15 +60,48 @@ class _Raised:
         return f"{type(self.exc).__name__}: {self.exc}"
 
 
-def call(fn: Callable, args: tuple, kwargs: dict | None = None):
+#: Seconds one call of a learner's function may take before the check stops it (an endless loop).
+TIME_LIMIT_S = 10.0
+
+
+class TimeLimitExceeded(Exception):
+    """A learner's function ran longer than :data:`TIME_LIMIT_S` on one case."""
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float):
+    """Raise :class:`TimeLimitExceeded` in the main thread after ``seconds`` (POSIX timers; a
+    kernel runs cells in its main thread). Elsewhere (Windows, another thread) no limit applies."""
+    if (seconds is None or not hasattr(signal, "setitimer")
+            or threading.current_thread() is not threading.main_thread()):
+        yield
+        return
+
+    def stop(signum, frame):
+        raise TimeLimitExceeded(f"it ran for more than {seconds:g} s on one case: an endless loop, or a loop "
+                                f"over every element where numpy can do the whole array at once?")
+
+    previous = signal.signal(signal.SIGALRM, stop)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def call(fn: Callable, args: tuple, kwargs: dict | None = None, *, time_limit: float | None = None):
     """``fn(*args, **kwargs)``, or a :class:`_Raised` holding the exception (never raises).
 
     Arrays are copied first so a function that writes into its input cannot change the case.
+    The call is stopped after ``time_limit`` seconds (default :data:`TIME_LIMIT_S`), and that
+    too comes back as a :class:`_Raised`.
     """
     args = tuple(np.array(a, copy=True) if isinstance(a, np.ndarray) else a for a in args)
     try:
         # numpy's warnings (divide by zero, invalid value) are part of what the diagnosis explains
-        with warnings.catch_warnings(), np.errstate(all="ignore"):
+        with _time_limit(TIME_LIMIT_S if time_limit is None else time_limit), warnings.catch_warnings(), \
+                np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
             return fn(*args, **(kwargs or {}))
     except Exception as exc:  # the learner's bug is reported, not raised
