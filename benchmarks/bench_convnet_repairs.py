@@ -7,7 +7,8 @@ equalization, high-bias absorption, empirical and analytical bias correction; pe
 full-integer PTQ with per-tensor weights at 8/6/4 bits and 8-bit activations, as test images of 539.
 These are exact-path figures (the same on every CPU); the script also says whether they equal the
 shipped qlearn/data/convnet_repairs.npz. Then the seconds each step took on this machine, and the
-median time of equalize() alone.
+median time of equalize() alone; then batch-norm re-estimation (reestimate_batchnorm) on the unfolded
+network against lesson 15's unfolded per-tensor figures.
 """
 from __future__ import annotations
 
@@ -34,7 +35,18 @@ def main():
     print(f"\nequal to the shipped qlearn/data/convnet_repairs.npz: {same}")
     print(f"\nrepair_table(): {total:.1f} s in total")
     print(table([(k, f"{v:.2f}") for k, v in t["seconds"].items()], ("step", "seconds")))
-    folded = convnet.pretrained().fold()
+    from qlearn.data import load_digits
+
+    d, net = load_digits(), convnet.pretrained()
+    for bits in bc.TABLE_BITS:
+        t0 = time.perf_counter()
+        m = bc.reestimate_batchnorm(net, d.X_calib, weight_bits=bits)
+        dt = time.perf_counter() - t0
+        base = convnet.quantize(net, d.X_calib, weight_bits=bits).accuracy(d.X_test, d.y_test)
+        fixed = convnet.quantize(m, d.X_calib, weight_bits=bits).accuracy(d.X_test, d.y_test)
+        print(f"unfolded, W{bits}A8 per-tensor: {round(base * n)} -> {round(fixed * n)} of {n} after batch-norm "
+              f"re-estimation ({dt:.2f} s)")
+    folded = net.fold()
     eq = equalization.equalize(folded)
     ms = median_ms(timeit(lambda: equalization.equalize(folded), repeat=5))
     print(f"\nequalize(): {eq.sweeps} sweeps to a pair mismatch below {equalization.TOL:g}, median {ms:.0f} ms")

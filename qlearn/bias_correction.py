@@ -15,6 +15,10 @@ Subtracting the shift from the bias removes it on average:
 The correction is applied to the int32 bias codes (scale ``s_x s_w``), so what is left of the
 shift is at most half a bias step per channel.
 
+For a network deployed *unfolded* (integer convolutions, float batch norms),
+:func:`reestimate_batchnorm` repairs both the mean and the variance of every channel: it
+re-measures each batch norm's statistics on the network with quantized weights.
+
 :func:`repair_table` measures the whole chain on the course's network (folding, cross-layer
 equalization, high-bias absorption: :mod:`qlearn.equalization`; bias correction): accuracy
 with per-tensor weights at 8, 6 and 4 bits, in exact integer arithmetic.
@@ -27,8 +31,9 @@ from pathlib import Path
 
 import numpy as np
 
-from qlearn import convnet, equalization
-from qlearn._validate import as_finite_array
+from qlearn import affine, convnet, equalization, ptq
+from qlearn._validate import as_finite_array, check_int
+from qlearn.batchnorm import BatchNorm
 from qlearn.convnet import QLayer, QuantizedConvNet
 
 #: The shipped :func:`repair_table` (default arguments), read by :func:`load_repair_table`.
@@ -353,3 +358,36 @@ def load_repair_table(path=TABLE_FILE) -> dict:
         table.update(float_folded=float(fl[0]), float_cle=float(fl[1]), float_cle_absorb=float(fl[2]),
                      float_relu=float(fl[3]), n_test=int(f["n_test"]))
     return table
+
+
+def reestimate_batchnorm(model: convnet.ConvNet, calib_data, *, weight_bits: int = 4,
+                         per_channel: bool = False) -> convnet.ConvNet:
+    """Quantize the weights of an *unfolded* network and re-estimate its batch norms' statistics on data.
+
+    Introduced in lesson ``16_ptq_repairs`` (batch-norm re-estimation, as Nagel et al. 2022 use it
+    after quantization-aware training). Every weight layer's ``W`` is replaced by its
+    dequantized codes ``W_hat`` (symmetric narrow-range, ``weight_bits``, per tensor or per
+    output channel), then, layer after layer on ``calib_data``, each batch norm's running mean
+    and variance are set to the mean and (biased) variance of its input, over images and pixels,
+    in the network whose earlier batch norms are already re-estimated. ``gamma`` and ``beta``
+    are kept. The result's weights lie on the quantization grid, so
+    ``qlearn.convnet.quantize(result, ..., weight_bits=weight_bits)`` keeps them (with the
+    batch norms in float after the integer convolutions: the "unfolded" deployment of lesson 15).
+    """
+    if not isinstance(model, convnet.ConvNet):
+        raise TypeError(f"model must be a qlearn.convnet.ConvNet, got {type(model).__name__}")
+    if model.folded:
+        raise ValueError("model has no batch norm left to re-estimate: pass the unfolded network")
+    bits = check_int(weight_bits, "weight_bits", ptq.MIN_BITS, ptq.MAX_BITS)
+    out = model.copy()
+    h = convnet._check_images(calib_data, "calib_data")
+    for layer in out.layers:
+        if isinstance(layer, (convnet.Conv, convnet.Linear)):
+            qp = affine.minmax_qparams(layer.W, bits=bits, symmetric=True, signed=True, narrow_range=True,
+                                       axis=0 if per_channel else None)
+            layer.W = affine.dequantize(affine.quantize(layer.W, qp), qp)
+        elif isinstance(layer, BatchNorm):
+            ax = (0,) + tuple(range(2, h.ndim))
+            layer.mean, layer.var = h.mean(axis=ax), h.var(axis=ax)
+        h = layer.forward(h)
+    return out
