@@ -104,6 +104,16 @@ def _char_index() -> dict:
     return {c: i for i, c in enumerate(vocab())}
 
 
+@lru_cache(maxsize=1)
+def _byte_table() -> np.ndarray:
+    """Token id of each code point 0..128 (-1: not in the vocabulary; 128 stands for every non-ASCII one)."""
+    table = np.full(129, -1, dtype=np.int64)
+    for i, c in enumerate(vocab()):
+        table[ord(c)] = i
+    table.flags.writeable = False
+    return table
+
+
 def encode(text: str) -> np.ndarray:
     """Token ids (int64) of ``text``; ValueError for a character not in :func:`vocab`.
 
@@ -114,12 +124,14 @@ def encode(text: str) -> np.ndarray:
     """
     if not isinstance(text, str):
         raise TypeError(f"text must be a str, got {type(text).__name__}")
-    idx = _char_index()
-    bad = sorted({c for c in text if c not in idx})
-    if bad:
+    table = _byte_table()
+    ids = table[np.frombuffer(text.encode("utf-32-le"), dtype="<u4").clip(0, len(table) - 1)] if text else table[:0]
+    if np.any(ids < 0) or (text and not text.isascii()):
+        idx = _char_index()
+        bad = sorted({c for c in text if c not in idx})
         raise ValueError(f"text contains characters not in the vocabulary ({len(vocab())} characters of the "
                          f"corpus): {bad!r}")
-    return np.array([idx[c] for c in text], dtype=np.int64)
+    return ids
 
 
 def decode(ids) -> str:
@@ -484,6 +496,12 @@ class Transformer:
         """Fraction of characters of the windows ``tokens[:, 1:]`` that are the top-1 prediction."""
         _, hit = self._token_stats(tokens, linear_fn)
         return int(hit.sum()) / hit.size
+
+    def evaluate(self, tokens, *, linear_fn=None) -> dict:
+        """``{"cross_entropy", "perplexity", "accuracy"}`` of the windows ``tokens`` in one forward pass."""
+        nll, hit = self._token_stats(tokens, linear_fn)
+        ce = math.fsum(nll.tolist()) / nll.size
+        return {"cross_entropy": ce, "perplexity": math.exp(ce), "accuracy": int(hit.sum()) / hit.size}
 
     def capture_inputs(self, tokens, names=None, *, linear_fn=None) -> dict:
         """The inputs ``X (n_tokens, in)`` (float64) of linear layers on the windows ``tokens``.
