@@ -199,3 +199,43 @@ def test_batchnorm_reestimation_repairs_the_unfolded_4_bit_network():
         bc.reestimate_batchnorm(net.fold(), d.X_calib)
     with pytest.raises(ValueError, match="weight_bits must be in"):
         bc.reestimate_batchnorm(net, d.X_calib, weight_bits=1)
+
+
+def _reversed_order(X, W):
+    X, WT = np.asarray(X, dtype=np.float64), np.asarray(W, dtype=np.float64).T
+    acc = X[:, -1:] * WT[-1]
+    for k in range(WT.shape[0] - 2, -1, -1):
+        acc = acc + X[:, k:k + 1] * WT[k]
+    return acc
+
+
+def _counts(t):
+    return {k: round(v * 539) for k, v in t.items() if isinstance(k, tuple) or k.startswith("float")}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("order", [lambda X, W: np.asarray(X) @ np.asarray(W).T, _reversed_order])
+def test_repair_figures_do_not_move_with_the_summation_order(monkeypatch, order):
+    """Another CPU sums float products in another order: the shipped table's image counts stay."""
+    from qlearn import nn
+
+    monkeypatch.setattr(nn, "fixed_order_matmul", order)
+    assert _counts(bc.repair_table()) == _counts(bc.load_repair_table())
+
+
+@pytest.mark.slow
+def test_repair_figures_do_not_move_with_one_ulp_on_every_float_weight(monkeypatch):
+    from qlearn.batchnorm import BatchNorm
+
+    rng = np.random.default_rng(0)
+    load = convnet.load
+
+    def nudged(path):
+        net = load(path)
+        for p in [p for L in net.layers for p in (L.params() + ([L.mean, L.var] if isinstance(L, BatchNorm) else []))]:
+            p[...] = np.nextafter(p, np.where(rng.random(p.shape) < 0.5, -np.inf, np.inf))
+        return net
+
+    monkeypatch.setattr(convnet, "load", nudged)
+    assert not np.array_equal(convnet.pretrained().params()[0], load(convnet.PRETRAINED_FILE).params()[0])
+    assert _counts(bc.repair_table()) == _counts(bc.load_repair_table())
