@@ -145,7 +145,7 @@ def test_course_map_totals_are_what_the_lessons_hold():
         assert t["predictions"] == len(re.findall(r"lesson_prediction\(", code)), le.file
         assert t["exercises"] == len(re.findall(r"ql\.exercises\.\w+\.check_\w+\(", code)), le.file
         assert t["quiz"] == le.time.questions, le.file  # the quiz count the lesson's time was estimated with
-    w = progress.course_progress()
+    w = progress.course_progress().progress
     assert w.lessons == progress.lesson_totals() and w.kind == "course" and w.entries == {}
 
 

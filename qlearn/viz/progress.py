@@ -455,9 +455,18 @@ def lesson_totals() -> list[dict]:
     return out
 
 
-def course_progress() -> CourseProgress:
-    """The course map's progress table: every lesson's entry, read from this browser's localStorage."""
-    return CourseProgress(lessons=lesson_totals())
+def course_progress():
+    """The course map's progress table: every lesson's entry, read from this browser's localStorage.
+
+    Returns a VBox holding the :class:`CourseProgress` (as ``.progress``), so the page shows it as
+    it shows every other widget output.
+    """
+    import ipywidgets as widgets
+
+    box = widgets.VBox([CourseProgress(lessons=lesson_totals())])
+    box.add_class("qlearn-course-progress-box")
+    box.progress = box.children[0]
+    return box
 
 
 def describe(entry: dict) -> str:

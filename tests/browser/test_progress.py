@@ -1,0 +1,126 @@
+"""Progress kept in the browser, in Voila pages driven in headless Chromium.
+
+A two-page course in a temporary directory served by `qlearn serve`: the course map's progress table
+(`ql.viz.progress.course_progress()`) and lesson 02's quiz (`ql.viz.lesson_quiz("02_rounding")`).
+A question answered right is saved in localStorage under the page's base path; after a reload the
+quiz says what was kept (and shows no answer); the course map shows it; "Reset my progress" erases
+it. A browser that refuses storage gets a message instead, and the page has no error.
+"""
+from __future__ import annotations
+
+import nbformat
+import pytest
+from qbrowser import PageGuard, error_outputs, open_lesson, start_qlearn_serve
+
+from qlearn.quizzes import lesson_questions
+
+pytestmark = pytest.mark.browser
+
+LESSON = "02_rounding"
+KEY = "qlearn-progress/v1|/|" + LESSON  # qlearn serve's base path is "/"
+
+DENY_STORAGE = """Object.defineProperty(window, 'localStorage', {configurable: true,
+  get() { throw new DOMException('The operation is insecure.', 'SecurityError'); }});"""
+
+
+def _write_course(directory):
+    md, code = nbformat.v4.new_markdown_cell, nbformat.v4.new_code_cell
+
+    def nb(cells):
+        n = nbformat.v4.new_notebook()
+        n.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        n.cells = cells
+        return n
+
+    nbformat.write(nb([md(f"# Course map\n\n* [rounding]({LESSON}.ipynb)"), code("import qlearn as ql"),
+                       code("ql.viz.progress.course_progress()")]), directory / "00_index.ipynb")
+    nbformat.write(nb([md("# Rounding"), code("import qlearn as ql"), code(f'ql.viz.lesson_quiz("{LESSON}")')]),
+                   directory / f"{LESSON}.ipynb")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    d = tmp_path_factory.mktemp("progress_course")
+    _write_course(d)
+    srv = start_qlearn_serve(d, tmp_path_factory.mktemp("logs") / "serve.log")
+    yield srv
+    srv.stop()
+
+
+def _wait_text(page, locator, pattern, timeout_ms=30_000):
+    page.wait_for_function("([el, re]) => new RegExp(re).test(el.innerText)",
+                           arg=[locator.element_handle(), pattern], timeout=timeout_ms)
+    return locator.inner_text()
+
+
+def test_progress_survives_a_reload_and_shows_on_the_course_map(server, pw_browser):
+    first = lesson_questions(LESSON)[0]
+    context = pw_browser.new_context(viewport={"width": 1280, "height": 900})
+    guard = PageGuard(context)
+    page, _ = open_lesson(context, server.url, f"{LESSON}.ipynb")
+    try:
+        assert not error_outputs(page)
+        quiz = page.locator(".qlearn-quiz")
+        status = quiz.locator(".qlearn-progress")
+        _wait_text(page, status, "saved in this browser")        # nothing stored yet
+        q = quiz.locator(".qlearn-question").first
+        q.scroll_into_view_if_needed()
+        q.get_by_label(first["answer"], exact=True).check()
+        q.locator("button", has_text="Check").click()
+        _wait_text(page, q, "Correct")
+        text = _wait_text(page, status, "Saved in this browser: 1 of 3 quiz questions answered right")
+        stored = page.evaluate("k => JSON.parse(window.localStorage.getItem(k))", KEY)
+        assert stored["quiz"] == {"total": 3, "right": [0]}, stored
+
+        page.reload(wait_until="commit")                           # a new visit: a new kernel
+        page.wait_for_selector("#rendered_cells", state="visible")
+        quiz = page.locator(".qlearn-quiz")
+        status = quiz.locator(".qlearn-progress")
+        text = _wait_text(page, status, "Last time you answered 1 of 3 right")
+        assert "answer again" in text
+        q = quiz.locator(".qlearn-question").first
+        assert "Correct" not in q.inner_text()                     # no answer is shown again
+        assert q.locator("input[type=radio]:checked").count() == 0
+        page.close()
+
+        page, _ = open_lesson(context, server.url, "00_index.ipynb")
+        row = page.locator(".qlearn-progress-table tr[data-lesson='02_rounding']")
+        cells = row.locator("td")
+        _wait_text(page, row, "1 / 3")
+        assert cells.nth(1).inner_text() == "1 / 3"                # quiz right
+        assert cells.nth(2).inner_text() == "0 / 2"                # predictions (lesson 02 has two)
+        assert cells.nth(3).inner_text() == "0 / 1"                # tasks
+        other = page.locator(".qlearn-progress-table tr[data-lesson='03_scale_zero_point'] td").nth(1)
+        assert other.inner_text() == "0 / 3"
+
+        box = page.locator(".qlearn-course-progress")
+        box.locator("button", has_text="Reset my progress").click()
+        box.locator("button", has_text="Yes, erase my progress").click()
+        _wait_text(page, row, "0 / 3")
+        keys = page.evaluate("() => Object.keys(window.localStorage)")
+        assert [k for k in keys if k.startswith("qlearn-progress")] == []
+        assert "Nothing saved yet" in box.inner_text()
+        assert not error_outputs(page)
+        guard.assert_clean()
+    finally:
+        page.close()
+        context.close()
+
+
+def test_a_browser_without_storage_is_told_progress_is_not_kept(server, pw_browser):
+    context = pw_browser.new_context(viewport={"width": 1280, "height": 900})
+    context.add_init_script(DENY_STORAGE)
+    guard = PageGuard(context)
+    page, _ = open_lesson(context, server.url, f"{LESSON}.ipynb")
+    try:
+        status = page.locator(".qlearn-quiz .qlearn-progress")
+        _wait_text(page, status, "Progress is not kept in this browser")
+        q = page.locator(".qlearn-question").first
+        q.get_by_label(lesson_questions(LESSON)[0]["answer"], exact=True).check()
+        q.locator("button", has_text="Check").click()
+        _wait_text(page, q, "Correct")                             # the quiz works without storage
+        assert not error_outputs(page)
+        guard.assert_clean()
+    finally:
+        page.close()
+        context.close()
