@@ -69,6 +69,8 @@ PERPLEXITY_RTOL = 1e-9
 LN_EPS = 1e-5
 #: Rows per block in the fixed-order matrix product (same bits as one call; faster in cache).
 _ROW_BLOCK = 512
+#: Below this many products a linear layer is one ``numpy.add.accumulate`` (strictly sequential: same bits).
+_SMALL = 1 << 15
 _SUBLAYERS = ("attn.qkv", "attn.out", "mlp.up", "mlp.down")
 
 
@@ -213,6 +215,9 @@ def _windows(ids, n, length, rng):
 # --------------------------------------------------------------------------- numerics
 def _linear_fixed(X, W):
     """``X @ W.T`` by :func:`qlearn.nn.fixed_order_matmul`, row block by row block (same bits)."""
+    if X.shape[0] * W.size <= _SMALL:
+        # one row (a generation step): the same left-to-right sums as one cumulative sum per output
+        return np.add.accumulate(X[:, None, :] * W[None, :, :], axis=-1)[..., -1]
     if X.shape[0] <= _ROW_BLOCK:
         return nn.fixed_order_matmul(X, W)
     return np.concatenate([nn.fixed_order_matmul(X[i:i + _ROW_BLOCK], W)
@@ -221,6 +226,8 @@ def _linear_fixed(X, W):
 
 def _sum_last(x):
     """Sum over the last axis, left to right (fixed order)."""
+    if x.size <= _SMALL:
+        return np.add.accumulate(x, axis=-1)[..., -1]      # strictly sequential: the same bits, fewer calls
     acc = x[..., 0].copy()
     for k in range(1, x.shape[-1]):
         acc += x[..., k]
@@ -426,25 +433,58 @@ class Transformer:
         return linear_fn
 
     # ---- deterministic evaluation
+    def _linear(self, name, X, linear_fn, capture=None):
+        """``X @ W.T + b`` of layer ``name`` (fixed order, or ``linear_fn[name]``), recording ``X`` in ``capture``."""
+        p = self.params
+        if capture is not None and name in capture:
+            capture[name] = X.copy()
+        W = p[name + ".W"]
+        if linear_fn and name in linear_fn:
+            Y = np.asarray(linear_fn[name](X.copy(), W.copy()), dtype=np.float64)
+            if Y.shape != (X.shape[0], W.shape[0]):
+                raise ValueError(f"linear_fn[{name!r}] must return shape {(X.shape[0], W.shape[0])}, got {Y.shape}")
+        else:
+            Y = _linear_fixed(X, W)
+        return Y + p[name + ".b"]
+
+    def _step_fixed(self, token, cache, linear_fn=None):
+        """Logits ``(vocab,)`` of the next character after ``token`` at position ``len(cache[0][0])``.
+
+        ``cache`` holds each layer's keys and values so far (lists of ``(H, dh)`` rows) and is extended.
+        Every sum runs in the order :meth:`_forward_fixed` uses, so the logits are bit for bit those
+        of the last position of ``logits`` on the whole sequence (``tests/test_transformer.py``).
+        """
+        p = self.params
+        d, H = self.d_model, self.n_heads
+        dh = d // H
+        pos = len(cache[0][0])
+        x = (p["tok_emb"][token] + p["pos_emb"][pos])[None, :]
+        for i in range(self.n_layers):
+            b = f"blocks.{i}."
+            h = _layernorm_fixed(x, p[b + "ln1.g"], p[b + "ln1.b"])
+            q, k, v = self._linear(b + "attn.qkv", h, linear_fn).reshape(3, H, dh)
+            cache[i][0].append(k)
+            cache[i][1].append(v)
+            K, V = np.stack(cache[i][0], axis=1), np.stack(cache[i][1], axis=1)      # (H, t, dh)
+            s = np.add.accumulate(q[:, None, :] * K, axis=-1)[..., -1]
+            s *= 1.0 / math.sqrt(dh)
+            pr = _softmax_fixed(s)                                                  # (H, t)
+            a = np.add.accumulate(pr[:, :, None] * V, axis=1)[:, -1, :].reshape(1, d)
+            x = x + self._linear(b + "attn.out", a, linear_fn)
+            h = _layernorm_fixed(x, p[b + "ln2.g"], p[b + "ln2.b"])
+            x = x + self._linear(b + "mlp.down", np.maximum(self._linear(b + "mlp.up", h, linear_fn), 0.0), linear_fn)
+        h = _layernorm_fixed(x, p["ln_f.g"], p["ln_f.b"])
+        return self._linear("head", h, linear_fn)[0]
+
     def _forward_fixed(self, inp, linear_fn=None, capture=None):
         """Logits ``(B, T, vocab)`` of int tokens ``inp (B, T)`` with fixed-order sums."""
         p = self.params
         B, T = inp.shape
         d, H = self.d_model, self.n_heads
         dh = d // H
-        linear_fn = linear_fn or {}
 
         def linear(name, X):
-            if capture is not None and name in capture:
-                capture[name] = X.copy()
-            W = p[name + ".W"]
-            if name in linear_fn:
-                Y = np.asarray(linear_fn[name](X.copy(), W.copy()), dtype=np.float64)
-                if Y.shape != (X.shape[0], W.shape[0]):
-                    raise ValueError(f"linear_fn[{name!r}] must return shape {(X.shape[0], W.shape[0])}, got {Y.shape}")
-            else:
-                Y = _linear_fixed(X, W)
-            return Y + p[name + ".b"]
+            return self._linear(name, X, linear_fn, capture)
 
         x = (p["tok_emb"][inp] + p["pos_emb"][:T]).reshape(B * T, d)
         for i in range(self.n_layers):
@@ -545,7 +585,9 @@ class Transformer:
                  temperature: float = 1.0, linear_fn=None) -> str:
         """``prompt`` followed by ``n`` generated characters (sampled with ``seed``, or argmax if ``greedy``).
 
-        Only the last ``context`` characters are read at each step.
+        Keys and values are cached, so each character costs one position's work. The model reads
+        the characters since its window was last (re)started: when the window is full
+        (``context`` characters), it restarts from the last ``context // 2`` of them.
 
         Examples
         --------
@@ -566,14 +608,20 @@ class Transformer:
         if not greedy:
             rng = np.random.default_rng(check_int(seed, "seed", 0, 2**63 - 1))
         lf = self._check_linear_fn(linear_fn)
-        for _ in range(n):
-            z = self._forward_fixed(np.array([ids[-self.context:]]), lf)[0, -1]
+        cache, z = None, None
+        for step in range(n):
+            if cache is None or len(cache[0][0]) == self.context:
+                cache = [([], []) for _ in range(self.n_layers)]
+                for t in ids[-(self.context if z is None else max(1, self.context // 2)):]:
+                    z = self._step_fixed(t, cache, lf)
             if greedy:
                 ids.append(int(np.argmax(z)))
             else:
                 e = np.exp((z - z.max()) / temperature)
                 c = np.cumsum(e)
                 ids.append(int(min(np.searchsorted(c, rng.random() * c[-1], side="right"), self.vocab_size - 1)))
+            if step < n - 1 and len(cache[0][0]) < self.context:
+                z = self._step_fixed(ids[-1], cache, lf)
         return decode(np.array(ids))
 
     # ---- training (float BLAS)

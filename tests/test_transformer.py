@@ -90,10 +90,26 @@ def test_fixed_order_evaluation_matches_an_independent_forward():
     assert math.isclose(m.perplexity(tokens), math.exp(loss), rel_tol=1e-12)
 
 
-def test_row_blocked_product_is_bitwise_fixed_order_matmul():
+def test_row_blocked_and_small_products_are_bitwise_fixed_order_matmul():
     rng = np.random.default_rng(5)
-    X, W = rng.normal(size=(tr._ROW_BLOCK * 2 + 37, 16)), rng.normal(size=(9, 16))
-    assert np.array_equal(tr._linear_fixed(X, W), nn.fixed_order_matmul(X, W))
+    for n in (1, 3, tr._ROW_BLOCK * 2 + 37):                    # the cumulative-sum path and the blocked path
+        X, W = rng.normal(size=(n, 16)) * 1e3 ** rng.normal(size=16), rng.normal(size=(9, 16))
+        assert np.array_equal(tr._linear_fixed(X, W), nn.fixed_order_matmul(X, W))
+    for shape in ((1, 64), (2, 3, 50), (700, 64)):              # below and above _SMALL
+        x = rng.normal(size=shape) * 1e3 ** rng.normal(size=shape[-1])
+        ref = x[..., 0].copy()
+        for k in range(1, shape[-1]):
+            ref = ref + x[..., k]
+        assert np.array_equal(tr._sum_last(x), ref)
+
+
+@pytest.mark.parametrize("model", ["tiny", "pretrained"])
+def test_cached_generation_step_is_bitwise_the_full_forward(model):
+    m = tiny(16, context=6) if model == "tiny" else tr.pretrained()
+    ids = np.random.default_rng(17).integers(0, m.vocab_size, m.context)
+    cache = [([], []) for _ in range(m.n_layers)]
+    steps = np.array([m._step_fixed(t, cache) for t in ids])
+    assert np.array_equal(steps, m.logits(ids)[0])
 
 
 def test_causal_mask_future_tokens_do_not_change_earlier_logits():
@@ -282,6 +298,17 @@ def test_generate_is_seeded(shipped):
     assert a.startswith("ROMEO.\n") and len(a) == 27 and a == m.generate("ROMEO.\n", 20, seed=3)
     g = m.generate("To be", 10, greedy=True)
     assert g == m.generate("To be", 10, greedy=True, seed=99)
+    # greedy, within one window: each character is the argmax of the full forward on the text so far
+    ids = tr.encode(g)
+    for t in range(5, len(ids)):
+        assert ids[t] == np.argmax(m.logits(ids[:t])[0, -1])
+    # past the window (context characters) the window restarts from its last context // 2 characters
+    long = m.generate("To be", m.context + 3, greedy=True)
+    ids = tr.encode(long)
+    start = m.context + 1 - m.context // 2            # the restart came when the text had context + 1 characters
+    assert len(ids) - 1 - start < m.context
+    assert ids[-1] == np.argmax(m.logits(ids[start:-1])[0, -1])
+    assert ids[-2] == np.argmax(m.logits(ids[start:-2])[0, -1])
 
 
 # --------------------------------------------------------------------------- bad input
