@@ -1,4 +1,4 @@
-"""Bias correction (Nagel et al. 2019, sec. 4.3) and the repairs table of lesson ``16_ptq_repairs``.
+"""Bias correction (Nagel et al. 2019, sec. 4) and the repairs table of lesson ``16_ptq_repairs``.
 
 Introduced in lesson ``16_ptq_repairs``. Quantizing weights ``W -> W_hat`` shifts a layer's
 mean output: ``E[W_hat x] - E[W x] = (W_hat - W) E[x] = eps E[x]``. Unless the errors
@@ -68,7 +68,7 @@ def _Phi(t):
 
 
 def clipped_relu_mean(mean, std, ceiling=np.inf) -> np.ndarray:
-    """``E[min(max(z, 0), T)]`` for ``z ~ N(mean, std^2)``, per channel (Nagel et al. 2019, sec. 4.3).
+    """``E[min(max(z, 0), T)]`` for ``z ~ N(mean, std^2)``, per channel (Nagel et al. 2019, appendix).
 
     With ``a = -mean / std`` and ``b = (T - mean) / std``:
 
@@ -164,7 +164,7 @@ def _check_pair(qnet, model):
 def empirical_bias_correction(qnet: QuantizedConvNet, model: convnet.ConvNet, calib_data):
     """Empirical bias correction: subtract each layer's measured mean output shift from its bias codes.
 
-    Introduced in lesson ``16_ptq_repairs`` (Nagel et al. 2019, sec. 4.3). Layer after
+    Introduced in lesson ``16_ptq_repairs`` (Nagel et al. 2019, sec. 4, 'quantization bias correction'). Layer after
     layer, on ``calib_data``: the float layer sees the float network's input, the quantized
     layer the (already corrected) quantized network's; the per-channel mean of
     ``quantized output - float output`` (over images and pixels) is subtracted from the
@@ -228,9 +228,10 @@ def input_means(model: convnet.ConvNet, stats: dict) -> dict:
 def analytical_bias_correction(qnet: QuantizedConvNet, model: convnet.ConvNet, stats: dict):
     """Data-free bias correction: subtract ``eps E[x]`` with ``E[x]`` from batch-norm statistics.
 
-    Introduced in lesson ``16_ptq_repairs`` (Nagel et al. 2019, sec. 4.3). ``stats`` are the
-    pre-activation statistics of ``model`` (:func:`qlearn.equalization.preactivation_stats`,
-    transformed like the network: :func:`qlearn.equalization.scale_stats`,
+    Introduced in lesson ``16_ptq_repairs`` (Nagel et al. 2019, sec. 4, 'quantization bias
+    correction'). ``stats`` are the pre-activation statistics of ``model``
+    (:func:`qlearn.equalization.preactivation_stats`, transformed like the network:
+    :func:`qlearn.equalization.scale_stats`,
     :func:`qlearn.equalization.absorb_high_bias`). Only the weight error is corrected
     (not the activations' rounding), and only in layers with statistics before them.
 

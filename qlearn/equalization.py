@@ -1,4 +1,4 @@
-"""Cross-layer equalization and high-bias absorption (Nagel et al. 2019, sec. 4.1-4.2).
+"""Cross-layer equalization and high-bias absorption (Nagel et al. 2019, sec. 4).
 
 Introduced in lesson ``16_ptq_repairs``. After batch-norm folding (lesson 15) the output
 channels of a layer can have very different weight ranges, and one per-tensor scale wastes
@@ -17,8 +17,8 @@ ReLU6 is not positively homogeneous: ``min(max(z / s, 0), 6) != min(max(z, 0), 6
 The paper replaces ReLU6 with ReLU before equalizing, which changes the float network.
 Here ReLU6 becomes a :class:`ClippedReLU` with one ceiling per channel, and equalization
 divides channel ``i``'s ceiling by ``s_i`` too: ``min(max(z / s, 0), 6 / s) = min(max(z, 0), 6) / s``
-exactly, so the float function is unchanged (a clipping ceiling per channel is as cheap in an
-integer engine as one per tensor). ``ClippedReLU.relu(...)`` builds the paper's plain ReLU,
+exactly, so the float function is unchanged (an integer engine then clips each channel at its
+own value instead of one value per tensor). ``ClippedReLU.relu(...)`` builds the paper's plain ReLU,
 for measuring what the replacement would change.
 """
 from __future__ import annotations
@@ -291,7 +291,7 @@ def preactivation_stats(model) -> dict:
     Introduced in lesson ``16_ptq_repairs``. In an *unfolded* network a weight layer followed
     by a batch norm outputs, after the batch norm, values whose per-channel mean and
     standard deviation are (by design) ``beta`` and ``|gamma|``; this is the data-free
-    statistic Nagel et al. (2019, sec. 4.2-4.3) use. Keys are layer indices in the *folded*
+    statistic Nagel et al. (2019, sec. 4) use. Keys are layer indices in the *folded*
     network (``model.fold()``: each batch norm removed).
 
     Examples
@@ -335,7 +335,7 @@ def absorption_amounts(stats: dict, *, n_std: float = 3.0) -> dict:
 
 
 def absorb_high_bias(model, stats: dict, *, n_std: float = 3.0):
-    """High-bias absorption (Nagel et al. 2019, sec. 4.2): move ``c`` of each channel's bias into the next layer.
+    """High-bias absorption (Nagel et al. 2019, sec. 4): move ``c`` of each channel's bias into the next layer.
 
     Introduced in lesson ``16_ptq_repairs``. For a pair ``W2 f(W1 x + b1) + b2`` where
     channel ``i``'s pre-activation ``z_i`` satisfies ``z_i >= c_i >= 0``, a ReLU (with or

@@ -1,7 +1,7 @@
 """Bias correction (qlearn.bias_correction, lesson 16) and the repairs table.
 
-References: Nagel et al. 2019 (arXiv:1906.04721), sec. 4.3: E[y_hat] - E[y] = eps E[x]; E[ReLU(z)] for
-z ~ N(mu, sigma^2) = sigma phi(mu / sigma) + mu Phi(mu / sigma). The clipped-ReLU mean is checked
+References: Nagel et al. 2019 (arXiv:1906.04721), 'quantization bias correction': E[y_hat] - E[y] = eps E[x];
+E[ReLU(z)] for z ~ N(mu, sigma^2) = sigma phi(mu / sigma) + mu Phi(mu / sigma). The clipped-ReLU mean is checked
 against numerical integration of the Gaussian density and against sampling.
 """
 import math

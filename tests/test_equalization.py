@@ -1,7 +1,7 @@
 """Cross-layer equalization and high-bias absorption (qlearn.equalization, lesson 16).
 
 References: Nagel et al. 2019 (arXiv:1906.04721), sec. 4.1 (s_i = sqrt(r1_i r2_i) / r2_i makes both
-ranges sqrt(r1_i r2_i)) and sec. 4.2 (absorb c = max(0, beta - 3 gamma)). The float function is
+ranges sqrt(r1_i r2_i)) and 'absorbing high biases' (c = max(0, beta - 3 gamma)). The float function is
 compared with the original network evaluated on its own, and the ranges with math.sqrt per channel.
 """
 import math
