@@ -103,10 +103,11 @@ def course_nav(lessons=None, available=None) -> dict:
     -------
     dict
         ``{"pages": {stem: {"prev": link, "map": link, "next": link}}, "other": {...}}`` where a link
-        is ``{"href": file, "label": text}`` or None. ``href`` is the bare file name: relative to the
-        page's own URL (``.../voila/render/NN_x.ipynb``), so it works under any prefix (``/``, a hub's
-        ``/user/<name>/``). "other" is for a page that is not in the course (course map only). The
-        course map link is left out where the course map is the page itself or its previous lesson.
+        is ``{"href": file, "label": text, "short": the lesson's number}`` or None. ``href`` is the bare
+        file name: relative to the page's own URL (``.../voila/render/NN_x.ipynb``), so it works under
+        any prefix (``/``, a hub's ``/user/<name>/``). "other" is for a page that is not in the course
+        (course map only). The course map link is left out where the course map is the page itself or
+        its previous lesson.
 
     Examples
     --------
@@ -114,8 +115,8 @@ def course_nav(lessons=None, available=None) -> dict:
     >>> c = [Lesson("00_index.ipynb", "Course map", "", ""), Lesson("01_a.ipynb", "A", "", ""),
     ...      Lesson("02_b.ipynb", "B", "", "")]
     >>> nav = course_nav(c)["pages"]
-    >>> nav["01_a"]["prev"], nav["01_a"]["map"], nav["01_a"]["next"]
-    ({'href': '00_index.ipynb', 'label': 'Course map'}, None, {'href': '02_b.ipynb', 'label': '02 · B'})
+    >>> nav["01_a"]["prev"]["label"], nav["01_a"]["map"], nav["01_a"]["next"]
+    ('Course map', None, {'href': '02_b.ipynb', 'label': '02 · B', 'short': '02'})
     >>> nav["02_b"]["next"] is None, nav["02_b"]["map"]["href"]
     (True, '00_index.ipynb')
     >>> sorted(course_nav(c, available={"00_index.ipynb", "02_b.ipynb"})["pages"])
@@ -126,7 +127,8 @@ def course_nav(lessons=None, available=None) -> dict:
     course = [le for le in lessons if available is None or le.file in available]
 
     def link(le):
-        return {"href": le.file, "label": lesson_label(le.file, le.title)}
+        label = lesson_label(le.file, le.title)
+        return {"href": le.file, "label": label, "short": label.split(" · ", 1)[0]}
 
     home = next((link(le) for le in course if le.file == LANDING), None)
     pages = {}

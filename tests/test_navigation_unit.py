@@ -30,9 +30,9 @@ def render_nav(nav, where):
 
 def links(markup):
     """(class, rel, href, aria-label, link text) of every <a> in ``markup`` (the "Previous"/"Next"
-    caption, shown only in the bottom bar, left out)."""
+    caption, shown only in the bottom bar, and the number-only text of a phone's top bar left out)."""
     out = []
-    markup = re.sub(r'<span class="qlearn-nav-kind"[^>]*>[^<]*</span>', "", markup)
+    markup = re.sub(r'<span class="qlearn-nav-(?:kind|short)"[^>]*>[^<]*</span>', "", markup)
     for m in re.finditer(r"<a ([^>]*)>(.*?)</a>", markup, re.S):
         attrs = dict(re.findall(r'([\w-]+)="([^"]*)"', m.group(1)))
         text = html.unescape(re.sub(r"<[^>]+>", "", m.group(2))).replace("\xa0", " ")
@@ -49,6 +49,10 @@ def label(le):
     return le.title if le.file == "00_index.ipynb" else f"{le.file[:2]} · {le.title}"
 
 
+def link(le):
+    return {"href": le.file, "label": label(le), "short": "Course map" if le.file == "00_index.ipynb" else le.file[:2]}
+
+
 @pytest.fixture(scope="module")
 def nav():
     return serve.course_nav()["pages"]
@@ -60,11 +64,11 @@ def test_every_lesson_has_its_neighbours_in_course_order(nav):
         entry = nav[stem(le.file)]
         prev = LESSONS[i - 1] if i > 0 else None
         nxt = LESSONS[i + 1] if i + 1 < len(LESSONS) else None
-        assert entry["prev"] == (None if prev is None else {"href": prev.file, "label": label(prev)}), le.file
-        assert entry["next"] == (None if nxt is None else {"href": nxt.file, "label": label(nxt)}), le.file
+        assert entry["prev"] == (None if prev is None else link(prev)), le.file
+        assert entry["next"] == (None if nxt is None else link(nxt)), le.file
         # the course map, except on itself and where "previous" already is the course map
         want_map = i > 1
-        assert (entry["map"] == {"href": "00_index.ipynb", "label": "Course map"}) is want_map, le.file
+        assert (entry["map"] == link(LESSONS[0])) is want_map, le.file
         assert want_map or entry["map"] is None
 
 
@@ -111,7 +115,7 @@ def test_a_new_lesson_gets_links_with_no_other_change():
     nav = serve.course_nav(course)["pages"]
     assert nav["16_new_lesson"]["prev"]["href"] == course[at - 1].file
     assert nav["16_new_lesson"]["next"]["href"] == course[at + 1].file
-    assert nav[stem(course[at - 1].file)]["next"] == {"href": new.file, "label": "16 · A new lesson"}
+    assert nav[stem(course[at - 1].file)]["next"] == {"href": new.file, "label": "16 · A new lesson", "short": "16"}
     assert nav[stem(course[at + 1].file)]["prev"]["href"] == new.file
 
 
@@ -125,9 +129,19 @@ def test_missing_notebooks_are_skipped_not_linked():
 
 def test_a_page_outside_the_course_links_to_the_course_map_only():
     other = serve.course_nav()["other"]
-    assert other == {"prev": None, "map": {"href": "00_index.ipynb", "label": "Course map"}, "next": None}
+    assert other == {"prev": None, "map": link(LESSONS[0]), "next": None}
     assert [x[2] for x in links(render_nav(other, "bottom"))] == ["00_index.ipynb"]
     assert render_nav({"prev": None, "map": None, "next": None}, "top").strip() == ""  # no empty bar
+
+
+def test_a_phones_top_bar_has_the_numbers_too(nav):
+    """The top bar carries each neighbour's number alone (shown instead of the title below 600 px);
+    the course map keeps its name."""
+    out = render_nav(nav[stem(LESSONS[2].file)], "top")
+    assert '<span class="qlearn-nav-short" aria-hidden="true">01</span>' in out
+    assert '<span class="qlearn-nav-short" aria-hidden="true">03</span>' in out
+    out = render_nav(nav[stem(LESSONS[1].file)], "top")  # previous is the course map: its name, once
+    assert out.count("Course map</a>") == 1 and out.count("qlearn-nav-short") == 1
 
 
 def test_labels_are_escaped():

@@ -74,12 +74,16 @@ def _assert_no_shift(page, before, where):
 
 
 def _bar_fits(page, where):
-    """At phone width the bar's links wrap inside the screen: nothing runs past its right edge."""
+    """At phone width nothing in the bars runs past the screen's edge, and the top bar is one row
+    (lesson numbers only)."""
     overflow = page.evaluate("""() => Array.from(document.querySelectorAll('nav.qlearn-nav a'))
         .map(a => a.getBoundingClientRect()).filter(r => r.right > window.innerWidth + 1 || r.left < -1).length""")
     assert overflow == 0, f"{where}: a navigation link runs off a {page.viewport_size['width']} px screen"
     assert page.evaluate("() => document.querySelector('nav.qlearn-nav-top').scrollWidth"
                          " <= document.querySelector('nav.qlearn-nav-top').clientWidth + 1"), where
+    rows = page.evaluate("""() => Array.from(document.querySelectorAll('nav.qlearn-nav-top a'))
+        .map(a => Math.round(a.getBoundingClientRect().top))""")
+    assert rows and max(rows) - min(rows) <= 2, f"{where}: the top bar takes more than one row: {rows}"
 
 
 def test_following_the_links_loads_the_neighbours(lesson_server, lesson_dir, pw_browser):
