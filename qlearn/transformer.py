@@ -27,6 +27,17 @@ the inputs ``X (n_tokens, in)`` of each, and every evaluation takes
 ``linear_fn={name: f(X, W) -> X @ W.T}`` to simulate an activation quantizer (the bias is added
 after ``f``). The embeddings, LayerNorms and biases stay float, as in weight-only LLM quantization.
 
+The API lesson 18 uses:
+
+- :func:`pretrained` (cached, read-only), :func:`encode`, :func:`decode`, :func:`vocab`,
+  :func:`validation_tokens`, :func:`calibration_tokens` ``(n, seed)``, :func:`generate`
+  ``(prompt, n, *, seed=0, greedy=False, model=None)``, :func:`activation_stats`;
+- :class:`Transformer`: ``linear_names()``, ``weight(name)``, ``with_weights({name: W})``,
+  ``capture_inputs(tokens, names=None)``, ``perplexity``/``accuracy``/``cross_entropy``/``evaluate``
+  ``(tokens, *, linear_fn=None)``, ``logits``, ``activation_stats(tokens)``, ``generate``,
+  ``n_parameters()``, ``metadata`` (on loaded models: training and recorded figures);
+- training: :func:`train`, :meth:`Transformer.loss_and_grads`, :func:`save`, :func:`load`.
+
 Same figures on every machine
 -----------------------------
 Training (:func:`train`) uses the float BLAS (fast; its last bits depend on the CPU). Evaluation
