@@ -123,3 +123,22 @@ def folded_bn_forward(x, W, gamma, beta, running_mean, running_var, *, phase: st
         new_var = (1 - momentum) * vecs["running_var"] + momentum * var_B * n / (n - 1)
     return dict(y=y, W_fold=W_fold, W_q=W_q, bias=bias, batch_mean=mu_B, batch_var=var_B, correction=corr,
                 running_mean=new_mean, running_var=new_var)
+
+
+def weight_code_changes(x_a, x_b, W, gamma, beta, running_mean, running_var, *, phase: str = "batch",
+                        bits: int = 4, per_channel: bool = False, eps: float = EPS) -> int:
+    """How many integer weight codes differ between the training steps on batches ``x_a`` and ``x_b``.
+
+    The codes are ``round(W_q / step)`` of :func:`folded_bn_forward`'s fake-quantized folded weights
+    (symmetric, narrow range: ``step = max|W_fold| / (2**(bits-1) - 1)``, per row if ``per_channel``).
+    Folding with the batch's sigma moves them with every batch; the corrected fold does not.
+    """
+    bits = check_int(bits, "bits", 2, 16)
+    qmax = 2 ** (bits - 1) - 1
+    codes = []
+    for x in (x_a, x_b):
+        out = folded_bn_forward(x, W, gamma, beta, running_mean, running_var, phase=phase, bits=bits,
+                                per_channel=per_channel, eps=eps)
+        amax = np.abs(out["W_fold"]).max(axis=1, keepdims=True) if per_channel else np.abs(out["W_fold"]).max()
+        codes.append(np.round(out["W_q"] / (amax / qmax)).astype(np.int64))
+    return int((codes[0] != codes[1]).sum())

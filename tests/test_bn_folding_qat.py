@@ -90,3 +90,19 @@ def test_bad_input_is_named():
         fake_quantize_weights(np.ones((2, 2)), 1)
     with pytest.raises(ValueError, match="x"):
         folded_bn_forward(**dict(c, x=np.full((4, 5), np.nan)))
+
+
+def test_weight_code_changes_counts_codes_that_move():
+    c = _case(4)
+    x_b = np.random.default_rng(5).normal(size=c["x"].shape) * 2.0
+    args = (c["x"], x_b, c["W"], c["gamma"], c["beta"], c["running_mean"], c["running_var"])
+    from qlearn.bn_folding_qat import weight_code_changes
+
+    assert weight_code_changes(*args, phase="corrected", bits=4) == 0
+    assert weight_code_changes(*args, phase="frozen", bits=4) == 0
+    n = weight_code_changes(*args, phase="batch", bits=4)
+    a = folded_bn_forward(c["x"], *args[2:], phase="batch", bits=4, per_channel=False)
+    b = folded_bn_forward(x_b, *args[2:], phase="batch", bits=4, per_channel=False)
+    qa = np.round(a["W_q"] / (np.abs(a["W_fold"]).max() / 7))
+    qb = np.round(b["W_q"] / (np.abs(b["W_fold"]).max() / 7))
+    assert n == int((qa != qb).sum()) > 0
