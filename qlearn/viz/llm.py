@@ -70,10 +70,10 @@ def gptq_precomputed() -> dict:
     for b in GPTQ_BITS:
         W_hat, h = G.gptq_quantize(W, X, bits=b, group_size=None, return_history=True)
         rtn = G.rtn_quantize(W, bits=b, group_size=None)
-        # output error with the first k columns GPTQ-quantized and the rest as RTN leaves them, and
-        # the same columns taken from RTN: both end at their final errors
+        # GPTQ after k steps: the working matrix (k columns quantized, the others corrected so far);
+        # RTN after k columns: the first k rounded, the others untouched. Both end at their final errors.
         steps = len(h.order)
-        partial = [G.output_error(W, np.where(np.arange(W.shape[1]) < k, W_hat, W), X) for k in range(steps + 1)]
+        partial = [G.output_error(W, h.weights[k], X) for k in range(steps + 1)]
         partial_rtn = [G.output_error(W, np.where(np.arange(W.shape[1]) < k, rtn, W), X) for k in range(steps + 1)]
         out[b] = dict(W_hat=W_hat, history=h, rtn=rtn, err_gptq=G.output_error(W, W_hat, X),
                       err_rtn=G.output_error(W, rtn, X), partial=np.array(partial), partial_rtn=np.array(partial_rtn))
@@ -86,8 +86,8 @@ def gptq_explorer() -> Explorer:
     Top: ``weights[k] - W``, how far each weight has moved after ``k`` steps: the quantized columns
     (left of the dashed line) hold their rounding, the columns to the right hold the error pushed
     into them so far. Middle: the update the current step pushed into the columns not yet quantized,
-    for every output row. Bottom: the layer's output error with the first ``k`` columns quantized,
-    GPTQ against round-to-nearest.
+    for every output row. Bottom: the layer's output error after ``k`` steps: GPTQ's working matrix
+    (``k`` columns quantized, the rest corrected) against RTN with its first ``k`` columns rounded.
     """
     W, X = gptq_layer()
     pre = gptq_precomputed()
@@ -95,7 +95,7 @@ def gptq_explorer() -> Explorer:
     fig = go.FigureWidget(make_subplots(rows=3, cols=1, row_heights=[0.38, 0.3, 0.32], vertical_spacing=0.1,
                                         subplot_titles=[f"moved so far: W_k - W (8 x 24 layer, {SYNTH})",
                                                         "pushed by this step into the columns not yet quantized",
-                                                        "output error ||(W - W_k) X^T||^2 / n"]))
+                                                        "output error ||(W - W_k) X^T||^2 / n after k steps"]))
     fig.add_heatmap(z=np.zeros((out_f, in_f)), colorscale="RdBu", zmid=0, colorbar=dict(len=0.35, y=0.82),
                     row=1, col=1)
     fig.add_scatter(x=[], y=[], mode="lines", line=dict(color=COLORS["dark"], dash="dash"), name="next column",
