@@ -105,8 +105,11 @@ def test_times_count_what_the_lessons_hold():
         code = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
         explorers = len(re.findall(r"_explorer\(", code))
         stem = le.file.removesuffix(".ipynb")
-        assert (explorers, len(quizzes[stem]), len(tasks_of(le.file))) == le.time[1:], (
-            f"{le.file} changed since it was timed: update its time (docs/teaching.md, qlearn/course.py)")
+        now = (explorers, len(quizzes[stem]), len(tasks_of(le.file)))
+        assert now == le.time[1:], (
+            f"{le.file} changed since it was timed: it has (explorers, quiz questions, tasks) = {now}, its time "
+            f"counts {tuple(le.time[1:])}; update its row in docs/teaching.md (3 min per explorer, 1 per question, "
+            f"10 per task) and its Timing in qlearn/course.py")
 
 
 def test_course_map_states_each_time():
