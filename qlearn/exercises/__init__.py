@@ -12,14 +12,17 @@ from qlearn.exercises import checking
 from qlearn.exercises.checking import TASKS, CheckResult, solution
 
 MODULES = ("rounding", "affine", "calibration", "snr", "fixed_point", "per_channel", "ptq", "qat", "binary",
-           "intops", "systolic", "tpu")
+           "intops", "systolic", "tpu", "onnx_runtime", "conv", "block_formats")
 
 from qlearn.exercises import (  # noqa: E402
     affine,
     binary,
+    block_formats,
     calibration,
+    conv,
     fixed_point,
     intops,
+    onnx_runtime,
     per_channel,
     ptq,
     qat,
@@ -52,7 +55,7 @@ def module_of(name: str) -> str:
 HEADING = "## Build it yourself"
 
 _HOW = ("Write the function in the code cell below: replace the `...` with its body, run the cell, then run "
-        "the check under it. The check runs your function and qlearn's `{ref}` on edge cases and on seeded "
+        "the check under it. The check runs your function and {ref} on edge cases and on seeded "
         "random cases, and says in words what differs; an error in your code is reported with the case "
         "that caused it. `numpy` is imported as `np`. Stuck after trying? "
         "`ql.exercises.solution(\"{name}\")` shows a solution, folded until you open it. (In the web-app "
@@ -76,7 +79,9 @@ def notebook_cells(lesson: str) -> list[dict]:
     cells = []
     for k, t in enumerate(tasks):
         label = f"**Task{'' if len(tasks) == 1 else f' {k + 1}'}: {t.title}.**"
-        text = f"{label} {t.intro} " + _HOW.format(ref=t.reference_name, name=t.name)
+        # a qlearn function is named as such; another project's reference (ONNX's) by its own words
+        ref = f"qlearn's `{t.reference_name}`" if t.reference_name.startswith("ql.") else t.reference_name
+        text = f"{label} {t.intro} " + _HOW.format(ref=ref, name=t.name)
         if k == 0:
             text = f"{HEADING}\n\n{text}"
         cells.append({"cell_type": "markdown", "id": f"exercise-{t.name}-intro", "metadata": {}, "source": text})
@@ -90,4 +95,4 @@ def notebook_cells(lesson: str) -> list[dict]:
 
 __all__ = ["checking", "TASKS", "CheckResult", "solution", "tasks_of", "module_of", "notebook_cells", "MODULES",
            "rounding", "affine", "calibration", "snr", "fixed_point", "per_channel", "ptq", "qat", "binary",
-           "intops", "systolic", "tpu"]
+           "intops", "systolic", "tpu", "onnx_runtime", "conv", "block_formats"]
