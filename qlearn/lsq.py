@@ -37,6 +37,13 @@ from qlearn._validate import as_finite_array, check_int, check_positive
 
 #: Adam iterations and learning rate (relative to the initial step) of :func:`learn_step_size`.
 ITERS, LR = 300, 0.01
+#: On seeded random layers the learned step's output error was within this factor of a 3000-point grid search's
+#: best (median at most 1.06 per bit width, worst 1.34 measured): the straight-through gradient of a staircase is an estimate.
+GRID_MARGIN = 1.4
+#: Test accuracy of lesson 15's folded network with learned weight step sizes (:func:`lsq_convnet`, defaults,
+#: activations 8 bits), keyed ``(weight_bits, per_channel)``; stated within
+#: :data:`qlearn.adaround.ACCURACY_TOLERANCE` (float optimisation). Min/max RTN: :data:`qlearn.adaround.RTN_ACCURACY`.
+EXPECTED_ACCURACY = {(4, False): 502 / 539, (4, True): 508 / 539, (3, False): 321 / 539, (2, True): 189 / 539}
 
 
 def grad_scale(n: int, qmax: int) -> float:
@@ -157,7 +164,7 @@ def learn_step_size(W, X, *, bits: int = 4, per_channel: bool = False, X_float=N
     >>> rng = np.random.default_rng(0)
     >>> W, X = rng.normal(size=(8, 16)), rng.normal(size=(256, 16))
     >>> r = learn_step_size(W, X, bits=3)
-    >>> bool(r.error <= r.error_minmax)
+    >>> bool(r.error < r.error_minmax)
     True
     """
     W = adaround._check_W(W)
