@@ -368,6 +368,6 @@ def method_figure(rows) -> go.Figure:
     return fig
 
 
-__all__ = ["method_figure", "gptq_explorer", "awq_explorer", "outlier_explorer", "smoothquant_explorer", "gptq_layer", "awq_layer",
-           "outlier_layer", "gptq_precomputed", "awq_precomputed", "outlier_precomputed", "smoothquant_precomputed",
-           "output_sqnr_db"]
+__all__ = ["method_figure", "gptq_explorer", "awq_explorer", "outlier_explorer", "smoothquant_explorer",
+           "gptq_layer", "awq_layer", "outlier_layer", "gptq_precomputed", "awq_precomputed", "outlier_precomputed",
+           "smoothquant_precomputed", "output_sqnr_db"]
