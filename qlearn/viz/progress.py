@@ -113,9 +113,9 @@ function count(entry, part, field) {
   return [list(p[field]).length, Number(p.total) || 0];
 }
 
-function summary(entry) {
+function summary(entry, withoutQuiz) {
   const parts = [];
-  const [qr, qt] = count(entry, "quiz", "right");
+  const [qr, qt] = withoutQuiz ? [0, 0] : count(entry, "quiz", "right");
   const [pc, pt] = count(entry, "predictions", "committed");
   const [ep, et] = count(entry, "exercises", "passed");
   if (qt) { parts.push(qr + " of " + qt + " quiz questions answered right"); }
@@ -143,6 +143,8 @@ function saveSession(model, s) {
   try { s.setItem(keyPrefix() + lesson, JSON.stringify(entry)); } catch (e) { return; }
   model.set("saved", entry);
   model.save_changes();
+  // a course map in this same document (JupyterLab) redraws; other tabs get the "storage" event
+  try { window.dispatchEvent(new CustomEvent("qlearn-progress")); } catch (e) { /* never raise */ }
 }
 
 function initializeLesson(model) {
@@ -167,9 +169,11 @@ function renderLesson(model, el) {
     const before = model.get("stored") || {};
     if (hasAny(before)) {
       const [qr, qt] = count(before, "quiz", "right");
-      const last = qt ? "Last time you answered " + qr + " of " + qt + " right" : "Kept from an earlier visit";
+      const rest = summary(before, qt > 0);
+      const last = (qt ? "Last time you answered " + qr + " of " + qt + " right. " : "") +
+                   (rest ? "Kept from an earlier visit: " + rest + ". " : "");
       box.appendChild(text("div", "qlearn-progress-last",
-        last + " (" + summary(before) + "). The answers are not shown: answer again to check yourself."));
+        last + "The answers are not shown: answer again to check yourself."));
     }
     const saved = model.get("saved") || {};
     if (hasAny(saved)) {
@@ -256,12 +260,15 @@ function renderCourse(model, el) {
   };
   const onStorage = (ev) => { if (!ev.key || ev.key.startsWith(PREFIX)) { draw(); } };
   const onShow = () => { if (document.visibilityState === "visible") { draw(); } };
+  const onSaved = () => draw();
   window.addEventListener("storage", onStorage);
+  window.addEventListener("qlearn-progress", onSaved);
   document.addEventListener("visibilitychange", onShow);
   model.on("change:lessons", draw);
   try { draw(); } catch (e) { box.textContent = "Progress could not be read."; }
   return () => {
     window.removeEventListener("storage", onStorage);
+    window.removeEventListener("qlearn-progress", onSaved);
     document.removeEventListener("visibilitychange", onShow);
     model.off("change:lessons", draw);
   };
@@ -377,6 +384,14 @@ def tracker(lesson: str) -> LessonProgress:
     t = _TRACKERS.get(stem)
     if t is None:
         t = _TRACKERS[stem] = LessonProgress(lesson=stem)
+        try:  # the totals are known from the start, so the browser can say "0 of 2"
+            totals = _totals(stem)
+            session = _empty_session()
+            for part in session:
+                session[part]["total"] = totals[part]
+            t.session = session
+        except Exception:
+            pass
         try:
             from qlearn.exercises import checking
 
@@ -387,6 +402,15 @@ def tracker(lesson: str) -> LessonProgress:
         except Exception:
             pass
     return t
+
+
+def _totals(stem: str) -> dict:
+    """How many quiz questions, committed predictions and tasks lesson ``stem`` has."""
+    from qlearn.quizzes import load_quizzes
+    from qlearn.viz.predict import LESSON_PREDICTIONS
+
+    return {"quiz": len(load_quizzes().get(stem, [])), "predictions": len(LESSON_PREDICTIONS.get(stem, [])),
+            "exercises": _exercise_total(stem)}
 
 
 def _exercise_total(stem: str) -> int:
@@ -437,21 +461,11 @@ def lesson_totals() -> list[dict]:
     """For every lesson after the course map: its stem, number, title and how many quiz questions,
     committed predictions and build-it-yourself tasks it has (what the course map counts against)."""
     from qlearn.course import LESSONS
-    from qlearn.quizzes import load_quizzes
-    from qlearn.viz.predict import LESSON_PREDICTIONS
 
-    try:
-        from qlearn.exercises import tasks_of
-    except Exception:  # pragma: no cover - the exercises are part of the package
-        def tasks_of(_):
-            return []
-    quizzes = load_quizzes()
     out = []
     for le in LESSONS[1:]:
         stem = le.file.removesuffix(".ipynb")
-        out.append({"lesson": stem, "number": stem[:2], "title": le.title,
-                    "quiz": len(quizzes.get(stem, [])), "predictions": len(LESSON_PREDICTIONS.get(stem, [])),
-                    "exercises": len(tasks_of(le.file))})
+        out.append({"lesson": stem, "number": stem[:2], "title": le.title, **_totals(stem)})
     return out
 
 
