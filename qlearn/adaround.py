@@ -577,12 +577,12 @@ def accuracy_comparison(model=None, data=None, *, configs=COMPARISON_CONFIGS, it
     return out
 
 
-def convnet_layer(k: int = 4, *, bits: int = 4, per_channel: bool = False, iters: int = ITERS,
-                  seed: int = 0) -> AdaRoundResult:
-    """AdaRound on weight layer ``k`` of lesson 15's folded network, the earlier layers at round-to-nearest.
+def convnet_layer_problem(k: int = 4, *, bits: int = 4, per_channel: bool = False):
+    """Weight layer ``k`` of lesson 15's folded network as a rounding problem: ``(W, X, X_float)`` in GEMM form.
 
-    Introduced in lesson ``16_ptq_repairs`` (the explorer's layer). Calibration images
-    :func:`qlearn.data.load_digits` ``X_calib``; the input is what the RTN-quantized network feeds layer ``k``.
+    Introduced in lesson ``16_ptq_repairs``. ``X`` is what the network quantized with round-to-nearest
+    (``bits``, ``per_channel``, activations 8 bits) feeds layer ``k`` on the calibration images
+    (:func:`qlearn.data.load_digits` ``X_calib``); ``X_float`` what the float network feeds it.
     """
     from qlearn.data import load_digits
 
@@ -594,4 +594,43 @@ def convnet_layer(k: int = 4, *, bits: int = 4, per_channel: bool = False, iters
     L = model.quant_layers()[k]
     _, Xq = conv_gemm(L, _quantized_inputs(base, C, k))
     W, Xf = conv_gemm(L, float_inputs[k])
-    return adaround_layer(W, Xq, X_float=Xf, bits=bits, per_channel=per_channel, iters=iters, seed=seed)
+    return W, Xq, Xf
+
+
+def convnet_layer(k: int = 4, *, bits: int = 4, per_channel: bool = False, iters: int = ITERS,
+                  seed: int = 0, snapshots: int = 50) -> AdaRoundResult:
+    """AdaRound on weight layer ``k`` of lesson 15's folded network (:func:`convnet_layer_problem`).
+
+    Introduced in lesson ``16_ptq_repairs`` (the explorer's layer).
+
+    Examples
+    --------
+    >>> r = convnet_layer(4, bits=4, iters=200)
+    >>> r.q.shape, bool(r.error < r.error_rtn)
+    ((32, 16), True)
+    """
+    W, Xq, Xf = convnet_layer_problem(k, bits=bits, per_channel=per_channel)
+    return adaround_layer(W, Xq, X_float=Xf, bits=bits, per_channel=per_channel, iters=iters, seed=seed,
+                          snapshots=snapshots)
+
+
+def output_error_per_row(W, W_hat, X, *, X_float=None) -> np.ndarray:
+    """:func:`output_error` split by output row (channel): entry ``o`` is ``||W[o] X_float^T - W_hat[o] X^T||^2 / n``.
+
+    Examples
+    --------
+    >>> W, X = np.array([[1.0, 1.0], [2.0, 0.0]]), np.array([[1.0, 0.0], [1.0, 1.0]])
+    >>> output_error_per_row(W, np.array([[1.5, 0.5], [2.0, 0.0]]), X)
+    array([0.125, 0.   ])
+    """
+    W = _check_W(W)
+    W_hat = as_finite_array(W_hat, "W_hat")
+    if W_hat.shape != W.shape:
+        raise ValueError(f"W_hat must have W's shape {W.shape}, got {W_hat.shape}")
+    X = _check_X(X, W)
+    Xf = X if X_float is None else _check_X(X_float, W, "X_float")
+    if X.ndim == 3:
+        R = np.einsum("oi,oni->no", W, Xf) - np.einsum("oi,oni->no", W_hat, X)
+    else:
+        R = Xf @ W.T - X @ W_hat.T
+    return np.sum(R * R, axis=0) / X.shape[-2]

@@ -228,3 +228,44 @@ def test_network_accuracy_beats_rtn_and_matches_the_stated_figure(digits, bits, 
         lo = np.floor(r.W / r.scale)
         np.testing.assert_array_equal(q.masks[k].reshape(r.q.shape), r.q > lo)
         assert r.error < r.error_rtn, f"layer {k}"
+
+
+def test_output_error_per_row_adds_up_to_output_error():
+    rng = np.random.default_rng(2)
+    W, W_hat = rng.normal(size=(5, 7)), rng.normal(size=(5, 7))
+    for shape in ((40, 7), (5, 40, 7)):
+        X, Xf = rng.normal(size=shape), rng.normal(size=shape)
+        per_row = A.output_error_per_row(W, W_hat, X, X_float=Xf)
+        assert per_row.shape == (5,)
+        assert per_row.sum() == pytest.approx(A.output_error(W, W_hat, X, X_float=Xf), rel=1e-12)
+
+
+def test_explorer_sweeps_every_iteration_and_shows_what_qlearn_computes():
+    from qlearn.viz import adaround as V
+
+    ex = V.adaround_explorer()
+    tr = ex.trajectory
+    r = tr.result
+    W, Xq, Xf = A.convnet_layer_problem(4, bits=4)
+    assert r.error < r.error_rtn
+    assert r.error_rtn == pytest.approx(A.output_error(W, r.scale * r.q_rtn, Xq, X_float=Xf), rel=1e-9)
+    s = ex.controls["iteration"]
+    for value in range(s.min, s.max + 1, s.step):
+        s.value = value
+        assert ex.last_error is None
+        i = tr.index(value)
+        assert tr.iteration[i] == value
+        f = tr.flipped[i]
+        np.testing.assert_array_equal(ex.fig.data[7].x, tr.frac[f])
+        np.testing.assert_array_equal(ex.fig.data[9].y, tr.row_error[i])
+        assert ex.fig.data[9].y.sum() == pytest.approx(r.history["error_hard"][i], rel=1e-9)
+        assert f"<b>{int(f.sum())}</b> of {f.size} codes" in ex.readout.value
+        for trace in ex.fig.data:
+            for attr in ("x", "y"):
+                val = getattr(trace, attr)
+                if val is not None:
+                    assert np.all(np.isfinite(np.asarray(val, dtype=float)))
+    s.value = 0
+    assert tr.flipped[0].sum() == 0        # the start is round-to-nearest
+    s.value = s.max
+    np.testing.assert_array_equal(tr.q[-1], r.q.ravel())
