@@ -176,6 +176,7 @@ def test_fold_batchnorm_diagnoses():
     _rejects(c, fold(lambda g, v, eps: g / np.sqrt(v + eps),
                      scale_W=lambda W, k: np.swapaxes(np.swapaxes(W, 0, 1) * k.reshape((-1,) + (1,) * (W.ndim - 1)),
                                                       0, 1)), "axis 1")
+    _rejects(c, fold(lambda g, v, eps: g / np.sqrt(v + eps), scale_W=lambda W, k: W * k[:, None]), "(out, 1)")
     _rejects(c, lambda W, b, g, be, m, v, eps: W, "Return two things")
     _rejects(c, fold(lambda g, v, eps: g / np.sqrt(v + eps), lambda k, b, m, be: (b - m) + be),
              "Your W_fold is right, your b_fold is not")

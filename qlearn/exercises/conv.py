@@ -81,6 +81,11 @@ FOLD_MISTAKES = [
             "You scaled W along its last axis: W * k lines k up with the inputs (or the kernel width), "
             "numpy's broadcasting rule. k belongs to the output channels, axis 0: "
             "W * k.reshape(-1, 1) for dense, k.reshape(-1, 1, 1, 1) for a convolution."),
+    Mistake(lambda W, b, g, be, m, v, eps: (W * (g / np.sqrt(v + eps)).reshape(-1, 1), g / np.sqrt(v + eps) * (b - m)
+                                            + be),
+            "You reshaped k to (out, 1): right for a dense W, but numpy lines a (out, 1) array up with the LAST two "
+            "axes of a 4-D W (the kernel's rows and columns). Give k one axis per axis of W: "
+            "k.reshape((-1,) + (1,) * (W.ndim - 1)), (out, 1, 1, 1) for a convolution."),
     Mistake(lambda W, b, g, be, m, v, eps: (W * _axis0(g / np.sqrt(v + eps), W).reshape(
         (1, -1) + (1,) * (np.ndim(W) - 2)), g / np.sqrt(v + eps) * (b - m) + be),
             "You scaled W along axis 1, its input channels: k belongs to the output channels, axis 0 of W "
