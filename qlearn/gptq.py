@@ -34,7 +34,8 @@ quantizer is :func:`qlearn.block_formats.group_quantize`'s (asymmetric with a ze
 default; FP16 scales). One difference: when a group starts *inside* a lazy batch, the authors'
 code reads the group's weights from the copy that does not yet hold that batch's updates; here
 they are always the current weights (with ``group_size`` a multiple of ``block_size``, the
-default 128/128, the two are identical).
+default 128/128, the two are identical). Without groups (``group_size=None``, per channel) the
+authors compute each row's scale before zeroing the weights of dead inputs; here after.
 
 References: E. Frantar, S. Ashkboos, T. Hoefler, D. Alistarh, "GPTQ: Accurate Post-Training
 Quantization for Generative Pre-trained Transformers", arXiv:2210.17323 (2022); E. Frantar,
