@@ -102,6 +102,8 @@ def test_quantize_linear_diagnoses():
              "clip before adding the zero point")
     _rejects(c, lambda x, s, z: _clip(np.rint(x * s).astype(int) + int(z), z), "multiplied by the scale")
     _rejects(c, lambda x, s, z: np.clip(np.rint(x / s) + int(z), 0, 255).astype(np.uint8), "always clip to 0..255")
+    _rejects(c, lambda x, s, z: np.clip(np.round(x / s) + int(z), -127 if z.dtype == np.int8 else 0,
+                                        np.iinfo(z.dtype).max).astype(z.dtype), "narrow range")
     _rejects(c, lambda x, s, z: _clip(np.rint(x.astype(np.float64) / float(s)).astype(int) + int(z), z),
              "divided in float64")
     _rejects(c, lambda x, s, z: np.clip(np.rint(x / s).astype(np.int64) + int(z), np.iinfo(z.dtype).min,
@@ -277,6 +279,7 @@ def test_mx_shared_exponent_diagnoses():
     _rejects(c, rule(lambda b: b.max(axis=1), lambda a: np.floor(np.log2(a))), "without np.abs")
     _rejects(c, rule(amax, lambda a: np.floor(np.log2(a)), clamp=False), "clamp at -127")
     _rejects(c, rule(amax, lambda a: np.floor(np.log2(a)), nan=False), "must give NaN")
+    _rejects(c, lambda b, em: np.clip(np.floor(np.log2(np.abs(b).max(axis=1))) - em, -127, 127), "clipped the exponent")
     _rejects(c, lambda b, em: np.floor(np.log2(np.abs(b).max())) - em, "one exponent per block")
 
 

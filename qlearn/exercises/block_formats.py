@@ -113,6 +113,9 @@ MX_MISTAKES = [
     Mistake(lambda x, em: _mx_rule(_amax(x), _floor_log2, em, nan=False),
             "An exponent above 127, or a block with inf or NaN, must give NaN: E8M0 has no larger scale, and "
             "its one special code (255) is NaN."),
+    Mistake(lambda x, em: np.clip(_mx_rule(_amax(x), _floor_log2, em, clamp=False, nan=False), -127, 127),
+            "You clipped the exponent to 127 at the top: E8M0 has no code for an exponent above 127 (its code 255 "
+            "means NaN), so such a block, and one holding inf or NaN, gives NaN, not 127."),
     Mistake(lambda x, em: _mx_rule(_amax(x), _floor_log2, em, clamp=False, nan=False),
             "You skipped E8M0's limits: clamp exponents below -127 to -127 (an all-zero block too), and give "
             "NaN above 127 or for a block with inf or NaN."),

@@ -121,6 +121,12 @@ def _always_int8(x, s, z):
     return np.clip(np.rint(x / s).astype(np.int64) + int(z), -128, 127)
 
 
+def _narrow_int8(x, s, z):
+    lo, hi = _range(z.dtype)
+    q = np.rint(x / s).astype(np.int64) + int(z)
+    return np.clip(q, max(lo, -127), hi)
+
+
 def _float64(x, s, z):
     return _finish(np.rint(np.asarray(x, dtype=np.float64) / np.float64(s)), z)
 
@@ -150,6 +156,9 @@ MISTAKES = [
                            "-128..127 (np.iinfo(zero_point.dtype).min and .max)."),
     Mistake(_always_int8, "You always clip to -128..127: the zero point's dtype decides the range, np.uint8 gives "
                           "0..255 (np.iinfo(zero_point.dtype).min and .max)."),
+    Mistake(_narrow_int8, "You clip int8 to -127..127 (narrow range): QuantizeLinear's int8 range is the full "
+                          "-128..127 (np.iinfo(np.int8)); a narrow range is a convention for weights, not the "
+                          "operator's rule."),
     Mistake(_float64, "You divided in float64: ONNX divides the float32 tensors in float32, where 0.25 / 0.02 is "
                       "exactly 12.5 (a tie, to even: 12); in float64 it is 12.50000028 (-> 13). Compute x / scale "
                       "with the float32 values as given, without converting them."),
@@ -210,8 +219,8 @@ class _OnnxTask(Task):
     """A task whose reference is ONNX's, not qlearn's: the verdict says so."""
 
     def _result(self, passed, diagnosis, *args, **kwargs):
-        return super()._result(passed, diagnosis.replace("agrees with qlearn's", "agrees with ONNX's reference "
-                                                                                  "implementation"), *args, **kwargs)
+        diagnosis = diagnosis.replace("agrees with qlearn's", "agrees with ONNX's reference implementation")
+        return super()._result(passed, diagnosis.replace("from qlearn's", "from ONNX's"), *args, **kwargs)
 
 
 TASK = _OnnxTask("quantize_linear", lesson="14_onnx_runtime.ipynb", title="ONNX QuantizeLinear, bit for bit",
