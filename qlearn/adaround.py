@@ -108,8 +108,9 @@ def weight_scale(W, *, bits: int = 4, per_channel: bool = False):
 
     Examples
     --------
-    >>> weight_scale(np.array([[0.7, -0.1], [0.2, 0.35]]), bits=3)
-    (0.23333333333333334, -3, 3)
+    >>> s, qmin, qmax = weight_scale(np.array([[0.7, -0.1], [0.2, 0.35]]), bits=3)
+    >>> round(s, 12), qmin, qmax                     # 0.7 / 3
+    (0.233333333333, -3, 3)
     """
     W = _check_W(W)
     bits = check_int(bits, "bits", ptq.MIN_BITS, ptq.MAX_BITS)
@@ -221,7 +222,7 @@ def beta_schedule(t: int, iters: int, *, warmup: float = WARMUP, beta_start: flo
     Examples
     --------
     >>> [beta_schedule(t, 100) for t in (0, 19, 20, 60, 99)]
-    [None, None, 20.0, 11.0, 2.18]
+    [None, None, 20.0, 11.0, 2.225]
     """
     start = int(warmup * iters)
     if t < start:
@@ -242,7 +243,7 @@ def loss_and_grad(V, W, X, scale, *, qmin: int, qmax: int, lam: float = 0.01, be
     >>> W, X = np.array([[0.3, -0.6]]), np.array([[1.0, 2.0], [0.5, -1.0]])
     >>> rec, reg, dV = loss_and_grad(init_V(W, 0.25), W, X, 0.25, qmin=-7, qmax=7)
     >>> round(rec, 12), round(reg, 6), dV.shape     # the soft weights start equal to W
-    (0.0, 0.997946, (1, 2))
+    (0.0, 1.999963, (1, 2))
     """
     W = _check_W(W)
     X = _check_X(X, W)

@@ -37,8 +37,9 @@ from qlearn._validate import as_finite_array, check_int, check_positive
 
 #: Adam iterations and learning rate (relative to the initial step) of :func:`learn_step_size`.
 ITERS, LR = 300, 0.01
-#: On seeded random layers the learned step's output error was within this factor of a 3000-point grid search's
-#: best (median at most 1.06 per bit width, worst 1.34 measured): the straight-through gradient of a staircase is an estimate.
+#: On seeded random layers the learned step's output error was within this factor of a 3000-point grid
+#: search's best (median at most 1.06 per bit width, worst 1.34 measured): the straight-through gradient
+#: of a staircase is an estimate.
 GRID_MARGIN = 1.4
 #: Test accuracy of lesson 15's folded network with learned weight step sizes (:func:`lsq_convnet`, defaults,
 #: activations 8 bits), keyed ``(weight_bits, per_channel)``; stated within
@@ -54,7 +55,7 @@ def grad_scale(n: int, qmax: int) -> float:
     >>> grad_scale(100, 4)
     0.05
     """
-    return 1.0 / np.sqrt(check_int(n, "n", 1, 2**62) * check_int(qmax, "qmax", 1, 2**31))
+    return float(1.0 / np.sqrt(check_int(n, "n", 1, 2**62) * check_int(qmax, "qmax", 1, 2**31)))
 
 
 def initial_step(v, qmax: int, *, axis=None):
