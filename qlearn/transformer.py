@@ -75,6 +75,10 @@ PRETRAINED_FILE = DATA_DIR / "transformer_chars.npz"
 PRETRAINED_CONFIG = dict(d_model=64, n_heads=4, n_layers=2, context=64)
 #: How the shipped weights were trained: ``train(**PRETRAINED_CONFIG, **PRETRAINED_TRAINING)``.
 PRETRAINED_TRAINING = dict(steps=2000, batch_size=16, lr=3e-3, warmup=100, seed=0)
+#: A retrain from the seed on another CPU (other BLAS bits) is expected within this relative perplexity of the
+#: shipped model: seeds 0 and 1 gave 5.8788 and 5.8935 (0.25 % apart; accuracy 0.4634 and 0.4609). Not
+#: tested (a retrain takes ~18 minutes); measured with ``scripts/train_transformer.py --seed 1``.
+RETRAIN_PERPLEXITY_RTOL = 0.01
 #: Relative tolerance on an evaluated perplexity across machines (``exp``/``log`` may differ by an ulp).
 PERPLEXITY_RTOL = 1e-9
 LN_EPS = 1e-5
