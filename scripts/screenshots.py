@@ -5,7 +5,8 @@
 Serves notebooks/ with ``qlearn serve`` on a free loopback port, opens each lesson (default: all) in
 headless Chromium at each viewport, waits until every figure is drawn, and writes a full-page PNG per
 lesson and viewport to ``--out`` (default ``/tmp/qlearn-shots``). Also prints, per page, the error
-outputs Voila showed and any raw text a reader should not see (``np.float64(``, ``| --- |``).
+outputs Voila showed and what a reader should not see (raw markdown or TeX, a heading twice, a repr such
+as ``np.float64(``: the checks of tests/browser/test_page_content.py, in tests/browser/pagecheck.py).
 Uses the browser tests' helpers (tests/browser/qbrowser.py). Nothing leaves the machine.
 """
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "browser"))
 
+from pagecheck import content_problems, page_facts  # noqa: E402
 from qbrowser import (  # noqa: E402
     CHROMIUM_ARGS,
     NOTEBOOKS_DIR,
@@ -26,8 +28,6 @@ from qbrowser import (  # noqa: E402
     open_lesson,
     start_qlearn_serve,
 )
-
-RAW = ("np.float64(", "np.int64(", "np.float32(", "| --- |", "{'", "dtype=")
 
 
 def main(argv=None) -> int:
@@ -75,8 +75,7 @@ def main(argv=None) -> int:
                         for k, y in enumerate(range(0, height, h)):
                             page.screenshot(path=str(path.with_suffix(f".{k:02d}.png")),
                                             clip={"x": 0, "y": y, "width": w, "height": min(h, height - y)})
-                    text = page.inner_text("#rendered_cells")
-                    raw = [r for r in RAW if r in text]
+                    raw = content_problems(page_facts(page, maths_timeout_ms=5_000))  # as test_page_content
                     errors = error_outputs(page)
                     problems += bool(raw or errors)
                     print(f"{path}  errors={errors or 'none'}  raw={raw or 'none'}")
