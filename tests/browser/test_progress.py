@@ -124,3 +124,68 @@ def test_a_browser_without_storage_is_told_progress_is_not_kept(server, pw_brows
     finally:
         page.close()
         context.close()
+
+
+# ----------------------------------------------------------------------------- JupyterLab
+
+def _run_menu(page, menu: str, item: str) -> None:
+    page.locator("li.lm-MenuBar-item", has_text=menu).click()
+    page.locator(".lm-Menu-item", has_text=item).first.click()
+
+
+def test_progress_in_jupyterlab(tmp_path, pw_browser):
+    """The same widgets in JupyterLab: a committed prediction and a right answer are saved, the
+    course map in the same notebook updates, and after a kernel restart the quiz says what was kept."""
+    import sys
+
+    from qbrowser import LOOPBACK, RENDER_TIMEOUT_MS, Server, free_port
+
+    md, code = nbformat.v4.new_markdown_cell, nbformat.v4.new_code_cell
+    n = nbformat.v4.new_notebook()
+    n.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    n.cells = [md("# Lab"), code("import qlearn as ql"), code(f'ql.viz.predict.lesson_prediction("{LESSON}")'),
+               code(f'ql.viz.lesson_quiz("{LESSON}")'), code("ql.viz.progress.course_progress()")]
+    nbformat.write(n, tmp_path / "t.ipynb")
+    port = free_port()
+    lab = Server([sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", f"--port={port}",
+                  f"--ServerApp.ip={LOOPBACK}", "--IdentityProvider.token=qlearn-test", "--LabApp.news_url=None",
+                  f"--ServerApp.root_dir={tmp_path}"], f"http://{LOOPBACK}:{port}/", tmp_path / "lab.log")
+    context = pw_browser.new_context(viewport={"width": 1366, "height": 900})
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.set_default_timeout(RENDER_TIMEOUT_MS)
+    try:
+        lab.wait_ready("api/status?token=qlearn-test", timeout=120)
+        page.goto(lab.url + "lab/tree/t.ipynb?token=qlearn-test")
+        page.locator(".jp-Notebook").first.wait_for()
+        page.wait_for_function("() => /Idle/.test(document.body.innerText)")
+        _run_menu(page, "Run", "Run All Cells")
+        quiz = page.locator(".qlearn-quiz")
+        _wait_text(page, quiz, "saved in this browser", RENDER_TIMEOUT_MS)
+        pred = page.locator(".qlearn-predict").first
+        pred.locator("input").first.fill("-0.5")
+        pred.locator("input").first.press("Tab")
+        pred.locator("button", has_text="Commit my prediction").click()
+        q = quiz.locator(".qlearn-question").first
+        q.get_by_label(lesson_questions(LESSON)[0]["answer"], exact=True).check()
+        q.locator("button", has_text="Check").click()
+        _wait_text(page, quiz.locator(".qlearn-progress"),
+                   "Saved in this browser: 1 of 3 quiz questions answered right, 1 of 2 predictions committed")
+        row = page.locator(".qlearn-progress-table tr[data-lesson='02_rounding']")
+        _wait_text(page, row, "1 / 3\\s+1 / 2")                   # the map in the same page redraws
+        stored = page.evaluate("k => JSON.parse(window.localStorage.getItem(k))", KEY)
+        assert stored["quiz"]["right"] == [0] and stored["predictions"]["committed"] == [0]
+
+        _run_menu(page, "Kernel", "Restart Kernel and Run All Cells")
+        page.locator(".jp-Dialog button", has_text="Restart").click()
+        page.wait_for_function(  # the quiz is drawn anew (a new element): look it up on every poll
+            "() => /Last time you answered 1 of 3 right/.test("
+            "(document.querySelector('.qlearn-quiz .qlearn-progress') || {}).innerText || '')")
+        text = page.locator(".qlearn-quiz .qlearn-progress").inner_text()
+        assert "1 of 2 predictions committed" in text and "answer again" in text
+        assert not errors, errors
+    finally:
+        page.close()
+        context.close()
+        lab.stop()
