@@ -22,7 +22,8 @@ with :math:`\\zeta = 1.1, \\gamma = -0.1` (the rectified sigmoid of Louizos et a
 
 the regularizer pushing every ``h`` to 0 or 1 while ``beta`` is annealed from 20 to 2 after a
 warm start (the first 20 % of the iterations without it). At the end a weight rounds up where
-``h >= 0.5``: every code is ``floor(W / s)`` or ``floor(W / s) + 1``, never further.
+``h >= 0.5``: every code is ``floor(W / s)`` or ``floor(W / s) + 1``, never further (then clipped to
+``[qmin, qmax]``, which only matters for a scale smaller than min/max's, such as a learned one).
 
 Here ``W`` is a layer in GEMM form ``(out, in)`` and ``X`` its calibration inputs ``(n, in)``
 (a convolution: its im2col patches, :func:`conv_gemm`); ``X`` may also be ``(out, n, in)``,

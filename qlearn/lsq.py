@@ -45,6 +45,8 @@ GRID_MARGIN = 1.4
 #: activations 8 bits), keyed ``(weight_bits, per_channel)``; stated within
 #: :data:`qlearn.adaround.ACCURACY_TOLERANCE` (float optimisation). Min/max RTN: :data:`qlearn.adaround.RTN_ACCURACY`.
 EXPECTED_ACCURACY = {(4, False): 502 / 539, (4, True): 508 / 539, (3, False): 321 / 539, (2, True): 189 / 539}
+#: AdaRound on the learned step sizes (``adaround_convnet(..., scales=lsq_scales(...))``), same tolerance.
+LSQ_ADAROUND_ACCURACY = {(3, False): 484 / 539}
 
 
 def grad_scale(n: int, qmax: int) -> float:

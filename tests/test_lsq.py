@@ -117,3 +117,18 @@ def test_network_with_learned_steps(digits, bits, per_channel):
     rtn = convnet.quantize(net, digits.X_calib, weight_bits=bits, per_channel=per_channel)
     assert acc > rtn.accuracy(digits.X_test, digits.y_test)
     assert np.mean([r.error / r.error_minmax for r in q.results]) < 0.9
+
+
+def test_adaround_on_learned_steps_beats_either_alone_at_3_bits(digits):
+    net = convnet.pretrained().fold()
+    scales = lsq.lsq_scales(net, digits.X_calib, weight_bits=3)
+    q = adaround.adaround_convnet(net, digits.X_calib, weight_bits=3, scales=scales)
+    acc = q.accuracy(digits.X_test, digits.y_test)
+    assert abs(acc - lsq.LSQ_ADAROUND_ACCURACY[3, False]) <= adaround.ACCURACY_TOLERANCE
+    assert acc > adaround.EXPECTED_ACCURACY[3, False] + adaround.ACCURACY_TOLERANCE
+    assert acc > lsq.EXPECTED_ACCURACY[3, False] + adaround.ACCURACY_TOLERANCE
+    for s, r, ql in zip(scales, q.results, [lay for lay in q.layers if isinstance(lay, convnet.QLayer)]):
+        assert r.scale == s and ql.W_qp.scale == s           # the learned step is the one the integer layer uses
+        assert ql.bias_qp.scale == pytest.approx(s * ql.act_qp.scale)
+        lo = np.floor(r.W / s)   # a learned step may clip the largest weights: floor or ceil, then clipped
+        assert np.all((r.q == np.clip(lo, r.qmin, r.qmax)) | (r.q == np.clip(lo + 1, r.qmin, r.qmax)))
