@@ -26,7 +26,14 @@ def _lessons():
 def _assert_fit(page, where):
     page.wait_for_function("() => document.querySelector('.qlearn-explorer .js-plotly-plot .main-svg') !== null",
                            timeout=RENDER_TIMEOUT_MS)
-    page.wait_for_timeout(400)  # the resize is announced debounced (60 ms), plotly redraws
+    # the resize is announced debounced (60 ms) and plotly redraws: on a loaded machine that can take
+    # seconds, so wait (up to 20 s) until every figure fits, then check and report what is there
+    try:
+        page.wait_for_function(f"() => {{ const w = ({FIGURE_WIDTHS_JS})(); return w.length > 0 && "
+                               f"w.every(f => Math.abs(f.figure - f.box) <= 4 && f.right <= window.innerWidth + 1); }}",
+                               timeout=20_000, polling=200)
+    except Exception:
+        pass  # the assertions below say which figure does not fit
     widths = page.evaluate(FIGURE_WIDTHS_JS)
     assert widths, f"{where}: no explorer figure"
     viewport = page.viewport_size["width"]
