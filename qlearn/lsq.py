@@ -22,9 +22,9 @@ narrow-range grid lesson 15's network uses.
 What this module does, and what it does not: :func:`lsq_grads` is the paper's quantizer
 gradient for any tensor; :func:`learn_step_size` learns one layer's weight step sizes
 (per tensor or per output channel) on the layer's output reconstruction, weights fixed;
-:func:`lsq_convnet` does that layer by layer for lesson 15's network. Full LSQ fine-tuning
-(weights, step sizes and activation step sizes trained together on the task loss) is not
-implemented here.
+:func:`lsq_convnet` does that layer by layer for lesson 15's network; :func:`lsq_finetune` trains
+the weights and their step sizes together on the task loss for a couple of epochs (weight-only fake
+quantization; LSQ's learned *activation* step sizes are not implemented here).
 """
 from __future__ import annotations
 
@@ -289,3 +289,93 @@ def scale_comparison(model=None, data=None, *, configs=((4, False), (4, True), (
                          "lsq": lq.accuracy(data.X_test, data.y_test),
                          "lsq_adaround": ada.accuracy(data.X_test, data.y_test)}
     return out
+
+
+def _network_with_scales(model, calib_images, weight_bits, per_channel, act_bits, scales):
+    """``model`` quantized with round-to-nearest codes on the given weight scales (GEMM form), exact integer path."""
+    C = convnet._check_images(calib_images, "calib_images")
+    base = convnet.quantize(model, C, weight_bits=weight_bits, act_bits=act_bits, per_channel=per_channel)
+    layers, k = list(base.layers), 0
+    for i, ql in enumerate(layers):
+        if not isinstance(ql, convnet.QLayer):
+            continue
+        L, s = ql.layer, scales[k]
+        W_qp, bias_qp, b_q = adaround._requantize_bias(L, s, ql.act_qp, per_channel, ql.W_qp)
+        W = L.W.reshape(L.W.shape[0], -1)
+        q = np.clip(np.rint(W / s), W_qp.qmin, W_qp.qmax).astype(np.int64)
+        layers[i] = convnet.QLayer(L, q.reshape(L.W.shape), W_qp, ql.act_qp, b_q, bias_qp)
+        k += 1
+    return convnet.QuantizedConvNet(layers, weight_bits=weight_bits, act_bits=act_bits, per_channel=per_channel)
+
+
+def lsq_finetune(model, data, *, weight_bits: int = 4, per_channel: bool = False, learn_steps: bool = True,
+                 epochs: int = 2, lr: float = 1e-3, batch_size: int = 32, seed: int = 0) -> convnet.QuantizedConvNet:
+    """A short fine-tuning of lesson 15's folded network through fake-quantized weights, with or without LSQ.
+
+    Introduced in lesson ``16_ptq_repairs``. Weight-only fake quantization during training (activations are
+    quantized to 8 bits only in the integer model evaluated afterwards); straight-through gradients for the
+    weights (:func:`lsq_grads`), Adam on the float shadow weights and biases. With ``learn_steps`` every
+    layer's step starts from :func:`lsq_scales` and trains with the paper's gradient (LSQ); without, the step
+    is min/max of the current shadow weights at every step (lesson 09's fixed-range idea).
+
+    Training uses BLAS (machine-dependent last bits): state its accuracies with a tolerance. The returned
+    network has ``history``: ``epoch`` and ``test_accuracy`` (epoch 0 = before fine-tuning).
+    """
+    model = adaround._check_model(model).copy()
+    bits = check_int(weight_bits, "weight_bits", 2, 16)
+    epochs = check_int(epochs, "epochs", 0, 1000)
+    lr = check_positive(lr, "lr")
+    batch_size = check_int(batch_size, "batch_size", 2, 10**6)
+    rng = np.random.default_rng(check_int(seed, "seed", 0, 2**63 - 1))
+    from qlearn import nn
+
+    X = convnet._check_images(data.X_train)
+    y = np.asarray(data.y_train)
+    Ls = model.quant_layers()
+    shadow = [L.W.copy() for L in Ls]
+    if learn_steps:
+        steps = [np.array(s, dtype=np.float64) for s in lsq_scales(model, data.X_calib, weight_bits=bits,
+                                                                    per_channel=per_channel)]
+    qmin, qmax = adaround.weight_scale(shadow[0].reshape(shadow[0].shape[0], -1), bits=bits)[1:]
+
+    def current_steps():
+        if learn_steps:
+            return steps
+        return [np.array(adaround.weight_scale(W.reshape(W.shape[0], -1), bits=bits, per_channel=per_channel)[0])
+                for W in shadow]
+
+    def evaluate():
+        for L, W in zip(Ls, shadow):
+            L.W = W
+        q = _network_with_scales(model, data.X_calib, bits, per_channel, 8, [s.copy() for s in current_steps()])
+        return q, q.accuracy(data.X_test, data.y_test)
+
+    q, acc = evaluate()
+    hist = {"epoch": [0], "test_accuracy": [acc]}
+    params = shadow + [L.b for L in Ls] + (steps if learn_steps else [])
+    opt = nn.Adam(params, lr)
+    for epoch in range(1, epochs + 1):
+        for idx in nn.minibatches(X.shape[0], batch_size, rng):
+            if idx.size < 2:
+                continue
+            ss = current_steps()
+            for L, W, s in zip(Ls, shadow, ss):
+                L.W = lsq_quantize(W.reshape(W.shape[0], -1), s, qmin=qmin, qmax=qmax).reshape(W.shape)
+            _, grads = model.loss_and_grads(X[idx], y[idx])
+            dWs, dbs, dss = [], [], []
+            for k, (W, s) in enumerate(zip(shadow, ss)):
+                dW_hat = grads[2 * k].reshape(W.shape[0], -1)
+                dv, ds = lsq_grads(W.reshape(W.shape[0], -1), s, dW_hat, qmin=qmin, qmax=qmax,
+                                   per_channel=per_channel)
+                dWs.append(dv.reshape(W.shape))
+                dbs.append(grads[2 * k + 1])
+                dss.append(np.asarray(ds).reshape(np.shape(s)))
+            opt.step(dWs + dbs + (dss if learn_steps else []))
+            if learn_steps:
+                for s in steps:
+                    np.maximum(s, 1e-8, out=s)
+        q, acc = evaluate()
+        hist["epoch"].append(epoch)
+        hist["test_accuracy"].append(acc)
+    q.history = {k: np.array(v) for k, v in hist.items()}
+    return q

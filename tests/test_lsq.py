@@ -132,3 +132,25 @@ def test_adaround_on_learned_steps_beats_either_alone_at_3_bits(digits):
         assert ql.bias_qp.scale == pytest.approx(s * ql.act_qp.scale)
         lo = np.floor(r.W / s)   # a learned step may clip the largest weights: floor or ceil, then clipped
         assert np.all((r.q == np.clip(lo, r.qmin, r.qmax)) | (r.q == np.clip(lo + 1, r.qmin, r.qmax)))
+
+
+@pytest.mark.parametrize("bits,per_channel", [(3, False), (2, True)])
+def test_short_finetuning_with_learned_steps_beats_fixed_range(digits, bits, per_channel):
+    """Two epochs through fake-quantized weights: LSQ's trained steps vs min/max steps (lesson 09's idea).
+
+    Training runs on BLAS, so only a wide margin is asserted (measured: 3 bits per-tensor 87.0 % vs 64.0 %,
+    2 bits per-channel 69.0 % vs 34.1 %).
+    """
+    net = convnet.pretrained().fold()
+    a = lsq.lsq_finetune(net, digits, weight_bits=bits, per_channel=per_channel)
+    b = lsq.lsq_finetune(net, digits, weight_bits=bits, per_channel=per_channel, learn_steps=False)
+    for q in (a, b):
+        assert q.history["epoch"].tolist() == [0, 1, 2]
+        assert q.history["test_accuracy"][-1] == q.accuracy(digits.X_test, digits.y_test)
+    assert a.history["test_accuracy"][0] == lsq.lsq_convnet(net, digits.X_calib, weight_bits=bits,
+                                                            per_channel=per_channel).accuracy(digits.X_test,
+                                                                                              digits.y_test)
+    rtn = convnet.quantize(net, digits.X_calib, weight_bits=bits, per_channel=per_channel)
+    assert b.history["test_accuracy"][0] == rtn.accuracy(digits.X_test, digits.y_test)  # epoch 0: plain PTQ
+    assert a.history["test_accuracy"][-1] > b.history["test_accuracy"][-1] + 0.1
+    assert a.history["test_accuracy"][-1] > a.history["test_accuracy"][0]
