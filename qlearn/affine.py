@@ -123,6 +123,16 @@ class QParams:
         view[axis] = -1
         return self.scale.reshape(view), self.zero_point.reshape(view)
 
+    def __str__(self):
+        """A sentence for learners (``print(qp)``); ``repr`` keeps the constructor-like form."""
+        if self.axis is None:
+            return (f"scale {self.scale:.6g}, zero point {self.zero_point}, "
+                    f"integer codes {self.qmin} to {self.qmax}")
+        zp = np.unique(np.asarray(self.zero_point))
+        zps = f"zero point {zp[0]}" if zp.size == 1 else f"zero points {zp.min()} to {zp.max()}"
+        return (f"one scale per channel (axis {self.axis}, {self.scale.size} channels): scales "
+                f"{self.scale.min():.4g} to {self.scale.max():.4g}, {zps}, integer codes {self.qmin} to {self.qmax}")
+
     def __repr__(self):
         if self.axis is None:
             return (f"QParams(scale={self.scale:.6g}, zero_point={self.zero_point}, "

@@ -537,6 +537,20 @@ def layer_sensitivity(model: ConvNet, data, *, bits: int = 4, per_channel: bool 
     return np.array(out)
 
 
+def layer_input_rows(model: ConvNet, images, index: int) -> np.ndarray:
+    """The input of weight layer ``index`` on ``images``, one row per pixel: ``(images x H x W, channels)``.
+
+    For a 1 x 1 (pointwise) convolution this is its im2col matrix: the layer is then a dense layer
+    on these rows (lesson 15, folding during training).
+    """
+    n = len(model.quant_layers())
+    index = check_int(index, "index", 0, n - 1)
+    if not isinstance(model.quant_layers()[index], Conv):
+        raise ValueError(f"weight layer {index} is not a convolution (it is the dense layer)")
+    a = model.forward(images, return_inputs=True)[1][index]
+    return a.transpose(0, 2, 3, 1).reshape(-1, a.shape[1])
+
+
 class GEMM(NamedTuple):
     """One weight layer as matrix products (im2col): ``groups`` products ``(rows, K) @ (K, N)`` per image."""
 

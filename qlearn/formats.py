@@ -131,6 +131,13 @@ class FloatFormat:
         """Decimal digits of precision, ``(man_bits + 1) * log10(2)``."""
         return (self.man_bits + 1) * math.log10(2.0)
 
+    def __str__(self):
+        """A sentence for learners (``print(fmt)``); ``repr`` keeps the constructor-like form."""
+        specials = ("inf and NaN" if self.has_inf else "NaN but no inf") if self.has_nan else "no inf or NaN"
+        return (f"{self.name}: 1 sign, {self.exp_bits} exponent and {self.man_bits} mantissa bits, bias {self.bias}; "
+                f"largest {self.max_normal:.6g}, smallest normal {self.min_normal:.6g}, smallest subnormal "
+                f"{self.min_subnormal:.6g}, epsilon {self.eps:.6g}; {specials}")
+
     def __repr__(self):
         specials = ("inf and NaN" if self.has_inf else "NaN only (no inf)") if self.has_nan else "no inf/NaN"
         return (f"FloatFormat({self.name!r}: 1 sign | {self.exp_bits} exponent | {self.man_bits} mantissa bits, "

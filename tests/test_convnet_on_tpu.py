@@ -86,3 +86,14 @@ def test_convnet_quantize_checks_its_calibration(model):
         convnet.quantize(model.fold(), d.X_calib, calibration="kl")
     with pytest.raises(TypeError, match="calibration_options must be a dict"):
         convnet.quantize(model.fold(), d.X_calib, calibration="entropy", calibration_options="flatten")
+
+
+def test_layer_input_rows_are_the_pointwise_layers_im2col(model):
+    d = load_digits()
+    rows = convnet.layer_input_rows(model, d.X_calib[:3], 4)
+    x = model.forward(d.X_calib[:3], return_inputs=True)[1][4]
+    np.testing.assert_array_equal(rows, conv.im2col(x, 1, 1))
+    with pytest.raises(ValueError, match="not a convolution"):
+        convnet.layer_input_rows(model, d.X_calib[:3], 5)
+    with pytest.raises(ValueError, match="index"):
+        convnet.layer_input_rows(model, d.X_calib[:3], 6)

@@ -1,6 +1,6 @@
 """Checking a learner's function against qlearn's reference, and saying what is wrong with it.
 
-Shared by every build-it-yourself task in :mod:`qlearn.exercises` (lessons 02-13).
+Shared by every build-it-yourself task in :mod:`qlearn.exercises` (lessons 02-17).
 
 A check runs the learner's function on fixed edge cases (ties, zero ranges, negative numbers,
 saturation) and on seeded random cases, compares each answer with qlearn's own function, and on the
@@ -29,8 +29,8 @@ import contextlib
 import html
 import inspect
 import signal
-import threading
 import textwrap
+import threading
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable
