@@ -34,7 +34,8 @@ def _write_course(directory):
 
     nbformat.write(nb([md(f"# Course map\n\n* [rounding]({LESSON}.ipynb)"), code("import qlearn as ql"),
                        code("ql.viz.progress.course_progress()")]), directory / "00_index.ipynb")
-    nbformat.write(nb([md("# Rounding"), code("import qlearn as ql"), code(f'ql.viz.lesson_quiz("{LESSON}")')]),
+    nbformat.write(nb([md("# Rounding"), code("import qlearn as ql"),
+                       code(f'ql.viz.predict.lesson_prediction("{LESSON}")'), code(f'ql.viz.lesson_quiz("{LESSON}")')]),
                    directory / f"{LESSON}.ipynb")
 
 
@@ -63,14 +64,20 @@ def test_progress_survives_a_reload_and_shows_on_the_course_map(server, pw_brows
         quiz = page.locator(".qlearn-quiz")
         status = quiz.locator(".qlearn-progress")
         _wait_text(page, status, "saved in this browser")        # nothing stored yet
+        pred = page.locator(".qlearn-predict").first
+        pred.locator("input").first.fill("-0.5")
+        pred.locator("input").first.press("Tab")
+        pred.locator("button", has_text="Commit my prediction").click()
+        _wait_text(page, pred, "measured by qlearn")
         q = quiz.locator(".qlearn-question").first
         q.scroll_into_view_if_needed()
         q.get_by_label(first["answer"], exact=True).check()
         q.locator("button", has_text="Check").click()
         _wait_text(page, q, "Correct")
-        text = _wait_text(page, status, "Saved in this browser: 1 of 3 quiz questions answered right")
+        _wait_text(page, status, "Saved in this browser: 1 of 3 quiz questions answered right, 1 of 2 predictions")
         stored = page.evaluate("k => JSON.parse(window.localStorage.getItem(k))", KEY)
         assert stored["quiz"] == {"total": 3, "right": [0]}, stored
+        assert stored["predictions"] == {"total": 2, "committed": [0]}, stored
 
         page.reload(wait_until="commit")                           # a new visit: a new kernel
         page.wait_for_selector("#rendered_cells", state="visible")
@@ -88,7 +95,7 @@ def test_progress_survives_a_reload_and_shows_on_the_course_map(server, pw_brows
         cells = row.locator("td")
         _wait_text(page, row, "1 / 3")
         assert cells.nth(1).inner_text() == "1 / 3"                # quiz right
-        assert cells.nth(2).inner_text() == "0 / 2"                # predictions (lesson 02 has two)
+        assert cells.nth(2).inner_text() == "1 / 2"                # predictions (lesson 02 has two)
         assert cells.nth(3).inner_text() == "0 / 1"                # tasks
         other = page.locator(".qlearn-progress-table tr[data-lesson='03_scale_zero_point'] td").nth(1)
         assert other.inner_text() == "0 / 3"
@@ -144,7 +151,9 @@ def test_progress_in_jupyterlab(tmp_path, pw_browser):
     n = nbformat.v4.new_notebook()
     n.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     n.cells = [md("# Lab"), code("import qlearn as ql"), code(f'ql.viz.predict.lesson_prediction("{LESSON}")'),
-               code(f'ql.viz.lesson_quiz("{LESSON}")'), code("ql.viz.progress.course_progress()")]
+               code(f'ql.viz.lesson_quiz("{LESSON}")'), code("ql.viz.progress.course_progress()"),
+               code("from qlearn.exercises.solutions.rounding import round_half_even\n"
+                    "ql.exercises.rounding.check_round_half_even(round_half_even)")]
     nbformat.write(n, tmp_path / "t.ipynb")
     port = free_port()
     lab = Server([sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", f"--port={port}",
@@ -162,7 +171,7 @@ def test_progress_in_jupyterlab(tmp_path, pw_browser):
         page.wait_for_function("() => /Idle/.test(document.body.innerText)")
         _run_menu(page, "Run", "Run All Cells")
         quiz = page.locator(".qlearn-quiz")
-        _wait_text(page, quiz, "saved in this browser", RENDER_TIMEOUT_MS)
+        _wait_text(page, quiz, "[Ss]aved in this browser", RENDER_TIMEOUT_MS)
         pred = page.locator(".qlearn-predict").first
         pred.locator("input").first.fill("-0.5")
         pred.locator("input").first.press("Tab")
@@ -173,9 +182,11 @@ def test_progress_in_jupyterlab(tmp_path, pw_browser):
         _wait_text(page, quiz.locator(".qlearn-progress"),
                    "Saved in this browser: 1 of 3 quiz questions answered right, 1 of 2 predictions committed")
         row = page.locator(".qlearn-progress-table tr[data-lesson='02_rounding']")
-        _wait_text(page, row, "1 / 3\\s+1 / 2")                   # the map in the same page redraws
+        _wait_text(page, row, "1 / 3\\s+1 / 2\\s+1 / 1")          # the map in the same page redraws (the
+        #                                                          task was passed by the last cell)
         stored = page.evaluate("k => JSON.parse(window.localStorage.getItem(k))", KEY)
         assert stored["quiz"]["right"] == [0] and stored["predictions"]["committed"] == [0]
+        assert stored["exercises"] == {"total": 1, "passed": ["round_half_even"]}
 
         _run_menu(page, "Kernel", "Restart Kernel and Run All Cells")
         page.locator(".jp-Dialog button", has_text="Restart").click()
