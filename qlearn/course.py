@@ -104,22 +104,32 @@ LESSONS: tuple[Lesson, ...] = (
     Lesson("13_tpu_v1_capstone.ipynb", "TPU v1 capstone",
            "Per-tensor vs per-channel, histogram vs MSE calibration: accuracy, latency and perf/watt on TPU v1.",
            "Hardware",
-           time=Timing(53, explorers=2, questions=3, tasks=2)),
+           time=Timing(58, explorers=2, questions=3, tasks=2)),
     Lesson("14_onnx_runtime.ipynb", "ONNX Runtime, bit for bit",
            "The network exported to ONNX and run by ONNX Runtime: int8 codes vs lesson 11, ORT's quantizer, "
            "dynamic mode, measured speed.",
            "Hardware",
-           time=Timing(23, questions=4)),
+           time=Timing(33, questions=4, tasks=1)),
     Lesson("15_convolutions_and_folding.ipynb", "Convolutions and batch-norm folding",
            "im2col, depthwise-separable blocks, batch norm folded into the weights, and what folding does to "
            "per-tensor vs per-channel scales on a small MobileNet-style network.",
            "A network",
-           time=Timing(22, explorers=1, questions=5)),
+           time=Timing(51, explorers=2, questions=5, tasks=2)),
+    Lesson("16_ptq_repairs.ipynb", "Repairing post-training quantization",
+           "Cross-layer equalization, high-bias absorption, bias correction and AdaRound bring the 4-bit "
+           "per-tensor network back from its collapse, measured; learned step sizes compared.",
+           "A network",
+           time=Timing(34, explorers=3, questions=5)),
     Lesson("17_block_formats.ipynb", "Block formats: MXFP4, NVFP4, int4 groups",
            "FP4/FP6/E8M0 elements, MX shared power-of-two scales, NVFP4's two-level scale, per-group int4 with "
            "zero points: bits per weight with the scales, packing, block size vs error.",
            "Modern formats",
-           time=Timing(21, explorers=1, questions=4)),
+           time=Timing(42, explorers=1, questions=4, tasks=2)),
+    Lesson("18_llm_weights.ipynb", "4-bit weights for a language model",
+           "A small transformer trained on Shakespeare, quantized per channel and per group; GPTQ, AWQ, "
+           "outliers with LLM.int8() and SmoothQuant; where weight-only quantization speeds up decoding.",
+           "Modern formats",
+           time=Timing(41, explorers=5, questions=4)),
 )
 
 

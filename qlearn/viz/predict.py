@@ -446,6 +446,63 @@ def _p12c():
 
 
 #: lesson -> [(a phrase of the lesson's Predict paragraph the widget follows, builder)]
+def _p16():
+    from qlearn import convnet, equalization
+
+    eq = equalization.equalize(convnet.pretrained().fold())
+    r = convnet.channel_ranges(eq.model.quant_layers()[3].W)
+    return predict("Layer 3's channel range ratio max/min after equalization (5.09 before)?",
+                   measured=round(float(r.max() / r.min()), 2), rel_tolerance=0.2,
+                   explanation="Each channel moves to the geometric mean of its range and its partner's, so "
+                               "the ratio shrinks a lot but not to 1: the partners' ranges differ too.")
+
+
+def _p16b():
+    from qlearn import bias_correction
+
+    table = bias_correction.load_repair_table()
+    return predict("Test images correct with 4-bit per-tensor weights after CLE + bias correction (of 539)?",
+                   measured=round(table["cle_absorb_bias_corr", 4] * table["n_test"]), tolerance=5, unit="images",
+                   explanation="Equalization spreads the levels over every channel; bias correction then removes "
+                               "the systematic part of what rounding to 15 levels still does.")
+
+
+def _p18():
+    from qlearn import gptq
+
+    int3 = {r["method"]: r for r in gptq.shipped_method_table()}["rtn_int3_pc"]["perplexity"]
+    return predict("Every linear layer rounded to 3 bits, one scale and zero point per row: what perplexity "
+                   "will the model have? (float: 5.879; a uniform guess among the 73 characters: 73)",
+                   measured=round(int3, 2), rel_tolerance=0.05,
+                   explanation="8 levels per row are coarse, but the model degrades gracefully: it gets "
+                               "noticeably less sure of the next character, it does not collapse.")
+
+
+def _p18b():
+    from qlearn.viz import llm
+
+    pre = llm.gptq_precomputed()[3]
+    pct = 100 * pre["err_gptq"] / pre["err_rtn"]
+    choices = ["about 100 %", "about 70 %", "about 10 %"]
+    nearest = min(choices, key=lambda c: abs(float(c.split()[1]) - pct))
+    return predict("On this synthetic layer at 3 bits (one scale per row), GPTQ's output error is what "
+                   "fraction of round-to-nearest's?", measured=f"{pct:.0f} %", choices=choices, answer=nearest,
+                   explanation="The rounding itself is no finer; GPTQ only lets the other weights of each row "
+                               "cancel part of each error. A third of the error goes, not nine tenths.")
+
+
+def _p18c():
+    from qlearn.viz import llm
+
+    alpha = llm.awq_precomputed()[3]["alpha"]
+    choices = [0.0, 0.4, 0.95]
+    return predict("On a synthetic layer whose input channels differ in size by a factor of 400, which alpha "
+                   "will AWQ pick at 3 bits?", measured=alpha, choices=choices,
+                   answer=min(choices, key=lambda c: abs(c - alpha)),
+                   explanation="alpha = 0 ignores the activations; near 1 the scales are so uneven that the "
+                               "small channels' weights are rounded too coarsely. The best is in between.")
+
+
 LESSON_PREDICTIONS = {
     "02_rounding": [("You round 10,001 values spread evenly", _p02), ("You add 2,000 updates", _p02b)],
     "03_scale_zero_point": [("With 3 bits and the range", _p03), ("which clip gives the lowest mean squared", _p03b)],
@@ -462,6 +519,9 @@ LESSON_PREDICTIONS = {
     "11_integer_inference": [("Will a 16-bit accumulator do", _p11)],
     "12_systolic_array": [("One input vector ($M = 1$)", _p12), ("how much longer does $129", _p12c)],
     "13_tpu_v1_capstone": [("MLP0 at batch 200: compute bound or memory bound", _p13)],
+    "16_ptq_repairs": [("What will the ratio", _p16), ("Empirical bias correction on top of equalization", _p16b)],
+    "18_llm_weights": [("Every linear layer rounded to 3 bits", _p18), ("GPTQ's output error is what", _p18b),
+                       ("which alpha", _p18c)],
 }
 
 
