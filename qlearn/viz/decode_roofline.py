@@ -23,7 +23,7 @@ def decode_roofline_explorer() -> Explorer:
                                   dash=dash))
     fig.add_scatter(x=[1], y=[1], mode="markers", name="chosen batch", marker=dict(size=11, color="black"),
                     showlegend=False)
-    base_layout(fig, height=440, xaxis_title="batch (tokens multiplied by the same weights per step)",
+    base_layout(fig, height=440, xaxis_title="batch (tokens per step)",
                 yaxis_title="speed-up over FP16")
     fig.update_xaxes(type="log")
     fig.update_yaxes(range=[0, 4.6])
