@@ -503,6 +503,32 @@ def _p18c():
                                "small channels' weights are rounded too coarsely. The best is in between.")
 
 
+def _p15():
+    from qlearn import conv_mapping as cm
+
+    dw, pw = (cm.conv_on_array(cm.EXAMPLES[i], 128, 128)["utilization"] for i in (3, 4))
+    ratio = dw / pw
+    choices = ["about half as busy", "about a tenth as busy", "less than a hundredth as busy"]
+    answer = choices[0] if ratio > 0.25 else (choices[1] if ratio > 0.03 else choices[2])
+    return predict("On a 128 x 128 array, how busy does MobileNet's depthwise 3 x 3 layer keep it, compared with "
+                   "its pointwise layer?", measured=f"{100 * dw:.3g}% against {100 * pw:.2g}%", choices=choices,
+                   answer=answer,
+                   explanation="A depthwise layer has no sum over channels: each channel is a 9 x 1 weight tile, "
+                               "so 9 of the array's 16,384 cells work while its inputs stream through.")
+
+
+def _p18d():
+    from qlearn import decode_roofline as dr
+
+    sp = float(dr.speedups([1])[dr.SCHEMES[2].name][0])
+    choices = ["about 4x", "about 2x", "not at all: it still multiplies in 16 bits"]
+    answer = choices[0] if sp > 3 else (choices[1] if sp > 1.5 else choices[2])
+    return predict("At batch 1, how much faster is a 4096 x 4096 layer with 4-bit weights multiplied in 16-bit "
+                   "(W4A16) than the same layer in FP16?", measured=f"{sp:.2f}x", choices=choices, answer=answer,
+                   explanation="At batch 1 the layer waits for its weights to arrive from memory; the multiplications "
+                               "are a small part of the time. Four times fewer bytes, nearly four times faster.")
+
+
 LESSON_PREDICTIONS = {
     "02_rounding": [("You round 10,001 values spread evenly", _p02), ("You add 2,000 updates", _p02b)],
     "03_scale_zero_point": [("With 3 bits and the range", _p03), ("which clip gives the lowest mean squared", _p03b)],
@@ -519,9 +545,10 @@ LESSON_PREDICTIONS = {
     "11_integer_inference": [("Will a 16-bit accumulator do", _p11)],
     "12_systolic_array": [("One input vector ($M = 1$)", _p12), ("how much longer does $129", _p12c)],
     "13_tpu_v1_capstone": [("MLP0 at batch 200: compute bound or memory bound", _p13)],
+    "15_convolutions_and_folding": [("busy do you expect its depthwise", _p15)],
     "16_ptq_repairs": [("What will the ratio", _p16), ("Empirical bias correction on top of equalization", _p16b)],
     "18_llm_weights": [("Every linear layer rounded to 3 bits", _p18), ("GPTQ's output error is what", _p18b),
-                       ("which alpha", _p18c)],
+                       ("which alpha", _p18c), ("how much faster is a layer with 4-bit weights", _p18d)],
 }
 
 
