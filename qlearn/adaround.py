@@ -184,17 +184,7 @@ def output_error(W, W_hat, X, *, X_float=None) -> float:
     >>> output_error(W, np.array([[1.5, 0.5]]), X)   # errors 0.5 and 0 on the two rows
     0.125
     """
-    W = _check_W(W)
-    W_hat = as_finite_array(W_hat, "W_hat")
-    if W_hat.shape != W.shape:
-        raise ValueError(f"W_hat must have W's shape {W.shape}, got {W_hat.shape}")
-    X = _check_X(X, W)
-    Xf = X if X_float is None else _check_X(X_float, W, "X_float")
-    if X.ndim == 3:
-        R = np.einsum("oi,oni->no", W, Xf) - np.einsum("oi,oni->no", W_hat, X)
-    else:
-        R = Xf @ W.T - X @ W_hat.T
-    return float(np.sum(R * R) / X.shape[-2])
+    return float(np.sum(output_error_per_row(W, W_hat, X, X_float=X_float)))
 
 
 def soft_weights(W, V, scale, qmin: int, qmax: int) -> np.ndarray:

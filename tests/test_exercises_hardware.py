@@ -4,6 +4,7 @@ import math
 from fractions import Fraction
 
 import numpy as np
+from exercise_checks import rejects as _rejects
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -13,14 +14,6 @@ from qlearn.exercises import systolic as ex_sys
 from qlearn.exercises import tpu as ex_tpu
 from qlearn.exercises.solutions import intops as sol_int
 from qlearn.exercises.solutions import systolic as sol_sys
-
-
-def _rejects(check, fn, *phrases):
-    res = check(fn)
-    assert not res.passed, res
-    for p in phrases:
-        assert p in res.diagnosis, (p, res.diagnosis)
-    return res
 
 
 # -- 11 quantize_multiplier, rounding shift ---------------------------------------------------------

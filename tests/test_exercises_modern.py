@@ -8,6 +8,7 @@ from fractions import Fraction
 import ml_dtypes
 import numpy as np
 import pytest
+from exercise_checks import rejects as _rejects
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -20,14 +21,6 @@ from qlearn.exercises import tasks_of
 from qlearn.exercises.solutions import block_formats as sol_bf
 from qlearn.exercises.solutions import conv as sol_conv
 from qlearn.exercises.solutions import onnx_runtime as sol_onnx
-
-
-def _rejects(check, fn, *phrases):
-    res = check(fn)
-    assert not res.passed, res
-    for p in phrases:
-        assert p in res.diagnosis, (p, res.diagnosis)
-    return res
 
 
 def test_the_three_lessons_have_their_tasks():

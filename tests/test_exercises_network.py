@@ -1,6 +1,7 @@
 """Lessons 07-10 tasks: each check accepts qlearn's reference and a second correct implementation written
 differently, and rejects seeded wrong implementations with the right diagnosis."""
 import numpy as np
+from exercise_checks import rejects as _rejects
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
@@ -12,14 +13,6 @@ from qlearn.exercises import ptq as ex_ptq
 from qlearn.exercises import qat as ex_qat
 from qlearn.exercises.solutions import binary as sol_bin
 from qlearn.exercises.solutions import qat as sol_qat
-
-
-def _rejects(check, fn, *phrases):
-    res = check(fn)
-    assert not res.passed, res
-    for p in phrases:
-        assert p in res.diagnosis, (p, res.diagnosis)
-    return res
 
 
 # -- 07 per-channel scales --------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 
 import numpy as np
 import pytest
+from exercise_checks import rejects as _rejects
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
@@ -17,14 +18,6 @@ from qlearn.exercises import rounding as ex_round
 from qlearn.exercises import snr as ex_snr
 from qlearn.exercises.solutions import affine as sol_affine
 from qlearn.exercises.solutions import rounding as sol_round
-
-
-def _rejects(check, fn, *phrases):
-    res = check(fn)
-    assert not res.passed, res
-    for p in phrases:
-        assert p in res.diagnosis, (p, res.diagnosis)
-    return res
 
 
 # -- 02 round half to even ------------------------------------------------------------------------
