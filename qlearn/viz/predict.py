@@ -529,7 +529,51 @@ def _p18d():
                                "are a small part of the time. Four times fewer bytes, nearly four times faster.")
 
 
+def _p01():
+    from qlearn import formats
+
+    stored = {f: float(formats.cast(70_000, f)) for f in ("bf16", "fp16")}
+    finite = [f.upper() for f, v in stored.items() if v == v and abs(v) != float("inf")]
+    choices = ["BF16", "FP16", "both", "neither"]
+    answer = finite[0] if len(finite) == 1 else ("both" if finite else "neither")
+    return predict("BF16 and FP16 both use 16 bits. Which of them can store 70,000?",
+                   measured=", ".join(f"{f.upper()} stores {v:g}" for f, v in stored.items()), choices=choices,
+                   answer=answer,
+                   explanation="Range comes from the exponent bits: BF16 has FP32's 8, FP16 only 5, so FP16's "
+                               "largest value is 65504 and 70,000 overflows to infinity; BF16 rounds it to a "
+                               "nearby value.")
+
+
+def _p01b():
+    from qlearn import formats
+
+    floats = [f for f in formats.FLOAT_FORMATS if f != "tf32"]  # tf32 shares fp32's exponent
+    tiny = {f: formats.get_format(f).min_subnormal for f in floats}
+    first = max(tiny, key=tiny.get)
+    return predict("Sliding |x| down towards 0, which format is the first to round it to 0?",
+                   measured=", ".join(f"{f}: smallest {v:.3g}" for f, v in tiny.items()), choices=floats,
+                   answer=first,
+                   explanation="The exponent bits set the range: E4M3 gives up range for precision, so its "
+                               "smallest value is only 2**-9, about 0.002. At |x| = 1e-5 it stores 0 while E5M2 "
+                               "still holds the value, coarsely.")
+
+
+def _p01c():
+    from qlearn import formats
+
+    f = formats.fields(0.003, "fp8_e4m3")
+    choices = ["0000: a subnormal", "0001: the smallest normal binade", "none: 0.003 is rounded to 0"]
+    answer = choices[2] if f["is_zero"] else (choices[0] if f["exponent"] == 0 else choices[1])
+    return predict("FP8 E4M3 and x = 0.003: which exponent field will the bits explorer show?",
+                   measured=f"bits {f['bits']}, exponent field {f['exponent']:04b}, stored {f['value']:g}",
+                   choices=choices, answer=answer,
+                   explanation="0.003 is below the smallest normal 2**-6 = 0.015625, so the exponent field is "
+                               "all zeros and the mantissa counts steps of 2**-9: 2 * 2**-9 = 0.00390625, not 0.")
+
+
 LESSON_PREDICTIONS = {
+    "01_number_formats": [("Which of them can store 70,000?", _p01), ("Which formats fail first at the small end", _p01b),
+                          ("Which exponent bits do you expect?", _p01c)],
     "02_rounding": [("You round 10,001 values spread evenly", _p02), ("You add 2,000 updates", _p02b)],
     "03_scale_zero_point": [("With 3 bits and the range", _p03), ("which clip gives the lowest mean squared", _p03b)],
     "04_histograms_calibration": [("is the best clip closer to", _p04),
