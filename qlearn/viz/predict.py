@@ -571,12 +571,51 @@ def _p01c():
                                "all zeros and the mantissa counts steps of 2**-9: 2 * 2**-9 = 0.00390625, not 0.")
 
 
+def _p04a():
+    from qlearn import fake_quantize, observers, snr, sqnr_db
+
+    x = snr.sample_distribution("laplace", 100_000, seed=0)
+    methods = ("minmax", "percentile", "mse", "entropy")
+    db = {m: sqnr_db(x, fake_quantize(x, observers.calibrate(x, method=m, bits=4, symmetric=True)))
+          for m in methods}
+    return predict("On the Laplace weights at 4 bits, which calibrator gives the lowest error (the highest SQNR)?",
+                   measured=", ".join(f"{m} {v:.1f} dB" for m, v in db.items()), choices=list(methods),
+                   answer=max(db, key=db.get),
+                   explanation="With 16 levels the steps are coarse, so clipping the rare tail values buys finer "
+                               "steps for the bulk: the MSE calibrator clips hardest and wins by more than a bit's "
+                               "worth over min/max. At 8 bits the four are within 1 dB.")
+
+
+def _p04c():
+    import numpy as np
+
+    from qlearn import observers, snr
+
+    obs = observers.EntropyObserver(bits=8).fit(snr.sample_distribution("gaussian", 200_000, seed=0))
+    thresholds, kl = obs.kl_curve()
+    inf = np.isinf(kl)
+    choices = ["at the far left: the tightest clips", "to the right: wide clips, in the sparse tail",
+               "nowhere: it stays finite everywhere"]
+    answer = choices[2] if not inf.any() else (choices[0] if inf[0] else choices[1])
+    return predict("200,000 Gaussian values at 8 bits: where does the KL divergence become infinite?",
+                   measured=(f"least KL at threshold {thresholds[np.argmin(kl)]:.2f}; infinite for "
+                             f"{int(inf.sum())} candidates, all above {thresholds[inf].min():.2f}" if inf.any()
+                             else f"least KL at threshold {thresholds[np.argmin(kl)]:.2f}; never infinite"),
+                   choices=choices, answer=answer,
+                   explanation="At the far left the divergence is large (the clipped values pile up in P's last "
+                               "bin) but finite. It is infinite only in the sparse tail, where a last bin that is "
+                               "empty in Q still holds folded outliers in P.")
+
+
 LESSON_PREDICTIONS = {
-    "01_number_formats": [("Which of them can store 70,000?", _p01), ("Which formats fail first at the small end", _p01b),
+    "01_number_formats": [("Which of them can store 70,000?", _p01),
+                          ("Which formats fail first at the small end", _p01b),
                           ("Which exponent bits do you expect?", _p01c)],
     "02_rounding": [("You round 10,001 values spread evenly", _p02), ("You add 2,000 updates", _p02b)],
     "03_scale_zero_point": [("With 3 bits and the range", _p03), ("which clip gives the lowest mean squared", _p03b)],
-    "04_histograms_calibration": [("is the best clip closer to", _p04),
+    "04_histograms_calibration": [("which calibrator gives the lowest error?", _p04a),
+                                  ("is the best clip closer to", _p04),
+                                  ("Where does the divergence blow up", _p04c),
                                   ("how many of the 15 narrow-range levels", _p04b)],
     "05_snr": [("A Gaussian signal clipped at", _p05)],
     "06_fixed_point": [("what does 9.0 become with wrap", _p06), ("will the fixed-point output reach 0", _p06b),
