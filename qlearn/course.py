@@ -119,7 +119,7 @@ LESSONS: tuple[Lesson, ...] = (
            "Cross-layer equalization, high-bias absorption, bias correction and AdaRound bring the 4-bit "
            "per-tensor network back from its collapse, measured; learned step sizes compared.",
            "A network",
-           time=Timing(34, explorers=3, questions=5)),
+           time=Timing(44, explorers=3, questions=5, tasks=1)),
     Lesson("17_block_formats.ipynb", "Block formats: MXFP4, NVFP4, int4 groups",
            "FP4/FP6/E8M0 elements, MX shared power-of-two scales, NVFP4's two-level scale, per-group int4 with "
            "zero points: bits per weight with the scales, packing, block size vs error.",
@@ -129,7 +129,7 @@ LESSONS: tuple[Lesson, ...] = (
            "A small transformer trained on Shakespeare, quantized per channel and per group; GPTQ, AWQ, "
            "outliers with LLM.int8() and SmoothQuant; where weight-only quantization speeds up decoding.",
            "Modern formats",
-           time=Timing(41, explorers=5, questions=4)),
+           time=Timing(51, explorers=5, questions=4, tasks=1)),
 )
 
 

@@ -12,7 +12,7 @@ from qlearn.exercises import checking
 from qlearn.exercises.checking import TASKS, CheckResult, solution
 
 MODULES = ("rounding", "affine", "calibration", "snr", "fixed_point", "per_channel", "ptq", "qat", "binary",
-           "intops", "systolic", "tpu", "onnx_runtime", "conv", "block_formats")
+           "intops", "systolic", "tpu", "onnx_runtime", "conv", "repairs", "block_formats", "smoothing")
 
 from qlearn.exercises import (  # noqa: E402
     affine,
@@ -26,7 +26,9 @@ from qlearn.exercises import (  # noqa: E402
     per_channel,
     ptq,
     qat,
+    repairs,
     rounding,
+    smoothing,
     snr,
     systolic,
     tpu,
@@ -95,4 +97,4 @@ def notebook_cells(lesson: str) -> list[dict]:
 
 __all__ = ["checking", "TASKS", "CheckResult", "solution", "tasks_of", "module_of", "notebook_cells", "MODULES",
            "rounding", "affine", "calibration", "snr", "fixed_point", "per_channel", "ptq", "qat", "binary",
-           "intops", "systolic", "tpu", "onnx_runtime", "conv", "block_formats"]
+           "intops", "systolic", "tpu", "onnx_runtime", "conv", "repairs", "block_formats", "smoothing"]
