@@ -607,6 +607,23 @@ def _p04c():
                                "empty in Q still holds folded outliers in P.")
 
 
+def _p10b():
+    from qlearn import data, nn, nonuniform
+
+    d, model = data.load_digits(), nn.pretrained()
+    acc = {(m, b): nonuniform.compress_model(model, m, b).accuracy(d.X_test, d.y_test)
+           for m, b in [("uniform", 3), ("uniform", 5), ("log2", 3), ("log2", 4), ("log2", 5)]}
+    gain_u, gain_l = acc["uniform", 5] - acc["uniform", 3], acc["log2", 5] - acc["log2", 3]
+    choices = ["yes, about as much as with uniform levels", "less, but every extra bit still helps",
+               "hardly: after 4 bits it stops improving"]
+    answer = choices[0] if gain_l >= 0.5 * gain_u else (choices[1] if acc["log2", 5] > acc["log2", 4] else choices[2])
+    return predict("Power-of-two weights, 3 bits then 5 bits: will accuracy improve as much as it does for uniform "
+                   "levels?", measured=", ".join(f"{m} {b} bits {a:.1%}" for (m, b), a in acc.items()),
+                   choices=choices, answer=answer,
+                   explanation="Extra bits only add smaller powers of two near 0; next to the large weights the "
+                               "levels stay a factor of 2 apart, so their error does not shrink.")
+
+
 LESSON_PREDICTIONS = {
     "01_number_formats": [("Which of them can store 70,000?", _p01),
                           ("Which formats fail first at the small end", _p01b),
@@ -624,7 +641,8 @@ LESSON_PREDICTIONS = {
     "08_post_training_quantization": [("does the choice of calibrator matter", _p08)],
     "09_quantization_aware_training": [("for which $x$ does the gradient pass", _p09a),
                                        ("After 10 epochs of QAT", _p09)],
-    "10_nonuniform_and_binary": [("What will 4 k-means levels give", _p10)],
+    "10_nonuniform_and_binary": [("What will 4 k-means levels give", _p10),
+                                 ("Will accuracy improve as much as it does for uniform", _p10b)],
     "11_integer_inference": [("Will a 16-bit accumulator do", _p11)],
     "12_systolic_array": [("One input vector ($M = 1$)", _p12), ("how much longer does $129", _p12c)],
     "13_tpu_v1_capstone": [("MLP0 at batch 200: compute bound or memory bound", _p13)],
