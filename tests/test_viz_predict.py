@@ -140,7 +140,7 @@ def test_lesson_predictions_measure_what_an_independent_computation_gives():
     assert lesson_prediction("03_scale_zero_point").measured == 2**3
     assert lesson_prediction("06_fixed_point").measured == (9 * 16 - 256) / 16
     n = next(n for n in range(2, 64) if 2 ** (n - 1) - 1 >= 64 * 2 ** (9 + 8 - 2))
-    assert lesson_prediction("11_integer_inference").measured == n
+    assert lesson_prediction("11_integer_inference", 1).measured == n
     # Jouppi et al. 2017: 256 x 256 MACs at 700 MHz, 34 GB/s; batch 200 = 200 MACs per weight byte. The
     # lesson's latency model adds fixed costs, so it reaches a little less than the roofline.
     roof = 100 * 2 * 200 * 34e9 / (2 * 256 * 256 * 700e6)

@@ -624,6 +624,66 @@ def _p10b():
                                "levels stay a factor of 2 apart, so their error does not shrink.")
 
 
+def _p11a():
+    import numpy as np
+
+    from qlearn import data, intops, nn
+
+    d = data.load_digits()
+    imlp = intops.integer_mlp(nn.pretrained(), d.X_calib)
+    layer = imlp.layers[0]
+    t = intops.zero_point_terms(imlp.quantize_input(d.X_test[:3]), layer.W_q.T, layer.x_qp.zero_point,
+                                layer.w_qp.zero_point)
+    zero = {name: not np.any(getattr(t, name)) for name in ("a_term", "b_term", "const")}
+    choices = ["none of them", "the two that hold z_w: -z_w * row sums and K z_x z_w",
+               "the two that hold z_x: -z_x * column sums and K z_x z_w",
+               "all three: only the int8 matmul is left"]
+    answer = {(False, False, False): choices[0], (True, False, True): choices[1], (False, False, True): choices[2],
+              (True, True, True): choices[3]}.get((zero["a_term"], zero["b_term"], zero["const"]))
+    return predict("For this layer (z_w = 0, z_x = -128), which of the correction terms are zero?",
+                   measured=", ".join(f"{label}: {'zero' if zero[k] else 'not zero'}" for k, label in
+                                      [("a_term", "-z_w * row sums"), ("b_term", "-z_x * column sums"),
+                                       ("const", "K z_x z_w")]),
+                   choices=choices, answer=answer,
+                   explanation="Every term that holds z_w vanishes with symmetric weights, so nothing is left to do "
+                               "per input at run time; -z_x times the weight column sums is not zero, but it depends "
+                               "on the weights only and goes into the bias offline.")
+
+
+def _p11b():
+    import numpy as np
+
+    from qlearn import intops
+    from qlearn.viz.intops import _rescale
+
+    acc = np.arange(-2000, 2001)
+    diff = _rescale(acc, 0.0123, "floor", 0)[0] - intops.real_requantize(acc, 0.0123, 0)
+    low, high = int(np.sum(diff < 0)), int(np.sum(diff > 0))
+    choices = ["off by one at random, as often up as down", "always low, never high", "always high, never low"]
+    answer = choices[1] if low and not high else (choices[2] if high and not low else choices[0])
+    return predict("Rescaling with a plain arithmetic shift (floor) instead of gemmlowp's rounding: how do the "
+                   "output codes differ from round(acc * M)?",
+                   measured=f"M = 0.0123, accumulators -2000..2000: {low} codes one low, {high} one high",
+                   choices=choices, answer=answer,
+                   explanation="A shift drops the low bits, which rounds down: every value that round-to-nearest "
+                               "would send up ends one code low, about half of them, a bias every layer adds to.")
+
+
+def _p11c():
+    from qlearn import matmul_speed
+
+    row = matmul_speed.measure_matmul_speed((128,), repeat=3).rows[0]
+    ratio = row.int8_matmul_s / row.float32_s
+    choices = ["faster: 4x fewer bytes to move", "about as fast", "slower"]
+    answer = choices[0] if ratio < 0.8 else (choices[1] if ratio < 1.25 else choices[2])
+    return predict("128 x 128 matrices on your computer, with numpy: will the int8 matmul be faster or slower than "
+                   "the float32 one?", measured=f"int8 took {ratio:.3g} times as long as float32 (measured now)",
+                   choices=choices, answer=answer,
+                   explanation="numpy has no integer GEMM kernel: its integer @ is a generic loop, while float32 "
+                               "goes to a BLAS tuned for the CPU. int8 pays off only with hardware and kernels "
+                               "built for it.")
+
+
 LESSON_PREDICTIONS = {
     "01_number_formats": [("Which of them can store 70,000?", _p01),
                           ("Which formats fail first at the small end", _p01b),
@@ -643,7 +703,9 @@ LESSON_PREDICTIONS = {
                                        ("After 10 epochs of QAT", _p09)],
     "10_nonuniform_and_binary": [("What will 4 k-means levels give", _p10),
                                  ("Will accuracy improve as much as it does for uniform", _p10b)],
-    "11_integer_inference": [("Will a 16-bit accumulator do", _p11)],
+    "11_integer_inference": [("which of the four terms are zero?", _p11a), ("Will a 16-bit accumulator do", _p11),
+                             ("Will the outputs be off by one code at random", _p11b),
+                             ("Will the int8 matmul be faster or slower", _p11c)],
     "12_systolic_array": [("One input vector ($M = 1$)", _p12), ("how much longer does $129", _p12c)],
     "13_tpu_v1_capstone": [("MLP0 at batch 200: compute bound or memory bound", _p13)],
     "15_convolutions_and_folding": [("busy do you expect its depthwise", _p15)],
