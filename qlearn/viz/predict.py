@@ -684,6 +684,20 @@ def _p11c():
                                "built for it.")
 
 
+def _p12a():
+    import numpy as np
+
+    from qlearn import systolic
+
+    tr = systolic.SystolicArray(4, 4).matmul(np.ones((4, 4), int), np.ones((4, 4), int), trace=True).trace
+    first = int(np.argmax(tr.active.reshape(tr.cycles, -1), axis=0).reshape(4, 4)[3, 3])
+    return predict("4 x 4 weight-stationary array, weights loaded in clocks 0-3: at which clock does the "
+                   "bottom-right PE do its first multiply-accumulate?", measured=first,
+                   explanation="PE (0, 0) starts at clock 4, right after the load. Row i is fed i clocks late and "
+                               "an activation moves one column per clock, so PE (3, 3) starts 3 + 3 clocks "
+                               "later.")
+
+
 LESSON_PREDICTIONS = {
     "01_number_formats": [("Which of them can store 70,000?", _p01),
                           ("Which formats fail first at the small end", _p01b),
@@ -706,7 +720,8 @@ LESSON_PREDICTIONS = {
     "11_integer_inference": [("which of the four terms are zero?", _p11a), ("Will a 16-bit accumulator do", _p11),
                              ("Will the outputs be off by one code at random", _p11b),
                              ("Will the int8 matmul be faster or slower", _p11c)],
-    "12_systolic_array": [("One input vector ($M = 1$)", _p12), ("how much longer does $129", _p12c)],
+    "12_systolic_array": [("At which clock does the bottom-right PE", _p12a), ("One input vector ($M = 1$)", _p12),
+                          ("how much longer does $129", _p12c)],
     "13_tpu_v1_capstone": [("MLP0 at batch 200: compute bound or memory bound", _p13)],
     "15_convolutions_and_folding": [("busy do you expect its depthwise", _p15)],
     "16_ptq_repairs": [("What will the ratio", _p16), ("Empirical bias correction on top of equalization", _p16b)],
