@@ -698,6 +698,35 @@ def _p12a():
                                "later.")
 
 
+def _p13b():
+    from qlearn import nn, tpu
+
+    course = [(layer.W.shape[1], layer.W.shape[0]) for layer in nn.pretrained().layers]
+    share = {"MLP0's 2000 x 2000": tpu.model_cost(tpu.mlp0_layers(), 200).rescale_share_of_arith_energy,
+             "the course model's 64 x 64": tpu.model_cost(course, 200).rescale_share_of_arith_energy}
+    return predict("Which layers spend a larger share of their arithmetic energy on rescaling?",
+                   measured=", ".join(f"{k}: {100 * v:.2g}%" for k, v in share.items()),
+                   choices=list(share), answer=max(share, key=share.get),
+                   explanation="The rescale is one expensive 32-bit multiply per output; the MACs are K cheap ones "
+                               "per output. With K = 64 the rescale weighs much more than with K = 2000.")
+
+
+def _p13c():
+    from qlearn import tpu
+
+    lat = {B: tpu.hardware_costs(tpu.mlp0_layers(), B) for B in (200, 1)}
+    groups = {"the TPU's int8 bars": "int8 per-tensor", "the FP16 bar (the same chip without int8)": "fp16 chip",
+              "the host bars (FP32 and 8-bit)": "host fp32"}
+    drop = {g: lat[200][k]["latency_us"] / lat[1][k]["latency_us"] for g, k in groups.items()}
+    return predict("MLP0, batch 200 down to 1: which bars' latency falls the most (as a factor)?",
+                   measured=", ".join(f"{groups[g]} {lat[200][groups[g]]['latency_us']:.0f} -> "
+                                      f"{lat[1][groups[g]]['latency_us']:.0f} us" for g in groups),
+                   choices=list(groups), answer=max(drop, key=drop.get),
+                   explanation="On the TPU each layer still waits for its weight tiles to arrive, whatever the "
+                               "batch, so its latency barely drops; the host's time grows with the batch's "
+                               "arithmetic, so it falls with it.")
+
+
 LESSON_PREDICTIONS = {
     "01_number_formats": [("Which of them can store 70,000?", _p01),
                           ("Which formats fail first at the small end", _p01b),
@@ -722,7 +751,9 @@ LESSON_PREDICTIONS = {
                              ("Will the int8 matmul be faster or slower", _p11c)],
     "12_systolic_array": [("At which clock does the bottom-right PE", _p12a), ("One input vector ($M = 1$)", _p12),
                           ("how much longer does $129", _p12c)],
-    "13_tpu_v1_capstone": [("MLP0 at batch 200: compute bound or memory bound", _p13)],
+    "13_tpu_v1_capstone": [("MLP0 at batch 200: compute bound or memory bound", _p13),
+                           ("larger share of their arithmetic energy on rescaling", _p13b),
+                           ("Which configuration's latency changes most", _p13c)],
     "15_convolutions_and_folding": [("busy do you expect its depthwise", _p15)],
     "16_ptq_repairs": [("What will the ratio", _p16), ("Empirical bias correction on top of equalization", _p16b)],
     "18_llm_weights": [("Every linear layer rounded to 3 bits", _p18), ("GPTQ's output error is what", _p18b),
