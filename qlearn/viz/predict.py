@@ -727,6 +727,32 @@ def _p13c():
                                "arithmetic, so it falls with it.")
 
 
+def _p05b():
+    import numpy as np
+
+    from qlearn import signals, snr
+
+    lsb = snr.step_size(8, 1.0)
+    x = 0.7 * lsb * np.sin(2 * np.pi * (1 / 64 + 0.37 / 4096) * np.arange(4096))
+    plain = signals.adc(x, 8)
+    power = {k: float(np.mean((signals.adc(x, 8, dither=k, seed=0) - x) ** 2) / (lsb**2 / 12)) for k in (None, "tpdf")}
+    average = np.mean([signals.adc(x, 8, dither="tpdf", seed=k) for k in range(200)], axis=0)
+    corr = {"plain": float(np.corrcoef(plain, x)[0, 1]), "dithered": float(np.corrcoef(average, x)[0, 1])}
+    choices = ["no good reason: it only adds noise",
+               "the error becomes signal-independent noise: no harmonics, and averaging recovers the sine",
+               "it makes each sample closer to the signal"]
+    answer = choices[2] if power["tpdf"] < power[None] else (choices[1] if corr["dithered"] > corr["plain"]
+                                                             else choices[0])
+    return predict("A sine of 0.7 LSB through an 8-bit converter: TPDF dither makes the error larger. What does it "
+                   "buy?", measured=(f"error power / (Delta^2/12): {power[None]:.2f} plain, {power['tpdf']:.2f} "
+                                     f"dithered; correlation with the sine: plain {corr['plain']:.3f}, average of "
+                                     f"200 dithered outputs {corr['dithered']:.3f}"),
+                   choices=choices, answer=answer,
+                   explanation="Without dither the output is a square wave: a small error, but distortion "
+                               "correlated with the signal. Dither turns it into flat noise whose average is "
+                               "the signal itself.")
+
+
 LESSON_PREDICTIONS = {
     "01_number_formats": [("Which of them can store 70,000?", _p01),
                           ("Which formats fail first at the small end", _p01b),
@@ -737,7 +763,7 @@ LESSON_PREDICTIONS = {
                                   ("is the best clip closer to", _p04),
                                   ("Where does the divergence blow up", _p04c),
                                   ("how many of the 15 narrow-range levels", _p04b)],
-    "05_snr": [("A Gaussian signal clipped at", _p05)],
+    "05_snr": [("A Gaussian signal clipped at", _p05), ("Switching dither on makes the error", _p05b)],
     "06_fixed_point": [("what does 9.0 become with wrap", _p06), ("will the fixed-point output reach 0", _p06b),
                        ("which image has the larger pixel-by-pixel error", _p06c)],
     "07_per_channel": [("In layer 0 the rows' ranges", _p07)],
