@@ -753,6 +753,43 @@ def _p05b():
                                "the signal itself.")
 
 
+def _p14():
+    from qlearn import data, intops, nn
+    from qlearn import onnx_export as ox
+
+    d = data.load_digits()
+    report = ox.compare_with_integer_engine(intops.integer_mlp(nn.pretrained(), d.X_calib), d.X_test)
+    n_diff, n = sum(c.n_diff for c in report.layers), sum(c.n_outputs for c in report.layers)
+    choices = ["none", "a handful", "about half"]
+    answer = choices[0] if n_diff == 0 else (choices[1] if n_diff < 0.01 * n else choices[2])
+    return predict("ORT runs each layer on qlearn's input codes, all test images: how many int8 output codes "
+                   "will differ from qlearn's?", measured=f"{n_diff} of {n} codes ({100 * n_diff / n:.2f}%)",
+                   choices=choices, answer=answer,
+                   explanation="The int32 sums are equal bit for bit; only the rescale rounds differently (ORT once "
+                               "in float32, qlearn twice in fixed point), so a code moves by one only when "
+                               "acc * M lies very close to a half.")
+
+
+def _p14b():
+    from qlearn import data, nn
+    from qlearn import onnx_export as ox
+
+    d, model = data.load_digits(), nn.pretrained()
+    scale = {m: [qp.scale for qp in ox.ort_qparams(ox.ort_quantize_static(model, d.X_calib, method=m), 3)
+                 ["activations"]] for m in ("minmax", "entropy")}
+    relu = [1, 2]  # the inputs of layers 1 and 2 are ReLU outputs
+    clipped = [scale["entropy"][i] < 0.99 * scale["minmax"][i] for i in relu]
+    choices = ["yes: below the maximum, like lesson 04's", "no: it keeps the whole range, as min/max does"]
+    return predict("Lesson 04's entropy calibrator clipped the ReLU layers well below their maximum. Will ORT's "
+                   "entropy calibrator (through quantize_static)?",
+                   measured=", ".join(f"{ox.layer_input_names(3)[i]}: entropy scale {scale['entropy'][i]:.6f}, min/max "
+                                      f"{scale['minmax'][i]:.6f}" for i in relu),
+                   choices=choices, answer=choices[0] if any(clipped) else choices[1],
+                   explanation="Through quantize_static, ORT's entropy calibrator builds a 128-bin histogram with "
+                               "128 quantized bins, so its KL search has one candidate: the whole range. Same "
+                               "name, different algorithm.")
+
+
 LESSON_PREDICTIONS = {
     "01_number_formats": [("Which of them can store 70,000?", _p01),
                           ("Which formats fail first at the small end", _p01b),
@@ -780,6 +817,7 @@ LESSON_PREDICTIONS = {
     "13_tpu_v1_capstone": [("MLP0 at batch 200: compute bound or memory bound", _p13),
                            ("larger share of their arithmetic energy on rescaling", _p13b),
                            ("Which configuration's latency changes most", _p13c)],
+    "14_onnx_runtime": [("How many of the int8 output codes will differ", _p14), ("Will ORT's?", _p14b)],
     "15_convolutions_and_folding": [("busy do you expect its depthwise", _p15)],
     "16_ptq_repairs": [("What will the ratio", _p16), ("Empirical bias correction on top of equalization", _p16b)],
     "18_llm_weights": [("Every linear layer rounded to 3 bits", _p18), ("GPTQ's output error is what", _p18b),
