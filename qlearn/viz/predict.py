@@ -790,6 +790,24 @@ def _p14b():
                                "name, different algorithm.")
 
 
+def _p14c():
+    from qlearn import onnx_export as ox
+
+    row = ox.speed_table(wide=512, batches=(64,), repeat=1, min_time=0.002)[-1]
+    faster = {k: row[k] < 1 for k in ("ORT static / float", "ORT dynamic / float", "numpy int8 / float")}
+    choices = ["none of them", "only ORT's static int8", "only ORT's dynamic int8", "both ORT int8 models, not numpy's",
+               "all three, numpy's int8 too"]
+    static, dynamic, numpy_int8 = faster.values()
+    answer = choices[4] if numpy_int8 else choices[(1 if static else 0) + (2 if dynamic else 0)]
+    return predict("The wide 512-512-10 network, batch 64, float32 in and out: which int8 path will beat its float32 "
+                   "counterpart on this computer?",
+                   measured=", ".join(f"{k}: {row[k]:.2g}" for k in faster) + " (time ratios, measured now)",
+                   choices=choices, answer=answer,
+                   explanation="ORT's MLAS library has integer GEMM kernels, so with enough arithmetic its int8 "
+                               "models can win; numpy has none, so its int8 path is far slower. On the tiny course "
+                               "network ORT's fixed per-call overhead dominates and int8 has little to win.")
+
+
 LESSON_PREDICTIONS = {
     "01_number_formats": [("Which of them can store 70,000?", _p01),
                           ("Which formats fail first at the small end", _p01b),
@@ -817,7 +835,8 @@ LESSON_PREDICTIONS = {
     "13_tpu_v1_capstone": [("MLP0 at batch 200: compute bound or memory bound", _p13),
                            ("larger share of their arithmetic energy on rescaling", _p13b),
                            ("Which configuration's latency changes most", _p13c)],
-    "14_onnx_runtime": [("How many of the int8 output codes will differ", _p14), ("Will ORT's?", _p14b)],
+    "14_onnx_runtime": [("How many of the int8 output codes will differ", _p14), ("Will ORT's?", _p14b),
+                        ("Which will be faster than its float32 counterpart", _p14c)],
     "15_convolutions_and_folding": [("busy do you expect its depthwise", _p15)],
     "16_ptq_repairs": [("What will the ratio", _p16), ("Empirical bias correction on top of equalization", _p16b)],
     "18_llm_weights": [("Every linear layer rounded to 3 bits", _p18), ("GPTQ's output error is what", _p18b),
