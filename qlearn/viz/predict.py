@@ -808,6 +808,23 @@ def _p14c():
                                "network ORT's fixed per-call overhead dominates and int8 has little to win.")
 
 
+def _p15a():
+    from qlearn import convnet
+
+    net = convnet.pretrained()
+    r0, r1 = (convnet.channel_ranges(m.quant_layers()[3].W) for m in (net, net.fold()))
+    before, after = float(r0.max() / r0.min()), float(r1.max() / r1.min())
+    choices = ["smaller", "about the same", "larger"]
+    answer = choices[0] if after < 0.8 * before else (choices[2] if after > 1.25 * before else choices[1])
+    return predict("Layer 3 (the second depthwise convolution): its channel ranges max|W_c| differ by a factor of "
+                   f"{before:.1f} before folding. After folding batch norm into it, will that ratio be smaller, "
+                   "about the same, or larger?", measured=f"{before:.2f} before, {after:.2f} after folding",
+                   choices=choices, answer=answer,
+                   explanation="Folding multiplies each output channel's weights by its own k_c = gamma_c / "
+                               "sqrt(var_c + eps): the function is unchanged, but the channel ranges spread apart, "
+                               "which a single scale per tensor then pays for.")
+
+
 LESSON_PREDICTIONS = {
     "01_number_formats": [("Which of them can store 70,000?", _p01),
                           ("Which formats fail first at the small end", _p01b),
@@ -837,7 +854,8 @@ LESSON_PREDICTIONS = {
                            ("Which configuration's latency changes most", _p13c)],
     "14_onnx_runtime": [("How many of the int8 output codes will differ", _p14), ("Will ORT's?", _p14b),
                         ("Which will be faster than its float32 counterpart", _p14c)],
-    "15_convolutions_and_folding": [("busy do you expect its depthwise", _p15)],
+    "15_convolutions_and_folding": [("After folding, will that ratio be smaller", _p15a),
+                                    ("busy do you expect its depthwise", _p15)],
     "16_ptq_repairs": [("What will the ratio", _p16), ("Empirical bias correction on top of equalization", _p16b)],
     "18_llm_weights": [("Every linear layer rounded to 3 bits", _p18), ("GPTQ's output error is what", _p18b),
                        ("which alpha", _p18c), ("how much faster is a layer with 4-bit weights", _p18d)],
