@@ -825,6 +825,24 @@ def _p15a():
                                "which a single scale per tensor then pays for.")
 
 
+def _p17():
+    from qlearn import block_formats as bf
+    from qlearn import nn
+
+    x = nn.pretrained().layers[0].W.reshape(-1)
+    db = {k: bf.tradeoff_table(x, schemes=("mxfp4",), block_sizes=(k,))[0]["sqnr_db"] for k in (16, 128)}
+    gain = db[16] - db[128]
+    choices = ["about 3 dB", "about 1 dB", "none"]
+    nearest = min(choices, key=lambda c: abs(gain - (float(c.split()[1]) if c != "none" else 0.0)))
+    return predict("On the MLP's layer 1, MXFP4 with blocks of 16 costs 4.5 bits per weight, with blocks of 128 "
+                   "4.06. How much lower is the error with blocks of 16?",
+                   measured=f"block 16: {db[16]:.1f} dB, block 128: {db[128]:.1f} dB ({gain:+.1f} dB)",
+                   choices=choices, answer=nearest,
+                   explanation="MX's scale is a power of two. On this light-tailed layer every block of 16 has "
+                               "about the same maximum as a block of 128, so the scale lands on the same value and "
+                               "the extra bits buy nothing. On the heavy-tailed tensor small blocks do help.")
+
+
 LESSON_PREDICTIONS = {
     "01_number_formats": [("Which of them can store 70,000?", _p01),
                           ("Which formats fail first at the small end", _p01b),
@@ -857,6 +875,7 @@ LESSON_PREDICTIONS = {
     "15_convolutions_and_folding": [("After folding, will that ratio be smaller", _p15a),
                                     ("busy do you expect its depthwise", _p15)],
     "16_ptq_repairs": [("What will the ratio", _p16), ("Empirical bias correction on top of equalization", _p16b)],
+    "17_block_formats": [("How much lower is the error with blocks of 16", _p17)],
     "18_llm_weights": [("Every linear layer rounded to 3 bits", _p18), ("GPTQ's output error is what", _p18b),
                        ("which alpha", _p18c), ("how much faster is a layer with 4-bit weights", _p18d)],
 }
