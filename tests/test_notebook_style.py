@@ -8,6 +8,7 @@ CONTRIBUTING.md, "Checks in notebooks".
 """
 import ast
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -66,3 +67,12 @@ def test_lessons_that_state_numbers_have_check_cells():
     """Lessons state numbers, so (all but the course map and at most one other) have check cells."""
     lessons_with_checks = sum(any(_is_check(c) for _, c, _ in _code_cells(p)) for p in NOTEBOOKS)
     assert lessons_with_checks >= len(NOTEBOOKS) - 2, "most lessons state numbers: they need check cells"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_no_markdown_heading_repeats_the_quiz_heading(path):
+    """``lesson_quiz`` shows its own "Check yourself" heading; one in the markdown above it shows twice."""
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "markdown":
+            assert not re.search(r"^#+\s*Check yourself\s*$", "".join(cell["source"]), re.M), path.name
