@@ -467,6 +467,28 @@ def _p16b():
                                "the systematic part of what rounding to 15 levels still does.")
 
 
+def _p16c():
+    import numpy as np
+
+    from qlearn import adaround
+
+    r = adaround.convnet_layer(4, bits=4)
+    n, size = int(r.flipped.sum()), int(r.flipped.size)
+    frac = r.W / r.scale - np.floor(r.W / r.scale)
+    far = float((np.abs(frac[r.flipped.reshape(r.W.shape)] - 0.5) > 0.3).mean()) if n else 0.0
+    choices = ["none: nearest is already the best choice", "a few, all close to the midpoint between two levels",
+               "about a third, some of them far from the midpoint"]
+    answer = choices[0] if n == 0 else (choices[2] if n > 0.2 * size and far > 0.1 else choices[1])
+    return predict("AdaRound on layer 4 (512 weights, 4 bits): how many weights will it round the other way from "
+                   "round-to-nearest?",
+                   measured=f"{n} of {size} flipped; {100 * far:.0f}% of them more than 0.3 from the midpoint; "
+                            f"output error {r.error / r.error_rtn:.0%} of round-to-nearest's",
+                   choices=choices, answer=answer,
+                   explanation="AdaRound minimizes the layer's output error, not each weight's: a weight with a "
+                               "clear nearest level is still rounded the other way when that cancels errors "
+                               "elsewhere in the output.")
+
+
 def _p18():
     from qlearn import gptq
 
@@ -874,7 +896,8 @@ LESSON_PREDICTIONS = {
                         ("Which will be faster than its float32 counterpart", _p14c)],
     "15_convolutions_and_folding": [("After folding, will that ratio be smaller", _p15a),
                                     ("busy do you expect its depthwise", _p15)],
-    "16_ptq_repairs": [("What will the ratio", _p16), ("Empirical bias correction on top of equalization", _p16b)],
+    "16_ptq_repairs": [("What will the ratio", _p16), ("Empirical bias correction on top of equalization", _p16b),
+                       ("will it round the other way from round-to-nearest", _p16c)],
     "17_block_formats": [("How much lower is the error with blocks of 16", _p17)],
     "18_llm_weights": [("Every linear layer rounded to 3 bits", _p18), ("GPTQ's output error is what", _p18b),
                        ("which alpha", _p18c), ("how much faster is a layer with 4-bit weights", _p18d)],
