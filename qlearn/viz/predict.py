@@ -525,6 +525,37 @@ def _p18c():
                                "small channels' weights are rounded too coarsely. The best is in between.")
 
 
+def _p18e():
+    from qlearn.viz import llm
+
+    p = llm.outlier_precomputed()  # cached: the explorer below shows the same numbers
+    k = list(p["thresholds"]).index(6.0)
+    gain = float(p["sqnr"][k] - p["plain"])
+    choices = ["about 1 dB", "about 6 dB", "about 20 dB"]
+    return predict("LLM.int8() at the paper's threshold 6 on the planted-outlier layer: how much higher will the "
+                   "output SQNR be than plain int8 with one scale per token?",
+                   measured=f"{int(p['n_columns'][k])} of 128 columns in FP16: {p['sqnr'][k]:.1f} dB against "
+                            f"{p['plain']:.1f} dB ({gain:+.1f} dB)",
+                   choices=choices, answer=min(choices, key=lambda c: abs(float(c.split()[1]) - gain)),
+                   explanation="With the outlier columns in int8, each token's one scale must reach about 30, so "
+                               "the ordinary values get a few coarse levels. Taking those few columns out lets the "
+                               "scale shrink to the Gaussian values' size.")
+
+
+def _p18f():
+    from qlearn.viz import llm
+
+    q = llm.smoothquant_precomputed()  # cached: the explorer below shows the same numbers
+    alphas = list(llm.SQ_ALPHAS)
+    db = {"no smoothing": q["per_tensor_plain"], "alpha = 0.5": q["per_tensor"][alphas.index(0.5)],
+          "alpha = 1 (flat activations)": q["per_tensor"][alphas.index(1.0)]}
+    return predict("W8A8 with one activation scale per tensor on the planted-outlier layer: which gives the "
+                   "highest output SQNR?", measured=", ".join(f"{k}: {v:.1f} dB" for k, v in db.items()),
+                   choices=list(db), answer=max(db, key=db.get),
+                   explanation="Without smoothing the outlier channels set the activation scale; at alpha = 1 the "
+                               "weights inherit the whole range instead. alpha = 0.5 shares it between the two.")
+
+
 def _p15():
     from qlearn import conv_mapping as cm
 
@@ -900,7 +931,9 @@ LESSON_PREDICTIONS = {
                        ("will it round the other way from round-to-nearest", _p16c)],
     "17_block_formats": [("How much lower is the error with blocks of 16", _p17)],
     "18_llm_weights": [("Every linear layer rounded to 3 bits", _p18), ("GPTQ's output error is what", _p18b),
-                       ("which alpha", _p18c), ("how much faster is a layer with 4-bit weights", _p18d)],
+                       ("which alpha", _p18c), ("how much higher will the output SQNR be", _p18e),
+                       ("which gives the highest output SQNR", _p18f),
+                       ("how much faster is a layer with 4-bit weights", _p18d)],
 }
 
 
