@@ -861,6 +861,28 @@ def _p14c():
                                "network ORT's fixed per-call overhead dominates and int8 has little to win.")
 
 
+def _p15b():
+    from qlearn import bn_folding_qat, convnet, data
+
+    d, net = data.load_digits(), convnet.pretrained()
+    pw, bn = net.layers[12], net.layers[13]  # the last pointwise convolution and its batch norm
+    W = pw.W.reshape(pw.W.shape[0], -1)
+    a, b = (convnet.layer_input_rows(net, images, 4) for images in (d.X_train[:32], d.X_train[32:64]))
+    moved = {ph: bn_folding_qat.weight_code_changes(a, b, W, bn.gamma, bn.beta, bn.mean, bn.var, phase=ph, bits=4)
+             for ph in ("batch", "corrected")}
+    choices = ["none in either form", "some with the batch's sigma, none with the running sigma",
+               "some in both forms"]
+    answer = choices[0] if not any(moved.values()) else (choices[1] if moved["corrected"] == 0 else choices[2])
+    return predict("4-bit weights, two batches of 32 images: will the folded weights' codes differ from one batch "
+                   "to the next?",
+                   measured=f"{moved['batch']} of {W.size} codes differ folded with the batch's sigma, "
+                            f"{moved['corrected']} with the running sigma (corrected)",
+                   choices=choices, answer=answer,
+                   explanation="Folding with sigma_B puts each batch's statistics into the weights, so every batch "
+                               "quantizes slightly different weights. The corrected form folds the running sigma "
+                               "and applies the batch statistics through c, after the quantizer.")
+
+
 def _p15a():
     from qlearn import convnet
 
@@ -926,7 +948,8 @@ LESSON_PREDICTIONS = {
     "14_onnx_runtime": [("How many of the int8 output codes will differ", _p14), ("Will ORT's?", _p14b),
                         ("Which will be faster than its float32 counterpart", _p14c)],
     "15_convolutions_and_folding": [("After folding, will that ratio be smaller", _p15a),
-                                    ("busy do you expect its depthwise", _p15)],
+                                    ("busy do you expect its depthwise", _p15),
+                                    ("will the folded weights' codes differ from one batch", _p15b)],
     "16_ptq_repairs": [("What will the ratio", _p16), ("Empirical bias correction on top of equalization", _p16b),
                        ("will it round the other way from round-to-nearest", _p16c)],
     "17_block_formats": [("How much lower is the error with blocks of 16", _p17)],
