@@ -823,6 +823,30 @@ def _p14():
                                "acc * M lies very close to a half.")
 
 
+def _p14d():
+    import numpy as np
+
+    from qlearn import data, intops, nn
+    from qlearn import onnx_export as ox
+
+    d = data.load_digits()
+    imlp = intops.integer_mlp(nn.pretrained(), d.X_calib)
+    codes = imlp.forward_codes(d.X_test)
+    out = ox.run(ox.qdq_graph(imlp), d.X_test, optimize=True)["logits_q"].astype(np.int64)
+    gap, same = int(np.abs(out - codes).max()), float(np.mean(out.argmax(1) == codes.argmax(1)))
+    n_img = int((out != codes).any(axis=1).sum())
+    choices = ["identical on every image", "a few codes apart, the same prediction on nearly every image",
+               "a different prediction on many images"]
+    answer = choices[0] if gap == 0 else (choices[1] if same >= 0.99 else choices[2])
+    return predict("ORT runs the QDQ form of the same model with its graph optimizer on: how will its logit codes "
+                   "compare with qlearn's integer engine's?",
+                   measured=f"up to {gap} codes apart on {n_img} of {len(codes)} images; same prediction on "
+                            f"{same:.1%}", choices=choices, answer=answer,
+                   explanation="The optimizer fuses some groups into integer QGemm and leaves others as float Gemm "
+                               "on dequantized values, whose last bits depend on the order of the sum: near a "
+                               "rounding boundary a code moves, the prediction almost never.")
+
+
 def _p14b():
     from qlearn import data, nn
     from qlearn import onnx_export as ox
@@ -945,7 +969,8 @@ LESSON_PREDICTIONS = {
     "13_tpu_v1_capstone": [("MLP0 at batch 200: compute bound or memory bound", _p13),
                            ("larger share of their arithmetic energy on rescaling", _p13b),
                            ("Which configuration's latency changes most", _p13c)],
-    "14_onnx_runtime": [("How many of the int8 output codes will differ", _p14), ("Will ORT's?", _p14b),
+    "14_onnx_runtime": [("How many of the int8 output codes will differ", _p14),
+                        ("how will its logit codes compare with qlearn's", _p14d), ("Will ORT's?", _p14b),
                         ("Which will be faster than its float32 counterpart", _p14c)],
     "15_convolutions_and_folding": [("After folding, will that ratio be smaller", _p15a),
                                     ("busy do you expect its depthwise", _p15),
