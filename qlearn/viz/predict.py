@@ -780,6 +780,42 @@ def _p13c():
                                "arithmetic, so it falls with it.")
 
 
+def _p13d():
+    from qlearn import convnet, data
+
+    d, folded = data.load_digits(), convnet.pretrained().fold()
+    n = len(d.y_test)
+    ref = round(folded.accuracy(d.X_test, d.y_test) * n)
+    kl = round(convnet.quantize(folded, d.X_calib, weight_bits=8, act_bits=8, per_channel=False,
+                                calibration="entropy").accuracy(d.X_test, d.y_test) * n)
+    choices = ["it keeps float's accuracy (within 2 images)", "it loses tens of images",
+               "it breaks the network (under half the images right)"]
+    answer = choices[0] if abs(kl - ref) <= 2 else (choices[2] if kl < n / 2 else choices[1])
+    return predict("Lesson 15's network in int8, per-tensor weights, activation ranges from KL (entropy) "
+                   "calibration, the TensorRT method: what happens to its accuracy?",
+                   measured=f"{kl} of {n} test images right (float: {ref})", choices=choices, answer=answer,
+                   explanation="The inputs of layers 1 to 4 come out of ReLU6 and hold a spike of exact zeros. "
+                               "KL's histogram proxy rewards giving that spike its own level, so it clips deep "
+                               "into the data and cuts most of the range.")
+
+
+def _p13e():
+    from qlearn import convnet, tpu
+
+    gemm = tpu.gemm_model_cost(convnet.gemm_shapes(convnet.pretrained()), 200)
+    dw = [layer for layer in gemm["layers"] if layer["kind"] == "depthwise"]
+    macs = sum(layer["macs"] for layer in dw) / gemm["macs"]
+    cycles = sum(layer["cycles"] for layer in dw) / gemm["cycles"]
+    choices = ["a smaller share", "about the same share", "a much larger share"]
+    answer = choices[2] if cycles > 1.5 * macs else (choices[0] if cycles < macs / 1.5 else choices[1])
+    return predict("On the TPU v1 model at batch 200, what share of the network's cycles will the two depthwise "
+                   "layers take, compared with their share of its multiply-accumulates?",
+                   measured=f"{100 * macs:.1f}% of the multiply-accumulates, {100 * cycles:.1f}% of the cycles",
+                   choices=choices, answer=answer,
+                   explanation="Each depthwise channel is a 9 x 1 weight tile: it occupies the whole 256 x 256 "
+                               "array while 9 of its cells work, so its few MACs cost many cycles.")
+
+
 def _p05b():
     import numpy as np
 
@@ -968,7 +1004,9 @@ LESSON_PREDICTIONS = {
                           ("how much longer does $129", _p12c)],
     "13_tpu_v1_capstone": [("MLP0 at batch 200: compute bound or memory bound", _p13),
                            ("larger share of their arithmetic energy on rescaling", _p13b),
-                           ("Which configuration's latency changes most", _p13c)],
+                           ("Which configuration's latency changes most", _p13c),
+                           ("what happens to this network's accuracy", _p13d),
+                           ("compared with their share of its multiply", _p13e)],
     "14_onnx_runtime": [("How many of the int8 output codes will differ", _p14),
                         ("how will its logit codes compare with qlearn's", _p14d), ("Will ORT's?", _p14b),
                         ("Which will be faster than its float32 counterpart", _p14c)],
