@@ -677,6 +677,20 @@ def _p10b():
                                "levels stay a factor of 2 apart, so their error does not shrink.")
 
 
+def _p10c():
+    from qlearn import nn, nonuniform
+
+    model = nn.pretrained()
+    binary = nonuniform.compress_model(model, "binary")  # train_codes' model stores its weights the same way
+    n_w, n_out = sum(L.W.size for L in model.layers), sum(L.W.shape[0] for L in model.layers)
+    return predict("Binary weights, with one float32 alpha and one float32 bias per output: how many times smaller "
+                   "than the float32 model will it be?", measured=model.size_bytes(32) / binary.size_bytes,
+                   unit="x", rel_tolerance=0.05,
+                   explanation=f"Each of the {n_w:,} weights takes 1 bit instead of 32, but the {n_out} outputs keep "
+                               f"a float32 alpha and a float32 bias each: {n_w // 8:,} + {8 * n_out:,} bytes, a "
+                               "little less than 32 times smaller.")
+
+
 def _p11a():
     import numpy as np
 
@@ -996,7 +1010,8 @@ LESSON_PREDICTIONS = {
     "09_quantization_aware_training": [("for which $x$ does the gradient pass", _p09a),
                                        ("After 10 epochs of QAT", _p09)],
     "10_nonuniform_and_binary": [("What will 4 k-means levels give", _p10),
-                                 ("Will accuracy improve as much as it does for uniform", _p10b)],
+                                 ("Will accuracy improve as much as it does for uniform", _p10b),
+                                 ("how many times smaller than the float32 model", _p10c)],
     "11_integer_inference": [("which of the four terms are zero?", _p11a), ("Will a 16-bit accumulator do", _p11),
                              ("Will the outputs be off by one code at random", _p11b),
                              ("Will the int8 matmul be faster or slower", _p11c)],
