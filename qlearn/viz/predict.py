@@ -296,6 +296,44 @@ def _p09():
                                "levels -s, 0, s, so most weights still sit at 0.")
 
 
+def _p09b():
+    import numpy as np
+
+    from qlearn import data, ptq
+
+    study = ptq.load_regularization_study()  # shipped: eight seeds' float models, PTQ at five widths
+    delta = np.round(study["delta"] * len(data.load_digits().y_test)).astype(int)  # PTQ minus float, in images
+    gains = int((delta > 0).sum())
+    choices = ["none of them", "a few, by an image or so each", "about half of them or more"]
+    answer = choices[0] if gains == 0 else (choices[1] if gains <= 0.2 * delta.size else choices[2])
+    return predict("Eight float models (seeds 0-7), each quantized by full-integer PTQ at 8, 6, 5, 4 and 3 bits: "
+                   "in how many of the 40 cases will the quantized model get more test images right than its float "
+                   "model?", measured=f"{gains} of {delta.size} cases gained, by at most {int(delta.max())} image; "
+                                      f"largest loss {int(-delta.min())} images",
+                   choices=choices, answer=answer,
+                   explanation="PTQ adds a fixed perturbation to a finished model: it flips a few borderline images "
+                               "either way, and more of them the wrong way as the bits shrink.")
+
+
+def _p09c():
+    import numpy as np
+
+    from qlearn import data, qat
+
+    ns = qat.load_noise_study()  # shipped: four seeds fine-tuned by QAT at 16, 8 and 4 bits
+    img = np.round(ns["accuracy"] * len(data.load_digits().y_test)).astype(int)
+    nb = list(ns["bits"])
+    d8 = img[:, nb.index(8)] - img[:, nb.index(16)]
+    choices = ["a gain on every seed", "a few images either way, depending on the seed", "a loss on every seed"]
+    answer = choices[0] if (d8 > 0).all() else (choices[2] if (d8 < 0).all() else choices[1])
+    return predict("Four seeds, QAT fine-tuning at 8 bits against the same fine-tuning at 16 bits (the control): what "
+                   "will 8-bit rounding noise during training do to test accuracy?",
+                   measured="8-bit minus 16-bit control, in images per seed: " + ", ".join(f"{v:+d}" for v in d8),
+                   choices=choices, answer=answer,
+                   explanation="Against a control trained with the same recipe, the noise's effect is a few images, "
+                               "up on one seed and down on another: occasional, not a rule.")
+
+
 def _p10():
     from qlearn import data, nn, nonuniform
 
@@ -1008,7 +1046,9 @@ LESSON_PREDICTIONS = {
     "07_per_channel": [("In layer 0 the rows' ranges", _p07)],
     "08_post_training_quantization": [("does the choice of calibrator matter", _p08)],
     "09_quantization_aware_training": [("for which $x$ does the gradient pass", _p09a),
-                                       ("After 10 epochs of QAT", _p09)],
+                                       ("After 10 epochs of QAT", _p09),
+                                       ("in how many of the 40 cases", _p09b),
+                                       ("what will 8-bit rounding noise during training do", _p09c)],
     "10_nonuniform_and_binary": [("What will 4 k-means levels give", _p10),
                                  ("Will accuracy improve as much as it does for uniform", _p10b),
                                  ("how many times smaller than the float32 model", _p10c)],
