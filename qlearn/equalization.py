@@ -394,3 +394,15 @@ def absorb_high_bias(model, stats: dict, *, n_std: float = 3.0):
         new_stats[i] = (stats[i][0] - c, stats[i][1])
         absorbed[i] = c
     return model, new_stats, absorbed
+
+
+def range_spread(before, after, *, bits: int = 4) -> list[dict]:
+    """Per weight layer: channel range ratio max/min and the narrowest channel's levels at ``bits``
+    (per-tensor), before and after equalization (two :class:`qlearn.convnet.ConvNet` with the same layers)."""
+    out = []
+    for L0, L1 in zip(before.quant_layers(), after.quant_layers()):
+        r0, r1 = convnet.channel_ranges(L0.W), convnet.channel_ranges(L1.W)
+        out.append(dict(kind=L0.kind, ratio_before=float(r0.max() / r0.min()), ratio_after=float(r1.max() / r1.min()),
+                        levels_before=int(convnet.levels_used(L0.W, bits=bits).min()),
+                        levels_after=int(convnet.levels_used(L1.W, bits=bits).min())))
+    return out

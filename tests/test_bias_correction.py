@@ -8,6 +8,7 @@ import math
 
 import numpy as np
 import pytest
+from perturb import ulp_nudged
 
 from qlearn import bias_correction as bc
 from qlearn import convnet, equalization
@@ -225,17 +226,8 @@ def test_repair_figures_do_not_move_with_the_summation_order(monkeypatch, order)
 
 @pytest.mark.slow
 def test_repair_figures_do_not_move_with_one_ulp_on_every_float_weight(monkeypatch):
-    from qlearn.batchnorm import BatchNorm
 
-    rng = np.random.default_rng(0)
     load = convnet.load
-
-    def nudged(path):
-        net = load(path)
-        for p in [p for L in net.layers for p in (L.params() + ([L.mean, L.var] if isinstance(L, BatchNorm) else []))]:
-            p[...] = np.nextafter(p, np.where(rng.random(p.shape) < 0.5, -np.inf, np.inf))
-        return net
-
-    monkeypatch.setattr(convnet, "load", nudged)
+    monkeypatch.setattr(convnet, "load", ulp_nudged(load, np.random.default_rng(0)))
     assert not np.array_equal(convnet.pretrained().params()[0], load(convnet.PRETRAINED_FILE).params()[0])
     assert _counts(bc.repair_table()) == _counts(bc.load_repair_table())

@@ -1,6 +1,7 @@
 """qlearn.convnet: the MobileNet-style digits network, its folding, its integer path, and figures on any CPU."""
 import numpy as np
 import pytest
+from perturb import ulp_nudged
 
 from qlearn import affine, conv, convnet, nn
 from qlearn.batchnorm import BatchNorm
@@ -161,16 +162,8 @@ def test_figures_do_not_move_with_the_summation_order(monkeypatch, order):
 
 
 def test_figures_do_not_move_with_one_ulp_on_every_float_weight(monkeypatch):
-    rng = np.random.default_rng(0)
     load = convnet.load
-
-    def nudged(path):
-        net = load(path)
-        for p in [p for L in net.layers for p in (L.params() + ([L.mean, L.var] if isinstance(L, BatchNorm) else []))]:
-            p[...] = np.nextafter(p, np.where(rng.random(p.shape) < 0.5, -np.inf, np.inf))
-        return net
-
-    monkeypatch.setattr(convnet, "load", nudged)
+    monkeypatch.setattr(convnet, "load", ulp_nudged(load, np.random.default_rng(0)))
     assert not np.array_equal(convnet.pretrained().params()[0], load(convnet.PRETRAINED_FILE).params()[0])
     assert figures() == BASE
 

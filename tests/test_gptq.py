@@ -173,3 +173,18 @@ def test_quantize_model_on_a_small_transformer():
         assert abs(r["perplexity"] / rows["float"]["perplexity"] - 1) < 0.05
     with pytest.raises(ValueError, match="method must be one of"):
         G.quantize_model(m, "gptq_int2", cal)
+
+
+def test_rtn_comparison_counts_the_layers_where_gptq_loses():
+    from qlearn.gptq import gptq_quantize, output_error, rtn_comparison, rtn_quantize, synthetic_layer
+
+    small = rtn_comparison(bits=3, n_layers=3)
+    by_hand = 0
+    for seed in range(3):
+        W, X = synthetic_layer(8, 32, 128, rng=np.random.default_rng(seed))
+        by_hand += output_error(W, gptq_quantize(W, X, bits=3, group_size=None), X) > \
+            output_error(W, rtn_quantize(W, bits=3, group_size=None), X)
+    assert small["worse"] == by_hand and small["n_layers"] == 3
+    assert small["tiny"] > 1.0   # the tiny uncorrelated case where the greedy order loses
+    with pytest.raises(ValueError, match="n_layers"):
+        rtn_comparison(n_layers=0)

@@ -58,6 +58,8 @@ def test_the_lessons_stated_figures():
         spread.append((round(r0.max() / r0.min(), 2), round(r1.max() / r1.min(), 2),
                        int(convnet.levels_used(L0.W, bits=4).min()), int(convnet.levels_used(L1.W, bits=4).min())))
     assert spread[2] == (4.70, 1.45, 3, 11) and spread[3] == (5.09, 1.45, 3, 11)
+    assert [(round(r["ratio_before"], 2), round(r["ratio_after"], 2), r["levels_before"], r["levels_after"])
+            for r in equalization.range_spread(folded, eq.model)] == spread
     assert eq.sweeps == 99 and round(float(np.exp(eq.mismatch[0])), 2) == 5.28
     assert float(np.exp(eq.mismatch[5])) < 1.06  # "after 5 sweeps already within 6%"
     logits = folded.forward(d.X_test)
