@@ -15,6 +15,34 @@ import ipywidgets as widgets
 import plotly.graph_objects as go
 
 
+#: The MIME type of an explorer's server-rendered preview (see :meth:`Explorer.preview`).
+PREVIEW_MIME = "application/vnd.qlearn.preview+json"
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+def _control_label(name: str, control) -> str:
+    return str(getattr(control, "description", "") or name)
+
+
+def _control_value(control) -> str:
+    """A control's current value as a reader sees it (a dropdown's label, a checkbox's tick)."""
+    label = getattr(control, "label", None)
+    if isinstance(label, str):
+        return label
+    value = getattr(control, "value", "")
+    if isinstance(value, bool):
+        return "\u2713" if value else "\u2717"
+    if isinstance(value, float):
+        fmt = getattr(control, "readout_format", None)
+        try:
+            return format(value, fmt) if fmt else f"{value:g}"
+        except (TypeError, ValueError):
+            return f"{value:g}"
+    if isinstance(value, tuple):
+        return " \u2013 ".join(str(v) for v in value)
+    return str(value)
+
+
 class Explorer(widgets.VBox):
     """Controls, a figure and a readout. Displays itself (it is a VBox).
 
@@ -80,7 +108,37 @@ class Explorer(widgets.VBox):
 
     def _repr_mimebundle_(self, **kwargs):
         self.sync_figure_state()
-        return super()._repr_mimebundle_(**kwargs)
+        bundle = super()._repr_mimebundle_(**kwargs)
+        if isinstance(bundle, dict) and WIDGET_VIEW in bundle:
+            bundle[PREVIEW_MIME] = self.preview()
+        return bundle
+
+    def preview(self) -> dict:
+        """What the page shows of this explorer before its live widgets arrive: JSON-ready.
+
+        The ``qlearn`` Voila template draws it at once, server-rendered, with the same plotly.js
+        module the live figure uses, and swaps in the live explorer when its figures are drawn
+        (``qlearn.serve`` documents the route). Front ends that do not know the MIME type
+        (JupyterLab, nbconvert) pick the widget view and ignore it.
+
+        Returns
+        -------
+        dict
+            ``{"controls": [[label, value text], ...], "figures": [{"data", "layout", "config"}],
+            "readout": html}``, figures in the order they appear in the explorer.
+        """
+        import json
+
+        import plotly.io as pio
+
+        figures = []
+        for fig in self.figures():
+            spec = json.loads(pio.to_json({"data": fig._widget_data, "layout": fig._widget_layout},
+                                          validate=False, engine="json"))
+            spec["config"] = dict(fig._config or {})
+            figures.append(spec)
+        controls = [[_control_label(name, c), _control_value(c)] for name, c in self.controls.items()]
+        return {"controls": controls, "figures": figures, "readout": self.readout.value}
 
     @property
     def values(self) -> dict:
