@@ -386,9 +386,11 @@ def voila_config(options: ServeOptions | None = None, notebooks_dir: str | os.Pa
     # page otherwise: jupyterlab-plotly's renderer alone is a second 4.7 MB copy of plotly.js that
     # each page fetches and runs (the course's figures are FigureWidgets, drawn through anywidget).
     v.extension_allowlist = list(FRONTEND_EXTENSIONS)
+    # Formulas as MathML from the server (readable at once, no reflow when MathJax would typeset).
+    c.VoilaExporter.markdown_renderer_class = "qlearn.server.mathml.MathMLMarkdownRenderer"
     # Read by the qlearn template. The page lengthens anywidget's 2 s module deadline (see
-    # MODULE_DEADLINE_MS) and, when plotly's module is a file, imports it as soon as the head is
-    # parsed instead of when the first figure's model is created.
+    # MODULE_DEADLINE_MS) and, when plotly's module is a file, imports it with the first explorer's
+    # server-rendered preview (qlearn.viz.explorer.Explorer.preview), not on figure-less pages.
     q = {"module_deadline_ms": MODULE_DEADLINE_MS}
     # Previous / course map / next on every page, from qlearn.course.LESSONS (see course_nav).
     available = None
