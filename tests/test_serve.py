@@ -241,13 +241,17 @@ def test_served_page_is_offline_and_private(tmp_path):
         external = [u for u in links if re.match(r"(https?:)?//", u) and "127.0.0.1" not in u]
         assert not external, external
         assert "qlearn-watchdog" in page
-        # anywidget's module deadline lengthened, plotly's module imported from the head, by the
-        # same URL the figures' loader uses (one module instance per page)
+        # anywidget's module deadline lengthened; plotly's module known to the page by the same URL
+        # the figures' loader uses (one module instance per page), but not preloaded: this page has
+        # no figure (tests/browser/test_first_paint.py checks it is never fetched); Voila's front end
+        # started by the first-view script, not by a plain <script src>
         assert f"ms === 2000 ? {serve.MODULE_DEADLINE_MS} : ms" in page
         bundle_url = "/" + serve.BUNDLE_ROUTE + serve.plotly_bundle_name()
-        assert f'<link rel="modulepreload" href="{bundle_url}">' in page
-        assert f'import("{bundle_url}")' in page
-        assert page.index("qlearn-module-deadline") < page.index("qlearn-plotly-preload") < page.index("voila.js")
+        assert f'var plotlyUrl = "{bundle_url}";' in page
+        assert "modulepreload" not in page
+        assert 'window.qlearnStartVoila("/voila/static/voila.js", 4000);' in page
+        assert not re.search(r'<script src="[^"]*voila\.js">', page)
+        assert page.index("qlearn-module-deadline") < page.index("qlearn-ssr") < page.index("qlearnStartVoila(")
         config = json.loads(re.search(r'<script id="jupyter-config-data" type="application/json">(.*?)</script>',
                                       page, re.S).group(1))
         loaded = {e["name"] for e in config.get("federated_extensions", [])}
