@@ -6,6 +6,7 @@ from importlib import metadata
 from pathlib import Path
 
 from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,7 +45,7 @@ def test_environment_yml_lists_the_runtime_dependencies_with_the_same_bounds():
     conda = _conda_deps(ROOT / "environment.yml")
     assert set(conda) == set(RUNTIME)
     for name, req in RUNTIME.items():
-        assert conda[name] == str(req.specifier), f"environment.yml {name}{conda[name]} vs pyproject {req}"
+        assert SpecifierSet(conda[name]) == req.specifier, f"environment.yml {name}{conda[name]} vs pyproject {req}"
 
 
 def test_binder_pins_satisfy_pyproject_and_match_the_constraints():

@@ -23,6 +23,7 @@ from qbrowser import (  # noqa: E402
     missing,
     start_qlearn_serve,
     write_demo_notebooks,
+    write_widget_course,
 )
 
 
@@ -71,5 +72,16 @@ def lesson_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def lesson_server(lesson_dir, tmp_path_factory):
     server = start_qlearn_serve(lesson_dir, tmp_path_factory.mktemp("logs") / "qlearn-serve.log")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def widget_course_server(tmp_path_factory):
+    """`qlearn serve` over the three small pages of qbrowser.write_widget_course (progress, predictions,
+    tasks), shared by test_progress.py and test_predict_exercises.py."""
+    d = tmp_path_factory.mktemp("widget_course")
+    write_widget_course(d)
+    server = start_qlearn_serve(d, tmp_path_factory.mktemp("logs") / "widget-course.log")
     yield server
     server.stop()

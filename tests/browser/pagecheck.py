@@ -50,7 +50,9 @@ FACTS_JS = """([notProse]) => {
     const parts = [];
     const w = document.createTreeWalker(o, NodeFilter.SHOW_TEXT);
     for (let n = w.nextNode(); n; n = w.nextNode()) {
-      if (!n.parentElement || !n.parentElement.closest('.js-plotly-plot, svg, script, style')) { parts.push(n.nodeValue); }
+      if (!n.parentElement || !n.parentElement.closest('.js-plotly-plot, svg, script, style')) {
+        parts.push(n.nodeValue);
+      }
     }
     return parts.join('\\n').trim();
   }).filter(t => t);

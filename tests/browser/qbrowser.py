@@ -85,17 +85,22 @@ def _code(src):
     return nbformat.v4.new_code_cell(src)
 
 
+def new_notebook(cells):
+    """A notebook holding ``cells`` with the python3 kernelspec (what Voila needs to run it)."""
+    import nbformat
+
+    n = nbformat.v4.new_notebook()
+    n.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    n.cells = list(cells)
+    return n
+
+
 def write_demo_notebooks(directory: Path) -> list[str]:
     """Two small notebooks shaped like the course's: a landing page and a lesson with an explorer
     (slider + FigureWidget), a second explorer driven by a dropdown, and a quiz."""
     import nbformat
 
-    def nb(cells):
-        n = nbformat.v4.new_notebook()
-        n.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-        n.cells = cells
-        return n
-
+    nb = new_notebook
     md = nbformat.v4.new_markdown_cell
     explorer = (
         "import numpy as np\nimport plotly.graph_objects as go\n"
@@ -127,6 +132,49 @@ def write_demo_notebooks(directory: Path) -> list[str]:
 
 
 DEMO_NAMES = ["00_index.ipynb", "01_demo.ipynb"]
+
+#: The widget course (:func:`write_widget_course`): a lesson with the real lesson 02's predictions and
+#: quiz, and a page of hand-made predictions and a build-it-yourself task.
+PROGRESS_LESSON = "02_rounding"
+PREDICT_PAGE = "01_predict.ipynb"
+
+
+def write_widget_course(directory: Path) -> list[str]:
+    """Three small pages for the learner-state tests (test_progress.py, test_predict_exercises.py),
+    served once by the ``widget_course_server`` fixture:
+
+    * ``00_index``: the course map's progress table (``ql.viz.progress.course_progress()``);
+    * ``02_rounding``: lesson 02's committed predictions and quiz (``lesson_prediction``, ``lesson_quiz``);
+    * ``01_predict``: a numeric and a multiple-choice prediction, and lesson 02's task scaffold with its check.
+    """
+    import nbformat
+
+    from qlearn.exercises import notebook_cells
+
+    md, code = nbformat.v4.new_markdown_cell, nbformat.v4.new_code_cell
+    task = []
+    for c in notebook_cells("02_rounding.ipynb"):
+        cell = md(c["source"]) if c["cell_type"] == "markdown" else code(c["source"])
+        cell.metadata.update(c["metadata"])
+        task.append(cell)
+    pages = {
+        "00_index.ipynb": [md(f"# Course map\n\n* [predictions]({PREDICT_PAGE})\n"
+                              f"* [rounding]({PROGRESS_LESSON}.ipynb)"),
+                           code("import qlearn as ql"), code("ql.viz.progress.course_progress()")],
+        f"{PROGRESS_LESSON}.ipynb": [md("# Rounding"), code("import qlearn as ql"),
+                                     code(f'ql.viz.predict.lesson_prediction("{PROGRESS_LESSON}")'),
+                                     code(f'ql.viz.lesson_quiz("{PROGRESS_LESSON}")')],
+        PREDICT_PAGE: [md("# Predictions"), code("import numpy as np\nimport qlearn as ql"),
+                       code("ql.viz.predict.predict('SQNR of a full-scale sine at 8 bits, in dB?', "
+                            "measured=ql.snr.sine_sqnr_db(8), unit='dB', explanation='6.02 N + 1.76.')"),
+                       code("ql.viz.predict.predict('Truncation is...', measured='mean error -0.5 step', "
+                            "choices=['unbiased', 'biased down'], answer='biased down', explanation='Always down.')"),
+                       *task],
+    }
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, cells in pages.items():
+        nbformat.write(new_notebook(cells), directory / name)
+    return sorted(pages)
 
 
 def lesson_names() -> list[str]:
@@ -243,13 +291,18 @@ def start_qlearn_serve(notebooks_dir: Path, log_path: Path, *extra: str) -> Serv
 class PageGuard:
     """Records every request of a browser context; aborts and records any not to 127.0.0.1.
 
-    Also records console errors and uncaught page errors.
+    Also records uncaught page errors, console errors and console warnings. A warning is allowed only
+    if :func:`sharedscope.allowed_console_warning` says so: webpack's version warning for a module that
+    Voila's own bundled widget manager asks of Voila's own core (sharedscope.py says why); those are
+    kept apart in ``allowed_warnings``. Everything else fails :meth:`assert_clean`.
     """
 
     def __init__(self, context):
         self.external: list[str] = []
         self.requests: list[str] = []
         self.console_errors: list[str] = []
+        self.console_warnings: list[str] = []
+        self.allowed_warnings: list[str] = []
         self.page_errors: list[str] = []
         # blob:/data: URLs stay on the machine by construction; routing them through Python delays
         # anywidget's import of the 5 MB plotly module past anywidget's own 2 s initialisation limit.
@@ -271,9 +324,19 @@ class PageGuard:
             self.external.append(url)
             route.abort()
 
+    def _console(self, m) -> None:
+        from sharedscope import allowed_console_warning
+
+        if m.type in ("error", "assert"):
+            self.console_errors.append(f"{m.text} [{(m.location or {}).get('url', '')}]")
+        elif m.type == "warning":
+            if allowed_console_warning(m.text):
+                self.allowed_warnings.append(m.text)
+            else:
+                self.console_warnings.append(f"{m.text} [{(m.location or {}).get('url', '')}]")
+
     def watch(self, page):
-        page.on("console", lambda m: self.console_errors.append(f"{m.text} [{(m.location or {}).get('url', '')}]")
-                if m.type == "error" else None)
+        page.on("console", self._console)
         page.on("pageerror", lambda e: self.page_errors.append(str(e)))
         page.on("websocket", lambda ws: None if self._local(ws.url) else self.external.append(ws.url))
         return page
@@ -282,12 +345,15 @@ class PageGuard:
         """Forget what earlier pages did (one guard, many lessons)."""
         self.external.clear()
         self.console_errors.clear()
+        self.console_warnings.clear()
+        self.allowed_warnings.clear()
         self.page_errors.clear()
 
     def assert_clean(self) -> None:
         assert not self.external, f"requests to hosts other than {LOOPBACK}: {self.external}"
         assert not self.page_errors, f"uncaught errors in the page: {self.page_errors}"
         assert not self.console_errors, f"console errors: {self.console_errors}"
+        assert not self.console_warnings, f"console warnings: {self.console_warnings}"
 
 
 def start_lesson(context, base_url: str, notebook: str, timeout_ms: int = RENDER_TIMEOUT_MS):

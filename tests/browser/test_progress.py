@@ -1,7 +1,8 @@
 """Progress kept in the browser, in Voila pages driven in headless Chromium.
 
-A two-page course in a temporary directory served by `qlearn serve`: the course map's progress table
-(`ql.viz.progress.course_progress()`) and lesson 02's quiz (`ql.viz.lesson_quiz("02_rounding")`).
+The small widget course (qbrowser.write_widget_course, served once for this file and
+test_predict_exercises.py): the course map's progress table (`ql.viz.progress.course_progress()`)
+and lesson 02's quiz (`ql.viz.lesson_quiz("02_rounding")`).
 A question answered right is saved in localStorage under the page's base path; after a reload the
 quiz says what was kept (and shows no answer); the course map shows it; "Reset my progress" erases
 it. A browser that refuses storage gets a message instead, and the page has no error.
@@ -10,42 +11,17 @@ from __future__ import annotations
 
 import nbformat
 import pytest
-from qbrowser import PageGuard, error_outputs, open_lesson, start_qlearn_serve
+from qbrowser import PROGRESS_LESSON, PageGuard, error_outputs, new_notebook, open_lesson
 
 from qlearn.quizzes import lesson_questions
 
 pytestmark = pytest.mark.browser
 
-LESSON = "02_rounding"
+LESSON = PROGRESS_LESSON
 KEY = "qlearn-progress/v1|/|" + LESSON  # qlearn serve's base path is "/"
 
 DENY_STORAGE = """Object.defineProperty(window, 'localStorage', {configurable: true,
   get() { throw new DOMException('The operation is insecure.', 'SecurityError'); }});"""
-
-
-def _write_course(directory):
-    md, code = nbformat.v4.new_markdown_cell, nbformat.v4.new_code_cell
-
-    def nb(cells):
-        n = nbformat.v4.new_notebook()
-        n.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-        n.cells = cells
-        return n
-
-    nbformat.write(nb([md(f"# Course map\n\n* [rounding]({LESSON}.ipynb)"), code("import qlearn as ql"),
-                       code("ql.viz.progress.course_progress()")]), directory / "00_index.ipynb")
-    nbformat.write(nb([md("# Rounding"), code("import qlearn as ql"),
-                       code(f'ql.viz.predict.lesson_prediction("{LESSON}")'), code(f'ql.viz.lesson_quiz("{LESSON}")')]),
-                   directory / f"{LESSON}.ipynb")
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    d = tmp_path_factory.mktemp("progress_course")
-    _write_course(d)
-    srv = start_qlearn_serve(d, tmp_path_factory.mktemp("logs") / "serve.log")
-    yield srv
-    srv.stop()
 
 
 def _wait_text(page, locator, pattern, timeout_ms=30_000):
@@ -54,11 +30,11 @@ def _wait_text(page, locator, pattern, timeout_ms=30_000):
     return locator.inner_text()
 
 
-def test_progress_survives_a_reload_and_shows_on_the_course_map(server, pw_browser):
+def test_progress_survives_a_reload_and_shows_on_the_course_map(widget_course_server, pw_browser):
     first = lesson_questions(LESSON)[0]
     context = pw_browser.new_context(viewport={"width": 1280, "height": 900})
     guard = PageGuard(context)
-    page, _ = open_lesson(context, server.url, f"{LESSON}.ipynb")
+    page, _ = open_lesson(context, widget_course_server.url, f"{LESSON}.ipynb")
     try:
         assert not error_outputs(page)
         quiz = page.locator(".qlearn-quiz")
@@ -90,7 +66,7 @@ def test_progress_survives_a_reload_and_shows_on_the_course_map(server, pw_brows
         assert q.locator("input[type=radio]:checked").count() == 0
         page.close()
 
-        page, _ = open_lesson(context, server.url, "00_index.ipynb")
+        page, _ = open_lesson(context, widget_course_server.url, "00_index.ipynb")
         row = page.locator(".qlearn-progress-table tr[data-lesson='02_rounding']")
         cells = row.locator("td")
         _wait_text(page, row, "1 / 3")
@@ -114,11 +90,11 @@ def test_progress_survives_a_reload_and_shows_on_the_course_map(server, pw_brows
         context.close()
 
 
-def test_a_browser_without_storage_is_told_progress_is_not_kept(server, pw_browser):
+def test_a_browser_without_storage_is_told_progress_is_not_kept(widget_course_server, pw_browser):
     context = pw_browser.new_context(viewport={"width": 1280, "height": 900})
     context.add_init_script(DENY_STORAGE)
     guard = PageGuard(context)
-    page, _ = open_lesson(context, server.url, f"{LESSON}.ipynb")
+    page, _ = open_lesson(context, widget_course_server.url, f"{LESSON}.ipynb")
     try:
         status = page.locator(".qlearn-quiz .qlearn-progress")
         _wait_text(page, status, "Progress is not kept in this browser")
@@ -148,12 +124,10 @@ def test_progress_in_jupyterlab(tmp_path, pw_browser):
     from qbrowser import LOOPBACK, RENDER_TIMEOUT_MS, Server, free_port
 
     md, code = nbformat.v4.new_markdown_cell, nbformat.v4.new_code_cell
-    n = nbformat.v4.new_notebook()
-    n.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    n.cells = [md("# Lab"), code("import qlearn as ql"), code(f'ql.viz.predict.lesson_prediction("{LESSON}")'),
-               code(f'ql.viz.lesson_quiz("{LESSON}")'), code("ql.viz.progress.course_progress()"),
-               code("from qlearn.exercises.solutions.rounding import round_half_even\n"
-                    "ql.exercises.rounding.check_round_half_even(round_half_even)")]
+    n = new_notebook([md("# Lab"), code("import qlearn as ql"), code(f'ql.viz.predict.lesson_prediction("{LESSON}")'),
+                      code(f'ql.viz.lesson_quiz("{LESSON}")'), code("ql.viz.progress.course_progress()"),
+                      code("from qlearn.exercises.solutions.rounding import round_half_even\n"
+                           "ql.exercises.rounding.check_round_half_even(round_half_even)")])
     nbformat.write(n, tmp_path / "t.ipynb")
     port = free_port()
     lab = Server([sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", f"--port={port}",
