@@ -114,3 +114,15 @@ def test_every_formula_of_every_lesson_converts():
             left += [(le.file, m) for m in re.findall(r"\$[^$]+\$", html)]
     assert not left, left[:5]
     assert total > 800
+
+
+def test_a_static_figure_also_sends_its_preview():
+    """ql.viz.widget(fig): no controls, so the preview has none (no 'controls connecting')."""
+    import qlearn.viz as qv
+
+    fig = go.Figure(go.Bar(x=["a", "b"], y=[1, 2]))
+    box = qv.widget(fig)
+    assert box.fig.data[0].type == "bar" and box.fig._config["responsive"] is True
+    p = json.loads(json.dumps(box._repr_mimebundle_()[PREVIEW_MIME]))
+    assert p["controls"] == [] and p["readout"] == ""
+    assert p["figures"][0]["data"][0]["x"] == ["a", "b"]

@@ -17,13 +17,14 @@ def widget(fig):
 
     In Voila a plain ``go.Figure`` goes through plotly's mime renderer, which logs
     ``r.setData is not a function`` in the page; a FigureWidget built from the figure renders
-    through the same path as the explorers, with its data in the initial state.
+    through the same path as the explorers, with its data in the initial state, and (in a box,
+    :class:`qlearn.viz.explorer.FigureBox`) drawn at once on a served page from its preview.
     """
     import plotly.graph_objects as go
 
-    from qlearn.viz.style import make_responsive
+    from qlearn.viz.explorer import FigureBox
 
-    return make_responsive(go.FigureWidget(fig))
+    return FigureBox(go.FigureWidget(fig))
 
 
 def __getattr__(name):  # submodules and explorers on first use

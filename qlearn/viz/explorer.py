@@ -43,6 +43,40 @@ def _control_value(control) -> str:
     return str(value)
 
 
+def figure_preview(figures, *, controls=(), readout: str = "") -> dict:
+    """The JSON a page draws before the live widgets arrive (see :meth:`Explorer.preview`)."""
+    import json
+
+    import plotly.io as pio
+
+    specs = []
+    for fig in figures:
+        spec = json.loads(pio.to_json({"data": fig._widget_data, "layout": fig._widget_layout},
+                                      validate=False, engine="json"))
+        spec["config"] = dict(fig._config or {})
+        specs.append(spec)
+    return {"controls": [list(c) for c in controls], "figures": specs, "readout": readout or ""}
+
+
+class FigureBox(widgets.VBox):
+    """A figure with no controls (``ql.viz.widget``): a FigureWidget in a box that, like an
+    explorer, sends a server-rendered preview with its widget view."""
+
+    def __init__(self, fig):
+        from qlearn.viz.style import make_responsive
+
+        self.fig = make_responsive(fig)
+        super().__init__([fig])
+
+    def _repr_mimebundle_(self, **kwargs):
+        self.fig._widget_layout = deepcopy(self.fig._layout_obj._props)
+        self.fig._widget_data = deepcopy(self.fig._data)
+        bundle = super()._repr_mimebundle_(**kwargs)
+        if isinstance(bundle, dict) and WIDGET_VIEW in bundle:
+            bundle[PREVIEW_MIME] = figure_preview([self.fig])
+        return bundle
+
+
 class Explorer(widgets.VBox):
     """Controls, a figure and a readout. Displays itself (it is a VBox).
 
@@ -127,19 +161,8 @@ class Explorer(widgets.VBox):
             ``{"controls": [[label, value text], ...], "figures": [{"data", "layout", "config"}],
             "readout": html}``, figures in the order they appear in the explorer.
         """
-        import json
-
-        import plotly.io as pio
-
-        figures = []
-        for fig in self.figures():
-            spec = json.loads(pio.to_json({"data": fig._widget_data, "layout": fig._widget_layout},
-                                          validate=False, engine="json"))
-            spec["config"] = dict(fig._config or {})
-            figures.append(spec)
         controls = [[_control_label(name, c), _control_value(c)] for name, c in self.controls.items()]
-        return {"controls": controls, "figures": figures, "readout": self.readout.value}
-
+        return figure_preview(self.figures(), controls=controls, readout=self.readout.value)
     @property
     def values(self) -> dict:
         return {k: c.value for k, c in self.controls.items()}
