@@ -527,6 +527,33 @@ def _p16c():
                                "elsewhere in the output.")
 
 
+def _p16d():
+    import numpy as np
+
+    from qlearn import convnet, lsq
+    from qlearn.data import load_digits
+
+    q = convnet.quantize(convnet.pretrained().fold(), load_digits().X_calib, weight_bits=3)
+    codes = np.concatenate([L.W_q.ravel() for L in q.layers if isinstance(L, convnet.QLayer)])
+    middle = float(np.mean(np.abs(codes) <= 1))
+    t = lsq.load_finetune_comparison()
+    i = [(int(b), bool(pc)) for b, pc in zip(t["bits"], t["per_channel"])].index((3, False))
+    n = int(t["n_test"])
+    a, b = round(float(t["lsq"][i, -1]) * n), round(float(t["fixed"][i, -1]) * n)
+    choices = ["about the same (within 20 images)", "learned steps (LSQ) ahead by more than 100 images",
+               "fixed ranges ahead"]
+    answer = choices[1] if a - b > 100 else (choices[2] if b - a > 20 else choices[0])
+    return predict("3-bit per-tensor weights, two epochs of fine-tuning from the folded network: which ends higher, "
+                   "min/max (fixed-range) steps or learned steps (LSQ)?",
+                   measured=f"LSQ {a}, fixed range {b} of {n} test images (min/max PTQ before training: "
+                            f"{round(float(t['fixed'][i, 0]) * n)})",
+                   choices=choices, answer=answer,
+                   explanation=f"With 7 levels and min/max steps, the outer levels sit where the few largest "
+                               f"weights are, and {100 * middle:.0f}% of the weights get one of the three middle "
+                               "codes (-1, 0, 1). Training moves weights between those codes, while the step only "
+                               "follows the largest weight. LSQ trains the step by its own gradient.")
+
+
 def _p18():
     from qlearn import gptq
 
@@ -1069,7 +1096,8 @@ LESSON_PREDICTIONS = {
                                     ("busy do you expect its depthwise", _p15),
                                     ("will the folded weights' codes differ from one batch", _p15b)],
     "16_ptq_repairs": [("What will the ratio", _p16), ("Empirical bias correction on top of equalization", _p16b),
-                       ("will it round the other way from round-to-nearest", _p16c)],
+                       ("will it round the other way from round-to-nearest", _p16c),
+                       ("which ends higher: fixed ranges or learned steps", _p16d)],
     "17_block_formats": [("How much lower is the error with blocks of 16", _p17)],
     "18_llm_weights": [("Every linear layer rounded to 3 bits", _p18), ("GPTQ's output error is what", _p18b),
                        ("which alpha", _p18c), ("how much higher will the output SQNR be", _p18e),
