@@ -579,6 +579,12 @@ def make_app(notebooks_dir: str | os.PathLike, options: ServeOptions | None = No
             try:
                 if hasattr(km, "admit"):
                     km.admit(request, has_ready_kernel=takes_pool)
+                if takes_pool and hasattr(km, "record_handout") and not head.cancelled() \
+                        and head.exception() is None:  # the page's from now on (not the idle culler's)
+                    kid = head.result().get("kernel_id")
+                    if kid:
+                        km.record_handout(kid, request.client, request.lesson)
+                        request.kernel_ids.append(kid)
                 CLIENT.set(request)
                 await super().get(path)
             except KernelLimitReached as e:
@@ -727,6 +733,9 @@ def make_app(notebooks_dir: str | os.PathLike, options: ServeOptions | None = No
 
     config = voila_config(o, nb_dir)
     config.merge(guard_config(o, config))
+    from .server.logs import install_cell_logging
+
+    install_cell_logging()  # a cell past its timeout, or whose kernel died, is logged with its lesson too
     first, later, pools = staged_pools(config)
     if later:  # Voila fills every pool at once; the others are warmed one by one once `first` is
         config.VoilaKernelManager.kernel_pools_config = {k: v for k, v in pools.items() if k not in later}

@@ -55,8 +55,10 @@ def test_every_setting_names_a_real_trait():
     from voila.configuration import VoilaConfiguration
     from voila.execute import VoilaExecutor
 
+    from voila.exporter import VoilaExporter
+
     classes = {"Voila": Voila, "VoilaConfiguration": VoilaConfiguration, "VoilaExecutor": VoilaExecutor,
-               "VoilaKernelManager": _voila_kernel_manager_class()}
+               "VoilaKernelManager": _voila_kernel_manager_class(), "VoilaExporter": VoilaExporter}
     from jupyter_server.services.kernels.kernelmanager import MappingKernelManager
 
     classes["MappingKernelManager"] = MappingKernelManager
@@ -160,6 +162,7 @@ def test_cli_args_parse_back_to_the_same_settings(server_extension):
     from voila.app import Voila
     from voila.configuration import VoilaConfiguration
     from voila.execute import VoilaExecutor
+    from voila.exporter import VoilaExporter
 
     app = ServerApp()
     app.parse_command_line(serve.voila_cli_args(server_extension=server_extension))
@@ -171,6 +174,7 @@ def test_cli_args_parse_back_to_the_same_settings(server_extension):
         "VoilaConfiguration": lambda: VoilaConfiguration(config=parsed),
         "VoilaExecutor": lambda: VoilaExecutor(nbformat.v4.new_notebook(), config=parsed),
         "MappingKernelManager": lambda: AsyncMappingKernelManager(config=parsed),
+        "VoilaExporter": lambda: VoilaExporter(config=parsed),
     }
     seen = 0
     for section in parsed:
@@ -182,6 +186,8 @@ def test_cli_args_parse_back_to_the_same_settings(server_extension):
                     value = type(expected[section][key])(str(value)) if hasattr(value, "get_value") else value
             else:
                 value = getattr(readers[section](), key)
+                if isinstance(value, type):  # a Type trait set by its import string
+                    value = f"{value.__module__}.{value.__qualname__}"
             assert value == expected[section][key], (section, key, value)
             seen += 1
 

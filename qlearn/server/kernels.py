@@ -252,10 +252,26 @@ class QlearnKernelManager(AsyncMappingKernelManager):
                     out.append((kid, "idle with a page connected for too long"))
         return out
 
+    def awaiting_page(self, kernel_id: str) -> bool:
+        """True while ``kernel_id`` was handed to a page that has not connected to it yet and may still
+        (it is being rendered or sent, or was sent less than ``unconnected_timeout`` ago): the reaper's
+        to free, not the idle culler's."""
+        h = self._handouts.get(kernel_id)
+        if h is None or h.connected_ever:
+            return False
+        return h.sent is None or time.monotonic() - h.sent <= self.unconnected_timeout
+
     async def cull_kernel_if_idle(self, kernel_id):
-        """jupyter_server's idle cull, skipping a kernel still starting (its ``last_activity`` is not
-        set yet, and reading it raised a TraitError traceback into the log)."""
-        if _last_activity(self._kernels.get(kernel_id)) is None:
+        """jupyter_server's idle cull, skipping
+
+        * a kernel still starting: its ``last_activity`` is not set yet, and reading it raised a
+          TraitError traceback into the log;
+        * a kernel just handed to a page (:meth:`awaiting_page`): a pre-heated kernel that waited in
+          the pool longer than the idle timeout looks idle, and a cull pass between handing it out
+          and the page connecting shut it down under the learner (their page then had no kernel, and
+          the kernel's own traceback went to the log).
+        """
+        if _last_activity(self._kernels.get(kernel_id)) is None or self.awaiting_page(kernel_id):
             return None
         return await super().cull_kernel_if_idle(kernel_id)
 

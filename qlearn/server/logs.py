@@ -129,3 +129,62 @@ def log_cell_error(cell=None, cell_index=None, execute_reply=None, **_):
     tb = strip_ansi("\n".join(content.get("traceback") or []))
     CELLS.error("qlearn: cell %s of %s failed: %s: %s\n%s", cell_index, _lesson_from_stack(),
                 content.get("ename"), excerpt(content.get("evalue", ""), 300), tail(tb, 4000))
+
+
+def log_cell_stopped(cell_index, exc: BaseException, timeout=None) -> None:
+    """A cell that did not finish: it ran past the page's per-cell timeout, its kernel died, or the
+    server failed while running it. nbclient's ``on_cell_error`` hook is not called for these, and
+    Voila logs them to the ``traitlets`` logger, which has only a NullHandler: without this the page
+    says "the server log has the details" and the log has none. One line, no server traceback (the
+    cause is the cell or the machine, not the server's code).
+    """
+    from nbclient.exceptions import DeadKernelError
+
+    lesson = _lesson_from_stack()
+    if isinstance(exc, TimeoutError):
+        CELLS.error("qlearn: cell %s of %s did not finish within %s s (--timeout); the page says the lesson "
+                    "took too long", cell_index, lesson, timeout if timeout is not None else "?")
+    elif isinstance(exc, DeadKernelError):
+        CELLS.error("qlearn: the kernel of %s stopped while running cell %s (shut down, or out of memory?): %s",
+                    lesson, cell_index, excerpt(str(exc), 300))
+    else:
+        CELLS.error("qlearn: cell %s of %s could not run: %s: %s", cell_index, lesson, type(exc).__name__,
+                    excerpt(str(exc), 300))
+
+
+def logging_executor_class():
+    """Voila's ``VoilaExecutor`` with every cell that stops a page logged with its lesson.
+
+    A cell that raises is logged by :func:`log_cell_error` (nbclient's hook, which has the kernel's
+    traceback); this subclass adds the cells nbclient's hook never sees (:func:`log_cell_stopped`).
+    Installed by :func:`install_cell_logging`.
+    """
+    from nbclient.exceptions import CellExecutionError
+    from voila.execute import VoilaExecutor
+
+    class QlearnExecutor(VoilaExecutor):
+        async def execute_cell(self, cell, resources, cell_index, store_history=True):
+            try:
+                return await super().execute_cell(cell, resources, cell_index, store_history)
+            except CellExecutionError:  # already logged, with the traceback, by log_cell_error
+                raise
+            except Exception as e:
+                log_cell_stopped(cell_index, e, timeout=self._get_timeout(cell))
+                raise
+
+    return QlearnExecutor
+
+
+def install_cell_logging() -> None:
+    """Make Voila's page renderer (in this process) execute notebooks with
+    :func:`logging_executor_class`. Voila creates its executor by name in
+    ``voila.notebook_renderer`` (no setting chooses the class), so the name is rebound there; pages
+    rendered for a request and pre-heated ones both go through it. Idempotent."""
+    import voila.notebook_renderer as renderer
+
+    current = renderer.VoilaExecutor
+    if getattr(current, "_qlearn_logging", False):
+        return
+    cls = logging_executor_class()
+    cls._qlearn_logging = True
+    renderer.VoilaExecutor = cls

@@ -188,6 +188,28 @@ def strip_ansi(text: str) -> str:
     return re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", text)
 
 
+def quiet_write(handler, write, message, binary=False):
+    """``write(message, binary)`` (a tornado websocket handler's ``write_message``) that never leaves
+    an exception for the log when the page has gone.
+
+    tornado raises WebSocketClosedError at once if the socket is known to be closed (jupyter_server
+    calls it from a ZMQ callback: "Uncaught exception in ZMQStream callback"), and otherwise returns
+    a task that fails later if the peer vanished meanwhile (a tab closed, a laptop lid shut); nobody
+    awaits that task, so asyncio logs "Task exception was never retrieved" with two tracebacks. Here
+    the first is dropped and the second is retrieved.
+    """
+    conn = handler.ws_connection
+    if conn is None or conn.is_closing():
+        return None
+    try:
+        future = write(message, binary)
+    except Exception:  # WebSocketClosedError, StreamClosedError
+        return None
+    if future is not None:
+        future.add_done_callback(lambda f: f.cancelled() or f.exception())
+    return future
+
+
 class GuardedKernelWebsocketHandler(VoilaKernelWebsocketHandler):
     """Voila's kernel websocket handler: v1 subprotocol required, small messages, quiet closes."""
 
@@ -220,15 +242,7 @@ class GuardedKernelWebsocketHandler(VoilaKernelWebsocketHandler):
 
     def write_message(self, message, binary=False):
         """Write, or drop quietly when the page has gone (no 'Task exception was never retrieved')."""
-        if self.ws_connection is None or self.ws_connection.is_closing():
-            return None
-        try:
-            future = super().write_message(message, binary)
-        except Exception:  # WebSocketClosedError, StreamClosedError
-            return None
-        if future is not None:
-            future.add_done_callback(lambda f: f.cancelled() or f.exception())
-        return future
+        return quiet_write(self, super().write_message, message, binary)
 
     def send_error(self, status_code: int = 500, **kwargs) -> None:
         """Errors before the upgrade: a status line and a short text, never a traceback."""
@@ -259,6 +273,11 @@ class GuardedRequestInfoHandler(RequestInfoSocketHandler):
 
     def on_message(self, message) -> None:
         return None
+
+    def write_message(self, message, binary=False):
+        """Voila writes the request info here when the page was sent (``send_updates``) or when the
+        page connects; a page that has gone meanwhile leaves no unretrieved exception."""
+        return quiet_write(self, super().write_message, message, binary)
 
     def on_close(self) -> None:
         kernel_id = getattr(self, "_q_kernel_id", None)
