@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 
@@ -548,7 +549,8 @@ def model_cost(layer_shapes, batch: int, *, per_channel: bool = False, weight_ze
                      inferences_per_joule_total=load * ips / power_total, macs_per_cycle=spec.macs_per_cycle)
 
 
-def gemm_model_cost(gemms, batch: int, *, per_channel: bool = False, spec: TPUv1 = TPU_V1) -> dict:
+def gemm_model_cost(gemms, batch: int, *, per_channel: bool = False, activation_bits: int = 8,
+                    weight_bits: int = 8, spec: TPUv1 = TPU_V1) -> dict:
     """A convolutional network on the TPU v1 model, layer by layer as im2col matrix products.
 
     Introduced in lesson ``13_tpu_v1_capstone``.
@@ -559,7 +561,7 @@ def gemm_model_cost(gemms, batch: int, *, per_channel: bool = False, spec: TPUv1
         :func:`qlearn.convnet.gemm_shapes`: per image, ``groups`` products ``(rows, K) @ (K, N)``.
     batch : int >= 1
         Images per batch: each product streams ``batch x rows`` activation vectors.
-    per_channel : bool
+    per_channel, activation_bits, weight_bits, spec
         As in :func:`layer_cost`.
 
     Returns
@@ -568,7 +570,8 @@ def gemm_model_cost(gemms, batch: int, *, per_channel: bool = False, spec: TPUv1
         ``layers``: per layer ``kind, rows, K, N, groups, cycles, macs, utilization``;
         ``cycles``, ``latency_us`` (PCIe excluded), ``inferences_per_s``, ``macs`` (per batch),
         ``utilization`` (useful MACs / (cycles x 65,536)), ``inferences_per_joule`` (die at
-        full load, 40 W).
+        full load, 40 W), ``rescale_cycles`` and ``rescale_share`` (of the arithmetic energy,
+        MAC-weighted over the layers, as :func:`model_cost`).
 
     Notes
     -----
@@ -584,26 +587,30 @@ def gemm_model_cost(gemms, batch: int, *, per_channel: bool = False, spec: TPUv1
     True
     """
     B = check_int(batch, "batch", 1, 2**20)
-    rows_out, cycles, macs = [], 0, 0
+    rows_out, cycles, macs, rescale, share = [], 0, 0, 0, 0.0
     for g in gemms:
         try:
             kind, r, K, N, groups = g
         except (TypeError, ValueError):
             raise TypeError(f"each entry of gemms must be (kind, rows, K, N, groups), got {g!r}") from None
         r, groups = check_int(r, "rows", 1, 2**24), check_int(groups, "groups", 1, 2**20)
-        c = layer_cost(B * r, K, N, per_channel=per_channel, spec=spec)
+        c = layer_cost(B * r, K, N, per_channel=per_channel, activation_bits=activation_bits,
+                       weight_bits=weight_bits, spec=spec)
         layer_cycles, layer_macs = groups * c.cycles, groups * c.macs
         rows_out.append(dict(kind=str(kind), rows=r, K=c.in_features, N=c.out_features, groups=groups,
                              cycles=layer_cycles, macs=layer_macs,
                              utilization=layer_macs / (layer_cycles * spec.macs_per_cycle)))
         cycles += layer_cycles
         macs += layer_macs
+        rescale += groups * c.rescale_cycles
+        share += layer_macs * c.rescale_share_of_arith_energy
     if not rows_out:
         raise ValueError("gemms is empty: give at least one layer")
     seconds = cycles / spec.clock_hz
     return dict(layers=rows_out, cycles=cycles, latency_us=seconds * 1e6, inferences_per_s=B / seconds,
                 macs=macs, utilization=macs / (cycles * spec.macs_per_cycle),
-                inferences_per_joule=B / seconds / spec.power_w(1.0))
+                inferences_per_joule=B / seconds / spec.power_w(1.0), rescale_cycles=rescale,
+                rescale_share=share / macs)
 
 
 def format_gemm_cost(cost: dict) -> str:
@@ -637,13 +644,18 @@ def host_fp32_cost(layer_shapes, batch: int, chip: HostChip = HASWELL) -> dict:
     'compute'
     """
     B = check_int(batch, "batch", 1, 2**20)
+    return _host_roofline([(i * o, i * o) for i, o in layer_shapes], B, chip)
+
+
+def _host_roofline(layers, B: int, chip: HostChip) -> dict:
+    """:func:`host_fp32_cost` for layers given as ``(MACs per example, weights)``."""
     t = 0.0
     macs = 0
     bound = "compute"
-    for i, o in layer_shapes:
-        m = B * i * o
+    for per_example, weights in layers:
+        m = B * per_example
         tc = 2 * m / chip.peak_fp_ops
-        tm = 4 * i * o / chip.bandwidth
+        tm = 4 * weights / chip.bandwidth
         if tm > tc:
             bound = "memory"
         t += max(tc, tm)
@@ -736,7 +748,8 @@ CAPSTONE_CONFIGS = (
     ("per-channel", True, "entropy"),
     ("per-channel", True, "mse"),
 )
-CALIBRATION_LABELS = {"entropy": "histogram (KL)", "mse": "MSE", "percentile": "histogram (99.99th pct)"}
+CALIBRATION_LABELS = {"entropy": "histogram (KL)", "mse": "MSE", "percentile": "histogram (99.99th pct)",
+                      "minmax": "min/max"}
 #: The hardware rows of the capstone, in table order after the four int8 configurations.
 HW_TPU_INT8 = "TPU v1, int8"
 HW_FP16_CHIP = "TPU-like chip, FP16 MACs (no int8; assumed)"
@@ -784,8 +797,114 @@ def hardware_costs(layer_shapes, batch: int) -> dict:
     return out
 
 
+def gemm_hardware_costs(gemms, batch: int, *, in_values: int, out_values: int) -> dict:
+    """:func:`hardware_costs` for a network given as matrix products (:func:`qlearn.convnet.gemm_shapes`).
+
+    Introduced in lesson ``13_tpu_v1_capstone`` (section 6). The TPU rows come from
+    :func:`gemm_model_cost` (int8, and 16-bit operands on :func:`fp16_variant` for ``'fp16 chip'``),
+    with the PCIe transfer of ``in_values`` 8-bit (16-bit on the FP16 chip) inputs and ``out_values``
+    32-bit outputs per image added to the latency, as :func:`model_cost` does; the host rows are
+    :func:`host_fp32_cost`'s roofline on each product's MACs and weights. Same keys as :func:`hardware_costs`.
+
+    Examples
+    --------
+    >>> h = gemm_hardware_costs([("dense", 1, 2000, 2000, 1)] * 5, 200, in_values=2000, out_values=2000)
+    >>> h["int8 per-tensor"]["cycles"] == model_cost(mlp0_layers(), 200).cycles
+    True
+    """
+    B = check_int(batch, "batch", 1, 2**20)
+    n_in, n_out = check_int(in_values, "in_values", 1, 2**30), check_int(out_values, "out_values", 1, 2**30)
+    gemms = [tuple(g) for g in gemms]
+    out = {}
+    for key, kw, spec in (("int8 per-tensor", {}, TPU_V1), ("int8 per-channel", dict(per_channel=True), TPU_V1),
+                          ("fp16 chip", dict(activation_bits=16, weight_bits=16), fp16_variant())):
+        c = gemm_model_cost(gemms, B, spec=spec, **kw)
+        ab = kw.get("activation_bits", 8)
+        seconds = c["cycles"] / spec.clock_hz      # throughput: batches back to back, PCIe overlapped
+        pcie = B * (n_in * ab // 8 + n_out * 4) / spec.pcie_bandwidth
+        power, total = spec.power_w(1.0), spec.total_busy_w_per_die
+        fp16 = key == "fp16 chip"
+        out[key] = dict(latency_us=(seconds + pcie) * 1e6, inferences_per_s=B / seconds,
+                        tops=2 * c["macs"] / seconds / 1e12,
+                        power_w=power, inferences_per_joule=B / seconds / power, power_total_w=total,
+                        inferences_per_joule_total=B / seconds / total, cycles=c["cycles"],
+                        rescale_cycles=0 if fp16 else c["rescale_cycles"],
+                        rescale_share=0.0 if fp16 else c["rescale_share"])
+    h = _host_roofline([(g[1] * g[2] * g[3] * g[4], g[2] * g[3] * g[4]) for g in gemms], B, HASWELL)
+    out["host fp32"] = dict(latency_us=h["latency_s"] * 1e6, inferences_per_s=h["inferences_per_s"], tops=h["tops"],
+                            power_w=h["power_w"], inferences_per_joule=h["inferences_per_joule"],
+                            power_total_w=h["power_total_w"],
+                            inferences_per_joule_total=h["inferences_per_joule_total"], cycles=None,
+                            rescale_cycles=0, rescale_share=0.0)
+    k = HASWELL_INT8_SPEEDUP
+    hf = out["host fp32"]
+    out["host int8"] = dict(hf, latency_us=hf["latency_us"] / k, inferences_per_s=hf["inferences_per_s"] * k,
+                            tops=hf["tops"] * k, inferences_per_joule=hf["inferences_per_joule"] * k,
+                            inferences_per_joule_total=hf["inferences_per_joule_total"] * k)
+    return out
+
+
+CONVNET_CAPSTONE_FILE = Path(__file__).parent / "data" / "convnet_capstone.npz"
+#: Weight bit widths and activation calibrators of the conv network's capstone rows.
+CONVNET_BITS = (8, 4)
+CONVNET_CALIBRATIONS = ("minmax", "mse", "entropy")
+#: The conv network's image (channels, height, width) and classes: the PCIe transfer per image.
+CONVNET_IO = (64, 10)
+
+
+def convnet_accuracies(model=None, data=None, *, bits_list=CONVNET_BITS, calibrations=CONVNET_CALIBRATIONS) -> dict:
+    """Test accuracy of lesson 15's folded network for the capstone: bits x calibrator x per-channel.
+
+    Introduced in lesson ``13_tpu_v1_capstone`` (section 6). :func:`qlearn.convnet.calibration_table`
+    at each weight bit width (activations 8 bits, exact integer layers: the same figures on every CPU).
+    Keys ``(bits, calibration, per_channel)`` and ``'float'`` (the folded float network).
+    """
+    from qlearn import convnet
+
+    out = {}
+    for b in bits_list:
+        t = convnet.calibration_table(model, data, weight_bits=b, calibrations=tuple(calibrations))
+        out["float"] = t["float"]
+        for cal in calibrations:
+            for pc in (False, True):
+                out[int(b), cal, pc] = t[cal, pc]
+    return out
+
+
+def save_convnet_accuracies(path=None) -> dict:
+    """Recompute :func:`convnet_accuracies` (defaults) and write ``qlearn/data/convnet_capstone.npz``."""
+    t = convnet_accuracies()
+    acc = np.array([[[t[b, c, pc] for pc in (False, True)] for c in CONVNET_CALIBRATIONS] for b in CONVNET_BITS])
+    np.savez_compressed(CONVNET_CAPSTONE_FILE if path is None else path, bits=np.array(CONVNET_BITS),
+                        calibrations=np.array(CONVNET_CALIBRATIONS), accuracy=acc, float=np.array(t["float"]))
+    return t
+
+
+def load_convnet_accuracies(path=None) -> dict:
+    """The shipped :func:`convnet_accuracies`, from ``qlearn/data/convnet_capstone.npz``.
+
+    Examples
+    --------
+    >>> a = load_convnet_accuracies()
+    >>> round(a[8, "minmax", False] * 539), round(a[4, "minmax", False] * 539), round(a[4, "minmax", True] * 539)
+    (509, 371, 484)
+    """
+    with np.load(CONVNET_CAPSTONE_FILE if path is None else path) as f:
+        out = {"float": float(f["float"])}
+        for i, b in enumerate(f["bits"]):
+            for j, c in enumerate(f["calibrations"]):
+                for k, pc in enumerate((False, True)):
+                    out[int(b), str(c), pc] = float(f["accuracy"][i, j, k])
+    return out
+
+
+def capstone_rows(rows: list[dict]) -> dict:
+    """The rows of :func:`capstone_table` by their ``name`` (e.g. ``'int8 per-tensor mse'``, ``'host fp32'``)."""
+    return {r["name"]: r for r in rows}
+
+
 def capstone_table(*, batch: int = 200, benchmark: str = "course", model=None, data=None,
-                   calibrations=("entropy", "mse")) -> list[dict]:
+                   calibrations=None) -> list[dict]:
     """The capstone's answer: accuracy, latency and perf/watt over scheme x calibration, plus baselines.
 
     Introduced in lesson ``13_tpu_v1_capstone``.
@@ -793,30 +912,45 @@ def capstone_table(*, batch: int = 200, benchmark: str = "course", model=None, d
     Parameters
     ----------
     batch : int >= 1
-    benchmark : {'course', 'MLP0'}
-        The course's MLP (accuracy measured on the digits test set) or MLP0 of Table 1
-        (shapes assumed by :func:`mlp0_layers`; no public weights, so no accuracy).
+    benchmark : {'course', 'MLP0', 'convnet'}
+        The course's MLP (accuracy measured on the digits test set), MLP0 of Table 1
+        (shapes assumed by :func:`mlp0_layers`; no public weights, so no accuracy), or lesson 15's
+        convolutional network (batch norm folded; costs from :func:`gemm_hardware_costs`; accuracies
+        shipped, :func:`load_convnet_accuracies`, unless ``model`` or ``data`` is given).
     model, data : optional
-        The float MLP and the Digits data (default: ``qlearn.nn.pretrained()``,
-        ``qlearn.data.load_digits()``).
-    calibrations : two of ``('entropy', 'mse', 'percentile', 'minmax')``
-        Histogram (KL-divergence) and MSE calibration by default.
+        The float network and the Digits data (default: ``qlearn.nn.pretrained()`` or
+        ``qlearn.convnet.pretrained()``, ``qlearn.data.load_digits()``).
+    calibrations : sequence of ``('entropy', 'mse', 'percentile', 'minmax')``
+        Histogram (KL-divergence) and MSE calibration by default; for ``'convnet'``,
+        :data:`CONVNET_CALIBRATIONS` (min/max, MSE, KL).
 
     Returns
     -------
     list of dict
-        One row per configuration: ``scheme``, ``calibration``, ``hardware``, ``accuracy``
-        and ``agreement`` (share of test images classified as the float model does; None for
-        MLP0 and where not measured), and the keys of :func:`hardware_costs`. Rows 0-3: int8
-        on the TPU v1 (per-tensor / per-channel x the two calibrations). Row 4: FP16 on the
-        same chip without int8 (:func:`fp16_variant`; the accuracy of the float16 model).
-        Row 5: FP32 on the Haswell host. Row 6: 8-bit on the Haswell host (Sec. 8's ~3.5x).
-        Rows 0 vs 4 isolate "FP -> int8" on one chip; rows 4 vs 5 are mostly "CPU -> TPU".
-        All at full load (batches back to back).
+        One row per configuration: ``name`` (read rows by it: :func:`capstone_rows`), ``scheme``,
+        ``calibration``, ``hardware``, ``accuracy`` and ``agreement`` (share of test images classified
+        as the float model does; None for MLP0, the conv network and where not measured), and the keys
+        of :func:`hardware_costs`. First the int8 rows on the TPU v1, ``'int8 per-tensor entropy'`` ...
+        (per-tensor / per-channel x the calibrations); for ``'convnet'`` then the same at 4-bit weights,
+        ``'int4 per-tensor minmax'`` ... (the TPU v1 has no 4-bit mode: 4-bit codes run on the int8 array
+        at int8 cost). Then ``'fp16 chip'``: FP16 on the same chip without int8 (:func:`fp16_variant`;
+        the accuracy of the float16 model for the course MLP). ``'host fp32'``: FP32 on the Haswell host
+        (the float accuracy). ``'host int8'``: 8-bit on the Haswell host (Sec. 8's ~3.5x). int8 vs
+        ``'fp16 chip'`` isolates "FP -> int8" on one chip; ``'fp16 chip'`` vs ``'host fp32'`` is mostly
+        "CPU -> TPU". All at full load (batches back to back).
+
+    Examples
+    --------
+    >>> r = capstone_rows(capstone_table(benchmark="convnet"))
+    >>> round(r["int8 per-tensor entropy"]["accuracy"] * 539), round(r["int8 per-tensor mse"]["accuracy"] * 539)
+    (138, 509)
     """
     B = check_int(batch, "batch", 1, 2**20)
-    if benchmark not in ("course", "MLP0"):
-        raise ValueError(f"benchmark must be 'course' or 'MLP0', got {benchmark!r}")
+    if benchmark not in ("course", "MLP0", "convnet"):
+        raise ValueError(f"benchmark must be 'course', 'MLP0' or 'convnet', got {benchmark!r}")
+    if benchmark == "convnet":
+        return _convnet_capstone(B, model, data, CONVNET_CALIBRATIONS if calibrations is None else calibrations)
+    calibrations = ("entropy", "mse") if calibrations is None else calibrations
     float_acc = fp16_acc = fp16_agree = None
     if benchmark == "course":
         from qlearn import data as qdata
@@ -840,27 +974,63 @@ def capstone_table(*, batch: int = 200, benchmark: str = "course", model=None, d
                                        calibration=cal, calib_data=data.X_calib)
                 acc = q.accuracy(data.X_test, data.y_test)
                 agree = q.agreement(data.X_test, model)
-            rows.append(dict(scheme=f"int8 {scheme}", calibration=CALIBRATION_LABELS.get(cal, cal),
-                             hardware=HW_TPU_INT8, accuracy=acc, agreement=agree, **cost))
-    rows.append(dict(scheme="FP16 (no int8)", calibration="-", hardware=HW_FP16_CHIP, accuracy=fp16_acc,
-                     agreement=fp16_agree, **hw["fp16 chip"]))
-    rows.append(dict(scheme="FP32 (no quantization)", calibration="-", hardware=HW_HOST_FP32,
-                     accuracy=float_acc, agreement=None if float_acc is None else 1.0, **hw["host fp32"]))
-    rows.append(dict(scheme="int8 (one DNN measured)", calibration="-", hardware=HW_HOST_INT8, accuracy=None,
-                     agreement=None, **hw["host int8"]))
-    return rows
+            rows.append(dict(name=f"int8 {scheme} {cal}", scheme=f"int8 {scheme}",
+                             calibration=CALIBRATION_LABELS.get(cal, cal), hardware=HW_TPU_INT8, accuracy=acc,
+                             agreement=agree, **cost))
+    return rows + _baseline_rows(hw, fp16_acc, fp16_agree, float_acc)
+
+
+def _baseline_rows(hw, fp16_acc, fp16_agree, float_acc):
+    return [dict(name="fp16 chip", scheme="FP16 (no int8)", calibration="-", hardware=HW_FP16_CHIP,
+                 accuracy=fp16_acc, agreement=fp16_agree, **hw["fp16 chip"]),
+            dict(name="host fp32", scheme="FP32 (no quantization)", calibration="-", hardware=HW_HOST_FP32,
+                 accuracy=float_acc, agreement=None if float_acc is None else 1.0, **hw["host fp32"]),
+            dict(name="host int8", scheme="int8 (one DNN measured)", calibration="-", hardware=HW_HOST_INT8,
+                 accuracy=None, agreement=None, **hw["host int8"])]
+
+
+#: The hardware column of the conv network's 4-bit rows.
+HW_TPU_INT4 = "TPU v1, 4-bit codes on the int8 array (no 4-bit mode)"
+
+
+def _convnet_capstone(B, model, data, calibrations):
+    from qlearn import convnet
+
+    if model is None and data is None:
+        acc = load_convnet_accuracies()
+        missing = [c for c in calibrations if c not in CONVNET_CALIBRATIONS]
+        if missing:
+            raise ValueError(f"calibrations must be among the shipped {CONVNET_CALIBRATIONS} unless model or "
+                             f"data is given, got {missing}")
+    else:
+        acc = convnet_accuracies(model, data, calibrations=calibrations)
+    net = convnet.pretrained() if model is None else model
+    hw = gemm_hardware_costs(convnet.gemm_shapes(net), B, in_values=CONVNET_IO[0], out_values=CONVNET_IO[1])
+    rows = []
+    for bits in CONVNET_BITS:
+        for scheme, pc in (("per-tensor", False), ("per-channel", True)):
+            cost = hw["int8 per-channel" if pc else "int8 per-tensor"]
+            for cal in calibrations:
+                rows.append(dict(name=f"int{bits} {scheme} {cal}", scheme=f"int{bits} {scheme}",
+                                 calibration=CALIBRATION_LABELS.get(cal, cal),
+                                 hardware=HW_TPU_INT8 if bits == 8 else HW_TPU_INT4, accuracy=acc[bits, cal, pc],
+                                 agreement=None, **cost))
+    return rows + _baseline_rows(hw, None, None, acc["float"])
 
 
 def format_table(rows: list[dict]) -> str:
     """The capstone rows as an HTML table (for a notebook cell or a Voila page)."""
-    head = ["scheme", "calibration", "hardware", "accuracy", "agrees with FP32", "latency (us)", "inferences/s",
+    head = ["scheme", "calibration", "hardware", "accuracy", "vs FP32 (points)", "agrees with FP32", "latency (us)",
+            "inferences/s",
             "die W", "inferences/J (die)", "W with host share", "inferences/J (total)", "rescale cycles",
             "rescale share of arith. energy"]
     out = ["<table><tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr>"]
+    fp32 = next((r["accuracy"] for r in rows if r.get("name") == "host fp32"), None)
     for r in rows:
         acc = "n/a" if r["accuracy"] is None else f"{100 * r['accuracy']:.2f}%"
+        gap = "n/a" if r["accuracy"] is None or fp32 is None else f"{100 * (r['accuracy'] - fp32):+.1f}"
         agr = "n/a" if r.get("agreement") is None else f"{100 * r['agreement']:.2f}%"
-        cells = [r["scheme"], r["calibration"], r["hardware"], acc, agr, f"{r['latency_us']:.2f}",
+        cells = [r["scheme"], r["calibration"], r["hardware"], acc, gap, agr, f"{r['latency_us']:.2f}",
                  f"{r['inferences_per_s']:.3g}", f"{r['power_w']:.3g}", f"{r['inferences_per_joule']:.3g}",
                  f"{r['power_total_w']:.3g}", f"{r['inferences_per_joule_total']:.3g}",
                  str(r["rescale_cycles"]), f"{100 * r['rescale_share']:.2f}%"]

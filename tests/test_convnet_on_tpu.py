@@ -97,3 +97,76 @@ def test_layer_input_rows_are_the_pointwise_layers_im2col(model):
         convnet.layer_input_rows(model, d.X_calib[:3], 5)
     with pytest.raises(ValueError, match="index"):
         convnet.layer_input_rows(model, d.X_calib[:3], 6)
+
+
+# -- the conv network as rows of lesson 13's capstone ------------------------------------------------
+def test_gemm_hardware_costs_agree_with_the_dense_model_on_dense_layers():
+    """A stack of dense layers given as GEMMs costs what model_cost / host_fp32_cost say for it."""
+    shapes = [(64, 64), (64, 32), (32, 10)]
+    gemms = [("dense", 1, i, o, 1) for i, o in shapes]
+    for B in (1, 200, 4096):
+        g = tpu.gemm_hardware_costs(gemms, B, in_values=64, out_values=10)
+        h = tpu.hardware_costs(shapes, B)
+        for key in h:
+            for k in ("latency_us", "inferences_per_s", "tops", "power_w", "inferences_per_joule", "power_total_w",
+                      "inferences_per_joule_total", "rescale_share"):
+                assert g[key][k] == pytest.approx(h[key][k], rel=1e-12), (B, key, k)
+            assert g[key]["cycles"] == h[key]["cycles"] and g[key]["rescale_cycles"] == h[key]["rescale_cycles"]
+    with pytest.raises(ValueError, match="in_values"):
+        tpu.gemm_hardware_costs(gemms, 8, in_values=0, out_values=10)
+
+
+def test_shipped_convnet_accuracies_are_the_calibration_table(table):
+    a = tpu.load_convnet_accuracies()
+    assert a["float"] == table["float"]
+    for cal in tpu.CONVNET_CALIBRATIONS:
+        for pc in (False, True):
+            assert a[8, cal, pc] == table[cal, pc]          # exact integer path: equal, not approximately
+    d, folded = load_digits(), convnet.pretrained().fold()
+    for pc in (False, True):
+        q = convnet.quantize(folded, d.X_calib, weight_bits=4, per_channel=pc)
+        assert a[4, "minmax", pc] == q.accuracy(d.X_test, d.y_test)
+
+
+@pytest.mark.slow
+def test_shipped_convnet_accuracies_recomputed():
+    assert tpu.convnet_accuracies() == tpu.load_convnet_accuracies()
+
+
+def test_capstone_rows_for_the_convnet_say_how_much_the_choices_matter():
+    rows = tpu.capstone_table(batch=200, benchmark="convnet")
+    r = tpu.capstone_rows(rows)
+    assert len(r) == len(rows) == 2 * 2 * 3 + 3
+    n = {k: round(v["accuracy"] * 539) for k, v in r.items() if v["accuracy"] is not None}
+    # int8: KL (zero bin kept) collapses, min/max and MSE keep float; per-channel weights do not save KL
+    assert (n["int8 per-tensor entropy"], n["int8 per-tensor mse"], n["int8 per-tensor minmax"]) == (138, 509, 509)
+    assert (n["int8 per-channel entropy"], n["int8 per-channel mse"]) == (127, 510) and n["host fp32"] == 509
+    # int4: per-channel vs per-tensor is the large lever; MSE vs min/max within a few images
+    assert (n["int4 per-tensor minmax"], n["int4 per-channel minmax"]) == (371, 484)
+    assert (n["int4 per-tensor mse"], n["int4 per-channel mse"]) == (370, 480)
+    # costs: calibration never changes them; 4-bit codes run at int8 cost; per-channel a few cycles more
+    gemm = tpu.gemm_model_cost(convnet.gemm_shapes(convnet.pretrained()), 200)
+    pt, pc = r["int8 per-tensor mse"], r["int8 per-channel mse"]
+    assert pt["cycles"] == gemm["cycles"] == 213904
+    assert pc["cycles"] - pt["cycles"] == tpu.gemm_model_cost(convnet.gemm_shapes(convnet.pretrained()), 200,
+                                                               per_channel=True)["cycles"] - gemm["cycles"] > 0
+    for k, v in r.items():
+        if k.startswith(("int8", "int4")):
+            ref = pc if "per-channel" in k else pt
+            assert v["cycles"] == ref["cycles"] and v["latency_us"] == ref["latency_us"]
+            assert v["hardware"] == (tpu.HW_TPU_INT8 if k.startswith("int8") else tpu.HW_TPU_INT4)
+    html = tpu.format_table(rows)
+    assert html.count("<tr>") == len(rows) + 1 and "<td>-68.8</td>" in html and "<td>+0.2</td>" in html
+    with pytest.raises(ValueError, match="shipped"):
+        tpu.capstone_table(benchmark="convnet", calibrations=("percentile",))
+    with pytest.raises(ValueError, match="benchmark must be"):
+        tpu.capstone_table(benchmark="CNN1")
+
+
+def test_capstone_rows_have_unique_names_for_every_benchmark():
+    for b in ("course", "MLP0"):
+        rows = tpu.capstone_table(batch=8, benchmark=b)
+        names = [r["name"] for r in rows]
+        assert len(set(names)) == len(names) == 7
+        assert names[4:] == ["fp16 chip", "host fp32", "host int8"]
+        assert tpu.capstone_rows(rows)["int8 per-channel mse"] is rows[3]

@@ -59,3 +59,15 @@ def test_requantize_explorer_statements_of_lesson_11():
     assert d.max() == 0 and 0.4 < np.count_nonzero(d) / d.size < 0.6
     ex.controls["rounding"].value = "q15"
     assert np.count_nonzero(ex.fig.data[2].y) <= 10
+
+
+def test_capstone_explorer_shows_the_conv_network_where_calibration_matters():
+    ex = capstone_explorer()
+    ex.controls["benchmark"].value = "convnet"
+    ex.controls["batch"].value = 200
+    r = tpu.capstone_rows(tpu.capstone_table(batch=200, benchmark="convnet"))
+    names = ["int8 per-tensor entropy", "int8 per-tensor mse", "int8 per-channel entropy", "int8 per-channel mse",
+             "fp16 chip", "host fp32", "host int8"]
+    assert list(ex.fig.data[0].y) == pytest.approx([r[k]["latency_us"] for k in names])
+    assert list(ex.fig.data[0].text) == ["25.6%", "94.4%", "23.6%", "94.6%", "n/a", "94.4%", "n/a"]
+    assert "68.8 points" in ex.readout.value

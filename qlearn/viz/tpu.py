@@ -66,16 +66,34 @@ def tpu_roofline_explorer() -> Explorer:
     return Explorer(controls, fig, update)
 
 
+#: The capstone explorer's bars, by row name (:func:`qlearn.tpu.capstone_rows`).
+CAPSTONE_BARS = ("int8 per-tensor entropy", "int8 per-tensor mse", "int8 per-channel entropy", "int8 per-channel mse",
+                 "fp16 chip", "host fp32", "host int8")
+
+
+def _convnet_gemms():
+    from qlearn import convnet
+    return convnet.gemm_shapes(convnet.pretrained())
+
+
+def _costs(benchmark, batch):
+    if benchmark == "convnet":
+        return tpu.gemm_hardware_costs(_convnet_gemms(), batch, in_values=tpu.CONVNET_IO[0],
+                                       out_values=tpu.CONVNET_IO[1])
+    return tpu.hardware_costs(_course_shapes() if benchmark == "course" else tpu.mlp0_layers(), batch)
+
+
 def capstone_explorer() -> Explorer:
     """The capstone table as bars: latency and inferences per joule per configuration, accuracy in the labels.
 
-    Accuracy (the course model, digits test set) is computed once at build time: it does
-    not depend on batch size. Latency and inferences per joule come from
-    :func:`qlearn.tpu.hardware_costs` at the chosen batch, at full load: the die alone and with
-    the host server's share of power (Table 2).
+    Accuracy (the course MLP or lesson 15's conv network, digits test set) is computed once at build
+    time (the conv network's is shipped): it does not depend on batch size. Latency and inferences per
+    joule come from :func:`qlearn.tpu.hardware_costs` (:func:`qlearn.tpu.gemm_hardware_costs` for the
+    conv network) at the chosen batch, at full load: the die alone and with the host server's share of
+    power (Table 2).
     """
-    base = {b: tpu.capstone_table(batch=200, benchmark=b) for b in ("course", "MLP0")}
-    labels = [f"{r['scheme']}<br>{r['calibration']}" for r in base["course"][:4]]
+    base = {b: tpu.capstone_rows(tpu.capstone_table(batch=200, benchmark=b)) for b in ("course", "MLP0", "convnet")}
+    labels = [f"{base['course'][k]['scheme']}<br>{base['course'][k]['calibration']}" for k in CAPSTONE_BARS[:4]]
     labels += ["FP16, same chip<br>no int8 (assumed)", "FP32 on the host<br>(TPU v1: no float)",
                "8-bit on the host<br>(Sec. 8: ~3.5x)"]
     n = len(labels)
@@ -90,17 +108,17 @@ def capstone_explorer() -> Explorer:
     fig.update_yaxes(rangemode="tozero", row=1, col=1)
     fig.update_yaxes(type="log", row=1, col=2)
     controls = {
-        "benchmark": C.dropdown("network", [("course MLP", "course"), ("MLP0 (paper, Table 1)", "MLP0")], "course"),
+        "benchmark": C.dropdown("network", [("course MLP", "course"), ("MLP0 (paper, Table 1)", "MLP0"),
+                                            ("conv network (lesson 15)", "convnet")], "course"),
         "batch": C.dropdown("batch", BATCHES, 200),
     }
-    acc = {b: [r["accuracy"] for r in rows] for b, rows in base.items()}
+    acc = {b: [rows[k]["accuracy"] for k in CAPSTONE_BARS] for b, rows in base.items()}
     keys = ["int8 per-tensor"] * 2 + ["int8 per-channel"] * 2 + ["fp16 chip", "host fp32", "host int8"]
 
     def update(v):
         b = v["benchmark"]
-        shapes = _course_shapes() if b == "course" else tpu.mlp0_layers()
         B = v["batch"]
-        hw = tpu.hardware_costs(shapes, B)
+        hw = _costs(b, B)
         rows = [hw[k] for k in keys]
         lat = [r["latency_us"] for r in rows]
         fig.data[0].y = lat
@@ -113,7 +131,9 @@ def capstone_explorer() -> Explorer:
                 f"FP32 on the Haswell host (roofline, optimistic) {lat[5]:.1f} µs. Inferences per joule (die): "
                 f"int8 TPU / FP32 host <b>{ratio:.1f}x</b>, of which int8 / FP16 on the same chip "
                 f"<b>{same_chip:.2f}x</b>. Calibration (histogram vs MSE) is offline: same hardware cost. "
-                f"Labels: test accuracy.")
+                f"Labels: test accuracy" + (": KL vs MSE at int8 differs by <b>"
+                                            f"{100 * (acc[b][1] - acc[b][0]):.1f} points</b> per tensor."
+                                            if b == "convnet" else "."))
 
     fig = go.FigureWidget(fig)  # Explorer syncs the first update into the widget state
     return Explorer(controls, fig, update)
