@@ -7,7 +7,9 @@ a heading twice, Python reprs (``np.float64(``, dict dumps, ``QParams(``) in out
 
 The per-lesson browser test (test_lessons.py) records every lesson's facts in ``PAGE_FACTS`` from
 the page it loads anyway, so test_page_content.py and test_navigation.py check every lesson without
-rendering it a second time; run on their own, they load the pages themselves.
+rendering it a second time; run on their own, they load the pages themselves. Likewise the figure
+widths of :func:`layout_lessons` (``check_layout``: opened at phone width, then resized), kept in
+``LAYOUT_RESULTS`` for test_page_layout.py.
 """
 from __future__ import annotations
 
@@ -17,6 +19,9 @@ from pathlib import Path
 
 #: notebook file name -> facts, filled by test_lessons.py (one page load per lesson for the suite).
 PAGE_FACTS: dict[str, dict] = {}
+#: notebook file name -> None (every figure fit its box at every width) or what did not fit; filled by
+#: test_lessons.py for :func:`layout_lessons` (it opens those at phone width), read by test_page_layout.py.
+LAYOUT_RESULTS: dict[str, str | None] = {}
 
 #: Where text is code, maths, a figure or a control, not prose: never checked for raw markdown.
 NOT_PROSE = ("code, pre, kbd, samp, script, style, svg, input, textarea, select, option, "
@@ -217,3 +222,66 @@ def navs_in_html(html: str) -> list[dict]:
 
 def served_files(lesson_dir) -> list[str]:
     return sorted(p.name for p in Path(lesson_dir).glob("*.ipynb"))
+
+
+# ----------------------------------------------------------------------------- figure widths
+
+#: The phone every layout check starts on; then a laptop / a projector, then a wide screen.
+PHONE = {"width": 390, "height": 844}
+LAYOUT_RESIZES = ((1366, 768), (1920, 1080))
+
+FIGURE_WIDTHS_JS = """() => Array.from(document.querySelectorAll('.qlearn-explorer .js-plotly-plot'))
+    .filter(p => p.querySelector('.main-svg')).map(p => {
+    const svg = p.querySelector('.main-svg');
+    const box = p.closest('.qlearn-explorer').getBoundingClientRect();
+    return {figure: svg ? svg.getBoundingClientRect().width : 0, box: box.width,
+            right: svg ? svg.getBoundingClientRect().right : 0};
+})"""
+
+
+def layout_lessons(names) -> list[str]:
+    """The lessons whose figures are checked at every width: lesson 03 (the staircase explorer: a figure
+    in every width), else the first lesson that is not the course map."""
+    wanted = [n for n in names if n.startswith("03_")]
+    return wanted or [n for n in names if n != "00_index.ipynb"][:1]
+
+
+def assert_figures_fit(page, where: str, timeout_ms: int = 150_000) -> None:
+    """Every explorer figure on ``page`` is as wide as its explorer box and inside the window."""
+    page.wait_for_function("() => document.querySelector('.qlearn-explorer .js-plotly-plot .main-svg') !== null",
+                           timeout=timeout_ms)
+    # the resize is announced debounced (60 ms) and plotly redraws: on a loaded machine that can take
+    # seconds, so wait (up to 20 s) until every figure fits, then check and report what is there
+    try:
+        page.wait_for_function(f"() => {{ const w = ({FIGURE_WIDTHS_JS})(); return w.length > 0 && "
+                               f"w.every(f => Math.abs(f.figure - f.box) <= 4 && f.right <= window.innerWidth + 1); }}",
+                               timeout=20_000, polling=200)
+    except Exception:
+        pass  # the assertions below say which figure does not fit
+    widths = page.evaluate(FIGURE_WIDTHS_JS)
+    assert widths, f"{where}: no explorer figure"
+    viewport = page.viewport_size["width"]
+    for i, w in enumerate(widths):
+        assert abs(w["figure"] - w["box"]) <= 4, (
+            f"{where}: figure {i} is {w['figure']:.0f} px in a {w['box']:.0f} px box")
+        assert w["right"] <= viewport + 1, f"{where}: figure {i} runs past the screen ({w['right']:.0f} > {viewport})"
+
+
+def check_layout(page, lesson: str) -> None:
+    """``page``, opened at :data:`PHONE` width and drawn: the figures fit there, and again after each
+    resize in :data:`LAYOUT_RESIZES` (they follow the window)."""
+    assert_figures_fit(page, f"{lesson} at {PHONE['width']} px")
+    for w, h in LAYOUT_RESIZES:
+        page.set_viewport_size({"width": w, "height": h})
+        assert_figures_fit(page, f"{lesson} resized to {w} px")
+
+
+def record_layout(lesson: str, page) -> None:
+    """:func:`check_layout` on a page test_lessons.py loaded at phone width; the outcome is kept in
+    ``LAYOUT_RESULTS`` for test_page_layout.py (a figure that does not fit fails that test, not this one)."""
+    try:
+        check_layout(page, lesson)
+    except Exception as e:  # noqa: BLE001 - reported by test_page_layout.py, with its message
+        LAYOUT_RESULTS[lesson] = f"{type(e).__name__}: {e}"
+    else:
+        LAYOUT_RESULTS[lesson] = None

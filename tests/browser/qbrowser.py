@@ -356,10 +356,13 @@ class PageGuard:
         assert not self.console_warnings, f"console warnings: {self.console_warnings}"
 
 
-def start_lesson(context, base_url: str, notebook: str, timeout_ms: int = RENDER_TIMEOUT_MS):
-    """Open a page and start navigating to a lesson; returns ``(page, response)`` at first byte."""
+def start_lesson(context, base_url: str, notebook: str, timeout_ms: int = RENDER_TIMEOUT_MS, viewport=None):
+    """Open a page and start navigating to a lesson; returns ``(page, response)`` at first byte.
+    ``viewport`` (``{"width": w, "height": h}``): the page's size from the start, else the context's."""
     page = context.new_page()
     page.set_default_timeout(timeout_ms)
+    if viewport is not None:
+        page.set_viewport_size(viewport)
     resp = page.goto(base_url + "voila/render/" + notebook, wait_until="commit", timeout=timeout_ms)
     assert resp is not None and resp.ok, f"{notebook}: HTTP {resp.status if resp else None}"
     return page, resp
@@ -386,9 +389,9 @@ def wait_lesson(page, resp, timeout_ms: int = RENDER_TIMEOUT_MS) -> int:
     return n_widgets
 
 
-def open_lesson(context, base_url: str, notebook: str, timeout_ms: int = RENDER_TIMEOUT_MS):
+def open_lesson(context, base_url: str, notebook: str, timeout_ms: int = RENDER_TIMEOUT_MS, viewport=None):
     """Navigate to a lesson and wait until it is fully drawn; returns ``(page, n_widget_outputs)``."""
-    page, resp = start_lesson(context, base_url, notebook, timeout_ms)
+    page, resp = start_lesson(context, base_url, notebook, timeout_ms, viewport)
     return page, wait_lesson(page, resp, timeout_ms)
 
 

@@ -73,21 +73,6 @@ def test_banner_when_the_kernel_is_gone(failing_server, pw_browser):
     context.close()
 
 
-def test_banner_when_the_server_is_gone(tmp_path, pw_browser):
-    nbformat.write(_nb("x = 1"), tmp_path / "00_index.ipynb")
-    server = start_qlearn_serve(tmp_path, tmp_path / "serve.log", "--preheat", "none")
-    context = pw_browser.new_context()
-    try:
-        page, _ = open_lesson(context, server.url, "00_index.ipynb")
-        server.stop()
-        page.evaluate("window.qlearn_check_kernel()")
-        banner = page.wait_for_selector("#qlearn-banner", timeout=30_000)
-        assert "cannot be reached" in banner.inner_text()
-    finally:
-        server.stop()
-        context.close()
-
-
 def test_closing_the_tab_frees_the_kernel(failing_server, pw_browser):
     """Voila's page asks for its kernel's shutdown on close; qlearn serve sets the cookie that
     request needs (plain Voila refuses it, and the kernel lingers until culled)."""
@@ -112,3 +97,16 @@ def test_closing_the_tab_frees_the_kernel(failing_server, pw_browser):
             gone = e.code == 404
     context.close()
     assert gone, "the kernel of a closed tab is still running"
+
+
+def test_banner_when_the_server_is_gone(failing_server, pw_browser):
+    """Last in this file: it stops the module's server (one server start fewer than a server of its own)."""
+    context = pw_browser.new_context()
+    try:
+        page, _ = open_lesson(context, failing_server.url, "00_index.ipynb")
+        failing_server.stop()
+        page.evaluate("window.qlearn_check_kernel()")
+        banner = page.wait_for_selector("#qlearn-banner", timeout=30_000)
+        assert "cannot be reached" in banner.inner_text()
+    finally:
+        context.close()

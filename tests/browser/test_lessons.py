@@ -1,14 +1,21 @@
 """Every lesson served by `qlearn serve`, driven in headless Chromium as a learner would.
 
 For each notebook in notebooks/ (or the demo notebooks while there are none): the page renders,
-shows no error output, logs no console or page error, requests nothing from any host but
+shows no error output, logs no console or page error and no console warning (pagecheck's guard:
+the only warnings allowed are those sharedscope.py explains), requests nothing from any host but
 127.0.0.1, every explorer's figure changes when its first control is moved, and every quiz
 question gives feedback. Then five learners open the same lesson at once and all stay live.
+
+Each lesson is loaded once for the whole suite: the same page gives test_page_content.py and
+test_navigation.py their facts (pagecheck.PAGE_FACTS) and, for the layout lesson, opened at phone
+width first, test_page_layout.py its figure widths (pagecheck.LAYOUT_RESULTS).
 """
 from __future__ import annotations
 
+from urllib.parse import urljoin
+
 import pytest
-from pagecheck import record
+from pagecheck import PHONE, layout_lessons, record, record_layout
 from qbrowser import (
     PageGuard,
     busiest_lesson,
@@ -34,23 +41,31 @@ def learner(pw_browser):
 
 
 def test_landing_redirect(lesson_server, pw_browser):
-    """`/` lands on 00_index when it exists, else on the file tree."""
+    """`/` sends the browser to 00_index when it exists, else to the file tree. Only the redirect is
+    read here (following it would render the course map, and start its kernel, a second time: the
+    page it leads to is test_lesson[00_index]'s)."""
     context = pw_browser.new_context()
-    guard = PageGuard(context)
-    page = context.new_page()
-    page.goto(lesson_server.url, wait_until="commit")
-    assert not guard.external
-    names = lesson_names()
-    expected = "voila/render/00_index.ipynb" if "00_index.ipynb" in names else "voila/tree"
-    assert page.url.endswith(expected), page.url
-    context.close()
+    try:
+        resp = context.request.get(lesson_server.url, max_redirects=0)
+        assert resp.status in (301, 302, 303, 307, 308), (resp.status, resp.text()[:300])
+        target = urljoin(lesson_server.url, resp.headers["location"])
+        assert target.startswith(lesson_server.url), f"redirect off the server: {target}"
+        names = lesson_names()
+        expected = "voila/render/00_index.ipynb" if "00_index.ipynb" in names else "voila/tree"
+        assert target.endswith(expected), target
+    finally:
+        context.close()
 
 
 def test_lesson(notebook, lesson_server, learner):
     context, guard = learner
     guard.reset()
-    page, n_widgets = open_lesson(context, lesson_server.url, notebook)
+    layout = notebook in layout_lessons(lesson_names())
+    page, n_widgets = open_lesson(context, lesson_server.url, notebook, viewport=PHONE if layout else None)
     try:
+        if layout:  # drawn at phone width, then resized: read by test_page_layout.py
+            record_layout(notebook, page)
+            page.set_viewport_size({"width": 1280, "height": 900})
         record(notebook, page)  # read by test_page_content.py and test_navigation.py: no second load
         errors = error_outputs(page)
         assert not errors, f"{notebook}: error output on the page: {errors}"
