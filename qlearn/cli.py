@@ -47,6 +47,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="kernels kept ready per pre-heated notebook (default: 1; a class opening "
                         "one lesson together: --preheat LESSON.ipynb --pool-size 30, about 120 MB "
                         f"each; at most {_serve.MAX_POOL_SIZE})")
+    s.add_argument("--pool-burst", type=int, default=_serve.POOL_BURST, metavar="N",
+                   help="kernels kept ready for the landing page, for a lesson opened in the last 10 "
+                        "minutes and for the lesson after it, so a second and third learner do not wait "
+                        f"for a kernel to start (default: {_serve.POOL_BURST}; added one at a time when "
+                        "the server is idle, given back when the lesson cools down; 1: only --pool-size)")
     s.add_argument("--allow-host", action="append", default=[], metavar="NAME",
                    help="a host name (or address) learners reach the server by, besides localhost, "
                         "127.0.0.1 and ::1; repeatable. Requests for any other Host get 403 "
@@ -95,7 +100,8 @@ def options_from_args(args: argparse.Namespace, notebooks_dir=None) -> _serve.Se
         preheat = which
     return _serve.ServeOptions(host=args.host, port=args.port, open_browser=not args.no_browser,
                                timeout=args.timeout, cull_idle_timeout=args.cull_idle, preheat=preheat,
-                               pool_size=args.pool_size, cached_plotly=not args.plotly_inline,
+                               pool_size=args.pool_size, pool_burst=args.pool_burst,
+                               cached_plotly=not args.plotly_inline,
                                allow_hosts=tuple(args.allow_host), max_kernels=args.max_kernels,
                                max_kernels_per_client=args.max_kernels_per_client,
                                unconnected_timeout=args.unconnected_timeout)

@@ -35,6 +35,10 @@ MODULE_DEADLINE_MS = 60_000
 FRONTEND_EXTENSIONS = ("@jupyter-widgets/jupyterlab-manager", "@voila-dashboards/widgets-manager8", "anywidget")
 #: Most kernels kept ready per pre-heated notebook (about 120 MB each: 64 is 7.5 GB).
 MAX_POOL_SIZE = 64
+#: Kernels kept ready for the landing page, for a lesson opened in the last 10 minutes and for the
+#: lesson after it (``--pool-burst``; others keep ``--pool-size``): a second and third learner on a
+#: lesson then find executed kernels too (:mod:`qlearn.server.pools`).
+POOL_BURST = 3
 #: Upper bound of ``--max-kernels`` (a kernel is about 120-160 MB).
 MAX_KERNELS = 1000
 #: Seconds a sent page has to connect to its kernel before the kernel is freed (``--unconnected-timeout``;
@@ -303,6 +307,8 @@ class ServeOptions:
     cull_interval: int = CULL_INTERVAL
     preheat: list[str] = field(default_factory=lambda: [LANDING])  # qlearn serve's default: all
     pool_size: int = 1
+    #: Ready kernels for the landing page, a lesson in use and the lesson after it (qlearn.server.pools).
+    pool_burst: int = POOL_BURST
     cached_plotly: bool = True
     #: plotly's widget module, relative to the base URL, when it is served as a file: the page
     #: template then starts loading it before any widget exists (see the ``qlearn`` template).
@@ -327,6 +333,8 @@ class ServeOptions:
                              f"{self.cull_idle_timeout!r} and {self.cull_interval!r}")
         if not isinstance(self.pool_size, int) or not 0 <= self.pool_size <= MAX_POOL_SIZE:
             raise ValueError(f"pool_size must be an integer in [0, {MAX_POOL_SIZE}], got {self.pool_size!r}")
+        if not isinstance(self.pool_burst, int) or not 1 <= self.pool_burst <= MAX_POOL_SIZE:
+            raise ValueError(f"pool_burst must be an integer in [1, {MAX_POOL_SIZE}], got {self.pool_burst!r}")
         if not isinstance(self.unconnected_timeout, int) or not 1 <= self.unconnected_timeout <= 3600:
             raise ValueError(f"unconnected_timeout must be an integer in [1, 3600] seconds, "
                              f"got {self.unconnected_timeout!r}")
@@ -422,7 +430,7 @@ def voila_config(options: ServeOptions | None = None, notebooks_dir: str | os.Pa
         pools.update({nb: {"pool_size": o.pool_size} for nb in preheat})
         v.default_pool_size = 0
         c.VoilaKernelManager.kernel_pools_config = pools
-        c.VoilaKernelManager.fill_delay = 1.0
+        c.VoilaKernelManager.fill_delay = 0.0  # a taken kernel is replaced at once (the page is already executed)
     return c
 
 
@@ -571,6 +579,9 @@ def make_app(notebooks_dir: str | os.PathLike, options: ServeOptions | None = No
             from .server.kernels import CLIENT, KernelLimitReached, PageRequest, busy_page
 
             km = self.kernel_manager
+            keeper = getattr(km, "qlearn_pool_keeper", None)
+            if keeper is not None:
+                keeper.mark_opened(str(path))
             pool = list(getattr(km, "_pools", {}).get(path, []))  # Voila's pre-heated kernels (0.5.x)
             head = pool[0] if pool else None
             takes_pool = head is not None and head.done() and self.get_argument("template", None) is None \
@@ -633,6 +644,17 @@ def make_app(notebooks_dir: str | os.PathLike, options: ServeOptions | None = No
     class QlearnVoila(Voila):
         name = "qlearn-serve"
         qlearn_warm_up: tuple = (None, [], {})
+        qlearn_keeper_args: dict | None = None
+
+        def init_settings(self):
+            """Voila's settings; the kernel manager exists from here on, and gets its pool keeper."""
+            settings = super().init_settings()
+            km = getattr(self, "kernel_manager", None)
+            if self.qlearn_keeper_args and km is not None and hasattr(km, "_pools"):
+                from .server.pools import PoolKeeper
+
+                km.qlearn_pool_keeper = PoolKeeper(km, **self.qlearn_keeper_args)
+            return settings
         qlearn_allow_hosts: tuple = ()
         qlearn_temp_dirs: list = []
 
@@ -652,12 +674,28 @@ def make_app(notebooks_dir: str | os.PathLike, options: ServeOptions | None = No
                 km.kernel_pools_config[nb] = pools[nb]
                 km.fill_if_needed(delay=0, notebook_name=nb)
                 await asyncio.gather(*list(running.get(nb, [])), return_exceptions=True)
+            self._start_keeper()
+
+        def _start_keeper(self):
+            """Every second from now on: the landing page, a lesson in use and the next one get
+            their extra ready kernels, one at a time (qlearn.server.pools)."""
+            from tornado.ioloop import PeriodicCallback
+
+            from .server.pools import INTERVAL
+
+            keeper = getattr(self.kernel_manager, "qlearn_pool_keeper", None)
+            if keeper is not None and not keeper.started:
+                keeper.started = True
+                self.qlearn_keeper_callback = PeriodicCallback(keeper.tick, 1000 * INTERVAL)
+                self.qlearn_keeper_callback.start()
 
         def start(self):
-            if self.qlearn_warm_up[1]:
-                from tornado.ioloop import IOLoop
+            from tornado.ioloop import IOLoop
 
+            if self.qlearn_warm_up[1]:
                 IOLoop.current().add_callback(self._warm_up)
+            else:
+                IOLoop.current().add_callback(self._start_keeper)
             super().start()
 
         def init_handlers(self):
@@ -703,6 +741,9 @@ def make_app(notebooks_dir: str | os.PathLike, options: ServeOptions | None = No
             import asyncio
 
             km = self.kernel_manager
+            callback = getattr(self, "qlearn_keeper_callback", None)
+            if callback is not None:
+                callback.stop()
             if hasattr(km, "closing"):
                 km.closing = True
                 km.stop_reaper()
@@ -743,6 +784,10 @@ def make_app(notebooks_dir: str | os.PathLike, options: ServeOptions | None = No
     app.qlearn_warm_up = (first, later, pools)
     app.qlearn_allow_hosts = tuple(o.allow_hosts)
     app.qlearn_temp_dirs = temp_dirs
+    base = {nb: int(v.get("pool_size", 0)) for nb, v in pools.items() if nb != "default"}
+    if base and o.pool_burst > o.pool_size:  # lessons are numbered: file-name order is the course's
+        app.qlearn_keeper_args = dict(base=base, burst=o.pool_burst, landing=LANDING if LANDING in base else None,
+                                      order=sorted(base))
     app.initialize([str(nb_dir)])
     import logging
 
