@@ -155,6 +155,11 @@ def test_capstone_rows_for_the_convnet_say_how_much_the_choices_matter():
             ref = pc if "per-channel" in k else pt
             assert v["cycles"] == ref["cycles"] and v["latency_us"] == ref["latency_us"]
             assert v["hardware"] == (tpu.HW_TPU_INT8 if k.startswith("int8") else tpu.HW_TPU_INT4)
+    # lesson 13's figures for the hardware rows (model figures: exact)
+    assert pc["cycles"] - pt["cycles"] == 56 and r["fp16 chip"]["cycles"] == 201080
+    assert round(pt["latency_us"]) == 307 and round(r["host fp32"]["latency_us"], 1) == 5.7
+    assert tpu.layer_cost(1, 9, 1).fill_cycles == 766 == 256 + 256 + 256 - 2
+    assert tpu.layer_cost(1, 9, 1, activation_bits=16, weight_bits=16, spec=tpu.fp16_variant()).fill_cycles == 310
     html = tpu.format_table(rows)
     assert html.count("<tr>") == len(rows) + 1 and "<td>-68.8</td>" in html and "<td>+0.2</td>" in html
     with pytest.raises(ValueError, match="shipped"):
