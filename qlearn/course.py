@@ -104,7 +104,7 @@ LESSONS: tuple[Lesson, ...] = (
     Lesson("13_tpu_v1_capstone.ipynb", "TPU v1 capstone",
            "Per-tensor vs per-channel, histogram vs MSE calibration: accuracy, latency and perf/watt on TPU v1.",
            "Hardware",
-           time=Timing(58, explorers=2, questions=3, tasks=2)),
+           time=Timing(61, explorers=2, questions=3, tasks=2)),
     Lesson("14_onnx_runtime.ipynb", "ONNX Runtime, bit for bit",
            "The network exported to ONNX and run by ONNX Runtime: int8 codes vs lesson 11, ORT's quantizer, "
            "dynamic mode, measured speed.",
@@ -119,7 +119,7 @@ LESSONS: tuple[Lesson, ...] = (
            "Cross-layer equalization, high-bias absorption, bias correction and AdaRound bring the 4-bit "
            "per-tensor network back from its collapse, measured; learned step sizes compared.",
            "A network",
-           time=Timing(44, explorers=3, questions=5, tasks=1)),
+           time=Timing(49, explorers=3, questions=5, tasks=1)),
     Lesson("17_block_formats.ipynb", "Block formats: MXFP4, NVFP4, int4 groups",
            "FP4/FP6/E8M0 elements, MX shared power-of-two scales, NVFP4's two-level scale, per-group int4 with "
            "zero points: bits per weight with the scales, packing, block size vs error.",
