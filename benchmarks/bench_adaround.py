@@ -8,7 +8,8 @@ qlearn.adaround.convnet_layer), the AdaRound codes that differ from RTN and the 
 (2) test accuracy (539 images, exact integer path, activations 8 bits) with min/max round-to-nearest,
 AdaRound (qlearn.adaround.adaround_convnet), learned step sizes (qlearn.lsq.lsq_convnet) and AdaRound on
 the learned step sizes, per-tensor and per-channel at 4, 3 and 2 bits, and the seconds each network took;
-(3) a two-epoch fine-tuning with learned step sizes vs min/max steps (lsq.lsq_finetune);
+(3) a two-epoch fine-tuning with learned step sizes vs min/max steps (lsq.finetune_comparison, compared with
+the shipped qlearn/data/lsq_finetune.npz);
 (4) the explorer's build time and its slider update time (median and p95 over every position).
 AdaRound's and LSQ's values come from float optimisation: another CPU may differ by a few images
 (qlearn.adaround.ACCURACY_TOLERANCE).
@@ -63,17 +64,22 @@ def main():
     print(table(rows, ("weights", "min/max RTN", "AdaRound", "learned steps (LSQ)", "LSQ + AdaRound",
                        "AdaRound s", "LSQ s")))
 
-    print("\nshort fine-tuning (lsq.lsq_finetune, 2 epochs, weight-only fake quantization, BLAS: +- a few images):")
+    print("\nshort fine-tuning (lsq.finetune_comparison: lsq_finetune, 2 epochs, weight-only fake quantization; "
+          "BLAS: compared with the shipped runs within lsq.FINETUNE_TOLERANCE):")
+    t = time.perf_counter()
+    ft = lsq.finetune_comparison()
+    dt = time.perf_counter() - t
+    shipped = lsq.load_finetune_comparison()
     rows = []
-    for bits, pc in ((4, False), (3, False), (3, True), (2, True)):
-        t = time.perf_counter()
-        a = lsq.lsq_finetune(net, d, weight_bits=bits, per_channel=pc)
-        t_a = time.perf_counter() - t
-        b = lsq.lsq_finetune(net, d, weight_bits=bits, per_channel=pc, learn_steps=False)
+    for i, (bits, pc) in enumerate(zip(ft["bits"], ft["per_channel"])):
         rows.append((f"W{bits}A8 {'per-channel' if pc else 'per-tensor'}",
-                     " -> ".join(f"{x:.1%}" for x in b.history["test_accuracy"]),
-                     " -> ".join(f"{x:.1%}" for x in a.history["test_accuracy"]), f"{t_a:.1f}"))
-    print(table(rows, ("weights", "fixed min/max steps (lesson 09's idea)", "learned steps (LSQ)", "LSQ s")))
+                     " -> ".join(f"{x:.1%}" for x in ft["fixed"][i]), " -> ".join(f"{x:.1%}" for x in ft["lsq"][i]),
+                     f"{round(float(ft['lsq'][i, -1] - ft['fixed'][i, -1]) * n):+d}"))
+    print(table(rows, ("weights", "fixed min/max steps (lesson 09's idea)", "learned steps (LSQ)",
+                       "LSQ - fixed, images")))
+    worst = max(float(abs(ft[k] - shipped[k]).max()) for k in ("lsq", "fixed"))
+    print(f"{2 * len(ft['bits'])} runs in {dt:.1f} s; largest difference from the shipped runs {round(worst * n)} "
+          f"images (tolerance {round(lsq.FINETUNE_TOLERANCE * n)})")
 
     from qlearn.viz import adaround as viz
 

@@ -5,9 +5,11 @@ Run: .venv/bin/python benchmarks/bench_convnet_table.py
 
 Rows: float; min/max PTQ with per-tensor and per-channel weights at 8 and 4 bits (lesson 15); each
 activation calibrator at 8-bit weights (lesson 13); cross-layer equalization, + bias correction
-(lesson 16); AdaRound and learned step sizes (LSQ) at 4 bits (lesson 16). Activations are 8 bits in
+(lesson 16); AdaRound and learned step sizes (LSQ) at 4 bits (lesson 16); fixed-range QAT and LSQ fine-tuning
+at 4 bits (lesson 16, the shipped runs of qlearn.lsq.finetune_comparison). Activations are 8 bits in
 every quantized row. Size: the weight layers' codes at their bit width plus one float32 scale per
-tensor or per output channel and the int32 biases. Exact-path rows (integer layers) are the same on every CPU; AdaRound and LSQ come from a
+tensor or per output channel and the int32 biases. Exact-path rows (integer layers) are the same on every CPU;
+AdaRound and LSQ come from a
 float optimization and can move by a few test images from one machine to another (their tests allow
 5). The seconds each row took are printed too.
 """
@@ -71,6 +73,12 @@ def main():
     q = lsq.lsq_convnet(folded, d.X_calib, weight_bits=4)
     add("W4 per-tensor, learned step sizes (LSQ)", q.accuracy(d.X_test, d.y_test), size_bytes(folded, 4, False),
         time.perf_counter() - t)
+    ft = lsq.load_finetune_comparison()
+    i = [(int(b), bool(pc)) for b, pc in zip(ft["bits"], ft["per_channel"])].index((4, False))
+    epochs = int(ft["epoch"][-1])
+    for name, label in (("fixed", "fixed-range QAT"), ("lsq", "LSQ fine-tuning")):
+        rows.append((f"W4 per-tensor, {label} ({epochs} epochs, shipped)", f"{ft[name][i, -1]:.1%} "
+                     f"({round(ft[name][i, -1] * n)})", f"{size_bytes(folded, 4, False) / 1024:.2f}", "shipped"))
     print(table(rows, ("configuration (8-bit activations when quantized)", "test accuracy (of 539)", "KiB",
                        "seconds")))
 
