@@ -15,10 +15,13 @@ For each server, in headless Chromium on loopback:
     in the browser (N pages in the one Chromium, on the same 2 cores as the server) and server side
     (N page requests, no browser);
   * the same simultaneous loads against `qlearn serve --preheat LESSON --pool-size 30`, how a
-    teacher sets up a class opening one lesson together.
+    teacher sets up a class opening one lesson together;
+  * 1st, 2nd and 3rd tab on the same lesson (navigation to first figure, per tab), one after another
+    and 3 at once, with `qlearn serve` as it is and with `--pool-burst 1` (one ready kernel per
+    lesson, as before); `--tabs-only` runs just that.
 
     .venv/bin/python benchmarks/bench_voila.py [--notebooks DIR] [--concurrency 5 10 30]
-        [--servers voila qlearn] [--keys 20] [--class-pool 30]
+        [--servers voila qlearn] [--keys 20] [--class-pool 30] [--tabs-only]
 
 The numbers depend on the machine and on what else runs on it: run it on an idle machine. The
 browser runs on the same cores as the server, so the concurrency figures are pessimistic.
@@ -351,6 +354,105 @@ def server_loads(base: str, notebook: str, n: int, timeout_s: float = 180.0) -> 
         return list(pool.submit(asyncio.run, run()).result())
 
 
+FIRST_FIGURE_JS = ("() => Array.from(document.querySelectorAll('.js-plotly-plot'))"
+                   ".some(p => p.data && p.data.length > 0)")
+
+
+def log_quiet(log: Path, seconds: float = 8.0, limit: float = 300.0) -> float:
+    """Wait until the server has started no kernel for ``seconds`` (the pre-heat pools settled);
+    returns the seconds waited."""
+    t0 = time.perf_counter()
+    last, t_change = None, time.perf_counter()
+    while time.perf_counter() - t0 < limit:
+        n = log.read_text(errors="replace").count("Kernel started")
+        if n != last:
+            last, t_change = n, time.perf_counter()
+        elif time.perf_counter() - t_change > seconds:
+            break
+        time.sleep(0.5)
+    return time.perf_counter() - t0
+
+
+def tabs_one_after_another(context, url: str, n: int = 3, timeout_s: float = 120.0) -> list[float]:
+    """n tabs of one browser on the same lesson, each opened as soon as the previous one drew its first
+    figure (the tabs stay open): seconds from navigation to the first figure drawn, per tab."""
+    out = []
+    for _ in range(n):
+        page = context.new_page()
+        t0 = time.perf_counter()
+        try:
+            page.goto(url, wait_until="commit", timeout=timeout_s * 1000)
+            page.wait_for_function(FIRST_FIGURE_JS, polling="raf", timeout=timeout_s * 1000)
+            out.append(time.perf_counter() - t0)
+        except Exception:
+            out.append(float("inf"))
+    return out
+
+
+def tabs_at_once(context, url: str, n: int = 3, timeout_s: float = 120.0) -> list[float]:
+    """n tabs of one browser opened on the same lesson at the same moment: seconds from navigation
+    to each tab's first figure drawn."""
+    pages = [context.new_page() for _ in range(n)]
+    t0 = time.perf_counter()
+    for p in pages:
+        p.goto(url, wait_until="commit", timeout=timeout_s * 1000)
+    done: dict[int, float] = {}
+    while len(done) < n and time.perf_counter() - t0 < timeout_s:
+        for i, p in enumerate(pages):
+            if i not in done:
+                try:
+                    if p.evaluate(FIRST_FIGURE_JS):
+                        done[i] = time.perf_counter() - t0
+                except Exception:
+                    pass
+        time.sleep(0.05)
+    return [done.get(i, float("inf")) for i in range(n)]
+
+
+def server_pages_one_after_another(base: str, notebook: str, n: int = 3, timeout_s: float = 180.0) -> list[float]:
+    """n page requests for a lesson, each sent when the previous page was complete, no browser:
+    seconds until each whole page arrived (the server's share of a first load)."""
+    return [server_loads(base, notebook, 1, timeout_s)[0] for _ in range(n)]
+
+
+def same_lesson_tabs(browser, notebooks: Path, log_dir: Path, extra: tuple, landing: str, nxt: str, after: str,
+                     other: str, plain: tuple[str, str]) -> dict:
+    """1st, 2nd and 3rd tab on one lesson, for `qlearn serve` with the flags ``extra``: the learner
+    arrives on ``landing``, then opens ``nxt`` (the lesson after it) in 3 tabs one after another, then
+    ``after`` (the lesson after that) in 3 tabs at once, then ``other`` (a lesson nobody opened yet,
+    not next to one) in 3 tabs one after another. Between steps the server is left to settle (no
+    kernel started for 8 s): a learner reads before moving on. Then, without a browser (the server's
+    share alone), 3 page requests one after another for ``plain[0]`` and 3 at once for ``plain[1]``,
+    two lessons nobody opened yet."""
+    r = {}
+    log_dir = log_dir / ("tabs" + "".join(extra).replace("-", "_"))
+    log_dir.mkdir(parents=True, exist_ok=True)
+    server, r["start_s"] = start("qlearn", notebooks, log_dir, *extra)
+    try:
+        r["settle_s"] = [log_quiet(server.log_path)]
+        base = server.url + "voila/render/"
+        ctx = browser.new_context(viewport={"width": 1280, "height": 900})
+        page = ctx.new_page()  # the learner arrives (plotly.js in the browser's cache from here on)
+        page.goto(base + landing, wait_until="load", timeout=120_000)
+        r["settle_s"].append(log_quiet(server.log_path))
+        r[f"one after another: {nxt}"] = tabs_one_after_another(ctx, base + nxt)
+        r["settle_s"].append(log_quiet(server.log_path))
+        r[f"at once: {after}"] = tabs_at_once(ctx, base + after)
+        r["settle_s"].append(log_quiet(server.log_path))
+        r[f"one after another: {other}"] = tabs_one_after_another(ctx, base + other)
+        ctx.close()
+        r["settle_s"].append(log_quiet(server.log_path))
+        r[f"server side, one after another: {plain[0]}"] = server_pages_one_after_another(server.url, plain[0])
+        r["settle_s"].append(log_quiet(server.log_path))
+        r[f"server side, at once: {plain[1]}"] = server_loads(server.url, plain[1], 3)
+        time.sleep(2)
+        r["kernels"] = len(kernel_rss_mb(server))
+        r["rss_mb"] = kernel_rss_mb(server)
+    finally:
+        server.stop()
+    return r
+
+
 def fmt_mb(b: float) -> str:
     return f"{b / 2**20:.2f} MB"
 
@@ -370,6 +472,10 @@ def main() -> int:
     ap.add_argument("--static", action=argparse.BooleanOptionalAction, default=True,
                     help="also time each lesson's first figure as a static page (served by qlearn's figure)")
     ap.add_argument("--keys", type=int, default=20, help="key presses per explorer (0: skip)")
+    ap.add_argument("--tabs", action=argparse.BooleanOptionalAction, default=True,
+                    help="also time the 1st, 2nd and 3rd tab on the same lesson (one after another and at "
+                         "once) with `qlearn serve` as it is and with --pool-burst 1 (one ready kernel per lesson)")
+    ap.add_argument("--tabs-only", action="store_true", help="only the same-lesson tabs measurement")
     ap.add_argument("--class-pool", type=int, default=30,
                     help="also measure `qlearn serve --preheat HEAVIEST --pool-size N`, a class opening "
                          "one lesson together (0: skip)")
@@ -393,8 +499,22 @@ def main() -> int:
     log_dir.mkdir(exist_ok=True)
     results = {}
     figures: dict[str, str] = {}  # lesson -> its first figure as drawn by qlearn serve (JSON)
+    tabs = {}
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        if args.tabs or args.tabs_only:
+            figured = [n for n in names if n != first and explorer_weight(notebooks / n) > 0]
+            if len(figured) >= 3:
+                # a lesson after the landing page and the one after it (kept ready by --pool-burst once
+                # the previous one is opened), the last lesson (nobody opened a lesson next to it), and
+                # for the server-side runs two lessons in the middle, away from those
+                nxt, after, other = figured[0], figured[1], figured[-1]
+                middle = [n for n in figured[3:-2:2] if n not in (nxt, after, other)]
+                plain = (middle[0], middle[-1]) if len(middle) >= 2 else (other, other)
+                for label, extra in (("qlearn serve (default)", ()), ("qlearn serve --pool-burst 1", ("--pool-burst", "1"))):
+                    tabs[label] = same_lesson_tabs(browser, notebooks, log_dir, extra, first, nxt, after, other, plain)
+        if args.tabs_only:
+            args.servers, args.class_pool, args.static = [], 0, False
         for kind in args.servers:
             r = results[kind] = {}
             server, r["start_s"] = start(kind, notebooks, log_dir)
@@ -480,6 +600,16 @@ def main() -> int:
         browser.close()
 
     print(f"notebooks: {notebooks}  (heaviest lesson: {heavy}; bytes: {first} -> {heavy} -> {second})")
+    for label, r in tabs.items():
+        print(f"\n== 1st, 2nd, 3rd tab on the same lesson: navigation -> first figure drawn (s), {label}")
+        print(f"server ready, pools filled: {r['start_s']:.1f} s; waits for the server to settle (s): "
+              + ", ".join(f"{t:.0f}" for t in r["settle_s"]))
+        for key, ts in r.items():
+            if key.startswith(("one after another", "at once", "server side")):
+                print(f"  {key}: " + ", ".join(f"tab {i + 1} {t:.1f}" for i, t in enumerate(ts)))
+        if r.get("rss_mb"):
+            print(f"  kernels at the end: {r['kernels']}, {sum(r['rss_mb']) / 1024:.2f} GB RSS in all "
+                  f"(median {statistics.median(r['rss_mb']):.0f} MB)")
     if "static" in results and results.get("qlearn", {}).get("render_s"):
         served, static = results["qlearn"]["render_s"], results["static"]["render_s"]
         ratios = {n: served[n] / static[n] for n in static if n in served}

@@ -256,3 +256,43 @@ def test_idle_culler_skips_a_kernel_still_starting(caplog):
 
     with pytest.raises(Exception, match="last_activity"):
         asyncio.run(MappingKernelManager.cull_kernel_if_idle(km, "starting"))
+
+
+def test_idle_culler_leaves_a_kernel_just_handed_to_a_page_to_the_reaper():
+    """A pre-heated kernel that waited in its pool longer than the idle timeout looks idle; between
+    handing it to a page and the page connecting, the culler used to shut it down under the learner."""
+    import asyncio
+    from datetime import timedelta
+
+    from jupyter_server._tz import utcnow
+    from jupyter_server.services.kernels.kernelmanager import ServerKernelManager
+    from traitlets.config import Config
+
+    from qlearn.server.kernels import QlearnKernelManager
+
+    c = Config()
+    c.QlearnKernelManager.cull_idle_timeout = 600
+    c.QlearnKernelManager.unconnected_timeout = 50.0
+    km = QlearnKernelManager(config=c)
+    shut = []
+
+    async def shutdown_kernel(kid, *a, **k):
+        shut.append(kid)
+
+    km.shutdown_kernel = shutdown_kernel
+    for kid in ("handed", "sent", "left_alone"):
+        k = ServerKernelManager()
+        k.last_activity = utcnow() - timedelta(seconds=3600)  # an hour in the pool
+        k.execution_state = "idle"
+        km._kernels[kid] = k
+        km._kernel_connections[kid] = 0
+    km.record_handout("handed", "10.0.0.1", "01.ipynb")  # being rendered for a page
+    km.record_handout("sent", "10.0.0.1", "01.ipynb")
+    km.page_sent("sent")  # sent, not yet connected
+    assert km.awaiting_page("handed") and km.awaiting_page("sent") and not km.awaiting_page("left_alone")
+    asyncio.run(km.cull_kernels())
+    assert shut == ["left_alone"]
+    km._handouts["sent"].sent -= 51  # past --unconnected-timeout: the reaper's now, and the culler's
+    assert not km.awaiting_page("sent") and dict(km.doomed())["sent"].startswith("its page never connected")
+    km.notify_connect("handed")  # connected: an ordinary kernel again
+    assert not km.awaiting_page("handed")
