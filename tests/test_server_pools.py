@@ -90,6 +90,11 @@ def test_wanted_landing_always_hot_lessons_hot_when_opened_and_the_next_one_too(
         assert [k.wanted(nb) for nb in (LANDING, A, B, C)] == [3, 3, 3, 1]
         clock.t += 601
         assert [k.wanted(nb) for nb in (LANDING, A, B, C)] == [3, 1, 1, 1]
+        k.mark_opened(A)
+        k.mark_opened(C)  # only the lesson opened last (and the next) is kept at the burst
+        assert [k.wanted(nb) for nb in (LANDING, A, B, C)] == [3, 1, 1, 3]
+        k.mark_opened(LANDING)  # the landing page changes nothing
+        assert [k.wanted(nb) for nb in (LANDING, A, B, C)] == [3, 1, 1, 3]
         k.mark_opened("not_preheated.ipynb")  # no pool: nothing wanted
         assert k.wanted("not_preheated.ipynb") == 0
         # a teacher's --pool-size larger than the burst stays
@@ -103,6 +108,8 @@ def test_grows_one_kernel_at_a_time_landing_first_and_waits_for_pages_and_warmin
         km, clock = FakeKM({LANDING: 1, A: 1, B: 1}), Clock()
         k = PoolKeeper(km, {LANDING: 1, A: 1, B: 1}, burst=3, landing=LANDING, order=[LANDING, A, B], clock=clock)
         k.mark_opened(A)
+        assert k.plan() is None  # a page was just asked for: its browser is busy
+        clock.t += 6
         steps = []
         for _ in range(40):
             step = await k.tick()
@@ -119,10 +126,15 @@ def test_grows_one_kernel_at_a_time_landing_first_and_waits_for_pages_and_warmin
         clock.t += 1
         k.mark_opened(B)
         km._pools[B].pop(0)  # a learner took one
+        clock.t += 6
         km._inflight.add("page")
         assert await k.tick() is None
         km._inflight.clear()
-        assert await k.tick() == f"grow {B} to 3"
+        assert await k.tick() == f"grow {B} to 3"  # A, no longer the last opened, keeps its extra a while
+        km.finish_warming()
+        assert await k.tick() is None and sizes(km)[A] == 3
+        clock.t += 60
+        assert await k.tick() == f"shrink {A} to 1"
 
     asyncio.run(main())
 

@@ -7,16 +7,19 @@ executing, and waited for all of it: about 11 s here against a few seconds for t
 
 :class:`PoolKeeper` keeps more kernels ready only where they are about to be used:
 
-* a lesson just opened ("hot" for :data:`HOT_SECONDS` after each opening) and the lesson after it
+* the lesson opened last (for :data:`HOT_SECONDS` after its last opening) and the lesson after it
   in the course (a class moves on together) are kept at ``burst`` ready kernels;
 * the landing page, where every learner starts, always at ``burst``;
-* every other pre-heated lesson at its ``pool_size``; a lesson whose hot time ran out gives its
-  extra kernels back (shut down), so the memory goes back to the base.
+* every other pre-heated lesson at its ``pool_size``; a lesson that is no longer the last opened
+  gives its extra kernels back (shut down) once nobody opened it for :data:`SHRINK_AFTER` seconds,
+  so the memory goes back to the base. At most ``2 * (burst - pool_size)`` extra kernels for lessons
+  (about 0.5 GB with the defaults) and ``burst - pool_size`` for the landing page.
 
-It adds **one kernel at a time**, only while no page is being served and no other pre-heated
-kernel is starting or executing its notebook (on 2 cores, a page asked for now matters more than
-one that might be), and never past ``max_kernels - RESERVE`` kernels, so extra kernels never take
-the last places from learners. See ``docs/hosting.md``.
+It adds **one kernel at a time**, only when no page was asked for in the last :data:`QUIET_SECONDS`
+(the learner's browser is still connecting to its kernel then), no page is being served and no
+other pre-heated kernel is starting or executing its notebook (on 2 cores, a page asked for now
+matters more than one that might be), and never past ``max_kernels - RESERVE`` kernels, so extra
+kernels never take the last places from learners. See ``docs/hosting.md``.
 """
 from __future__ import annotations
 
@@ -24,6 +27,11 @@ import time
 
 #: Seconds a lesson stays "hot" (kept at ``burst`` ready kernels) after it was last opened.
 HOT_SECONDS = 600.0
+#: Seconds a lesson that is no longer the last opened keeps its extra kernels (no churn when learners
+#: go back and forth between two lessons).
+SHRINK_AFTER = 60.0
+#: Seconds after a page request during which no kernel is added (the page's browser is busy).
+QUIET_SECONDS = 5.0
 #: Places under the server's kernel cap that extra pre-heated kernels never take.
 RESERVE = 2
 #: Seconds between two passes of the keeper.
@@ -66,6 +74,8 @@ class PoolKeeper:
         self.after = next_lessons(order)
         self.hot_seconds, self.clock = hot_seconds, clock
         self.hot_until: dict[str, float] = {}
+        self.last_opened: str | None = None
+        self.last_page = float("-inf")
         self.started = False
         self._busy = False
 
@@ -73,18 +83,29 @@ class PoolKeeper:
 
     def mark_opened(self, notebook: str) -> None:
         """A page of ``notebook`` was asked for: it and the lesson after it are hot."""
-        until = self.clock() + self.hot_seconds
-        for nb in (notebook, self.after.get(notebook)):
-            if nb in self.base:
-                self.hot_until[nb] = until
+        now = self.clock()
+        self.last_page = now
+        if notebook in self.base and notebook != self.landing:
+            self.last_opened = notebook
+            self.hot_until[notebook] = now + self.hot_seconds
 
     def wanted(self, notebook: str) -> int:
         """Ready kernels wanted for ``notebook`` now."""
         base = self.base.get(notebook, 0)
         if base <= 0:
             return 0
-        hot = notebook == self.landing or self.hot_until.get(notebook, float("-inf")) > self.clock()
-        return max(base, self.burst) if hot else base
+        if notebook == self.landing:
+            return max(base, self.burst)
+        last = self.last_opened
+        if last is not None and self.hot_until.get(last, float("-inf")) > self.clock() \
+                and notebook in (last, self.after.get(last)):
+            return max(base, self.burst)
+        return base
+
+    def _recent(self, notebook: str) -> bool:
+        """Opened in the last SHRINK_AFTER seconds (its extra kernels are kept a while)."""
+        until = self.hot_until.get(notebook)
+        return until is not None and self.clock() - (until - self.hot_seconds) < SHRINK_AFTER
 
     # ------------------------------------------------------------------ the pools as they are
 
@@ -122,10 +143,11 @@ class PoolKeeper:
 
     def plan(self) -> tuple[str, str] | None:
         """The one change to make now: ``("grow", notebook)``, ``("shrink", notebook)`` or None."""
-        if self.pages_in_flight() or self.warming():
+        if self.pages_in_flight() or self.warming() or self.clock() - self.last_page < QUIET_SECONDS:
             return None
         for nb in self.base:
-            if len(self._pool(nb)) > self.wanted(nb) and any(self._ready(t) for t in self._pool(nb)):
+            if len(self._pool(nb)) > self.wanted(nb) and not self._recent(nb) \
+                    and any(self._ready(t) for t in self._pool(nb)):
                 return "shrink", nb
         if not self.room():
             return None
@@ -161,8 +183,8 @@ class PoolKeeper:
                     await self.km.shutdown_kernel(kid)
             log = getattr(self.km, "log", None)
             if log is not None:
-                log.info("qlearn: %s not opened for %.0f s: %d extra pre-heated kernel(s) shut down, %d kept",
-                         nb, self.hot_seconds, len(surplus), len(pool))
+                log.info("qlearn: %s is no longer the lesson in use: %d extra pre-heated kernel(s) shut down, "
+                         "%d kept", nb, len(surplus), len(pool))
             return f"shrink {nb} to {len(pool)}"
         finally:
             self._busy = False
