@@ -22,6 +22,8 @@ and the third equals its inference mode: folding changes what is quantized, not 
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from qlearn import affine
@@ -142,3 +144,145 @@ def weight_code_changes(x_a, x_b, W, gamma, beta, running_mean, running_var, *, 
         amax = np.abs(out["W_fold"]).max(axis=1, keepdims=True) if per_channel else np.abs(out["W_fold"]).max()
         codes.append(np.round(out["W_q"] / (amax / qmax)).astype(np.int64))
     return int((codes[0] != codes[1]).sum())
+
+
+# ---------------------------------------------------------------------------------------------
+# A short QAT run of lesson 15's network through the folded graph (shipped; lesson 15 section 6 reads it).
+
+#: The shipped run's settings: from the trained (unfolded) network, Adam, 4-bit per-tensor weights.
+FOLDED_QAT_TRAINING = dict(bits=4, per_channel=False, epochs=2, lr=1e-3, batch_size=32, seed=0)
+#: Training runs on BLAS: a recomputed run is compared with the shipped one within this (per entry).
+FOLDED_QAT_TOLERANCE = 20 / 539
+
+
+def _folded_forward(model, X, *, phase, bits, per_channel):
+    """Training forward pass of an unfolded lesson-15 network, each conv + batch norm pair folded and fake-quantized.
+
+    Each pair runs :func:`folded_bn_forward`'s graph for convolutions: the float convolution gives the batch
+    statistics (and updates the running ones), the folded weights are fake-quantized, and the layer outputs
+    ``corr * conv(x, FQ(W_fold)) + beta + gamma (b - mu_B) / sigma_B``. The batch norm and convolution keep
+    their float caches, so ``model.backward`` is the straight-through gradient of the folded graph (without
+    quantization the folded graph is the batch norm of the convolution, which the tests check).
+    """
+    from qlearn import conv
+    from qlearn.batchnorm import BatchNorm
+    from qlearn.convnet import Conv, _check_images
+
+    h, layers, i = _check_images(X), model.layers, 0
+    while i < len(layers):
+        L = layers[i]
+        bn = layers[i + 1] if i + 1 < len(layers) else None
+        if not (isinstance(L, Conv) and isinstance(bn, BatchNorm)):
+            h = L.forward(h, train=True)
+            i += 1
+            continue
+        sigma_run = np.sqrt(bn.var + bn.eps)          # the running sigma before this batch's update
+        bn.forward(L.forward(h, train=True), train=True)
+        mu_B, sigma_B = bn._cache["mean"], np.sqrt(bn._cache["var"] + bn.eps)
+        if phase == "batch":
+            k, corr = bn.gamma / sigma_B, np.ones_like(sigma_B)
+        else:
+            k, corr = bn.gamma / sigma_run, sigma_run / sigma_B
+        c = L.W.shape[0]
+        W_q = fake_quantize_weights((L.W * k[:, None, None, None]).reshape(c, -1), bits,
+                                    per_channel=per_channel).reshape(L.W.shape)
+        f = conv.depthwise_conv2d if L.depthwise else conv.conv2d
+        y = f(h, W_q, None, stride=L.stride, padding=L.padding, fast=True)
+        bias = bn.beta + bn.gamma * (L.b - mu_B) / sigma_B
+        h = y * corr[None, :, None, None] + bias[None, :, None, None]
+        i += 2
+    return h
+
+
+def folded_qat(model=None, data=None, *, phase: str = "corrected", bits: int = 4, per_channel: bool = False,
+               epochs: int = 2, lr: float = 1e-3, batch_size: int = 32, seed: int = 0, fake_quantize: bool = True):
+    """Fine-tune lesson 15's unfolded network through the folded, fake-quantized graph (Jacob et al. 2018, sec. 3.2).
+
+    Introduced in lesson ``15_convolutions_and_folding``. Every convolution + batch norm pair trains as
+    :func:`folded_bn_forward` describes (``phase`` ``'batch'`` or ``'corrected'``), weights fake-quantized to
+    ``bits`` (symmetric, narrow range; ``fake_quantize=False``: the same training without quantization, a
+    control); the dense layer trains in float. Adam, straight-through gradients. After each epoch the network
+    is folded with its running statistics and quantized as lesson 15 deploys it (:func:`qlearn.convnet.quantize`,
+    ``bits``-bit weights, 8-bit min/max activations), and its test accuracy is measured on the exact integer path.
+
+    Returns ``(model, history)``: the trained unfolded network and ``{"epoch", "test_accuracy"}`` (epoch 0:
+    before training). Training uses BLAS: state its figures within :data:`FOLDED_QAT_TOLERANCE`.
+    """
+    from qlearn import convnet, nn
+    from qlearn.data import load_digits
+
+    if phase not in ("batch", "corrected"):
+        raise ValueError(f"phase must be 'batch' or 'corrected' (training phases), got {phase!r}")
+    model = (convnet.pretrained() if model is None else model).copy()
+    if model.folded:
+        raise ValueError("model must be an unfolded network (with its batch norms): folding happens in training")
+    data = load_digits() if data is None else data
+    bits = check_int(bits, "bits", 2, 16)
+    epochs, lr, batch_size, seed = nn.check_training_args(data, epochs, lr, batch_size, seed)
+    rng = np.random.default_rng(seed)
+    X = convnet._check_images(data.X_train)
+    y = nn._check_y(data.y_train, X.shape[0], 10)
+
+    def evaluate():
+        q = convnet.quantize(model.fold(), data.X_calib, weight_bits=bits, per_channel=per_channel)
+        return q.accuracy(data.X_test, data.y_test)
+
+    hist = {"epoch": [0], "test_accuracy": [evaluate()]}
+    opt = nn.Adam(model.params(), lr)
+    for epoch in range(1, epochs + 1):
+        for idx in nn.minibatches(X.shape[0], batch_size, rng):
+            if idx.size < 2:
+                continue
+            logits = _folded_forward(model, X[idx], phase=phase, bits=bits if fake_quantize else None,
+                                     per_channel=per_channel)
+            _, dlogits = nn.softmax_cross_entropy(logits, y[idx])
+            opt.step(model.backward(dlogits))
+        hist["epoch"].append(epoch)
+        hist["test_accuracy"].append(evaluate())
+    return model, {k: np.array(v) for k, v in hist.items()}
+
+
+FOLDED_QAT_FILE = Path(__file__).parent / "data" / "bn_folding_qat.npz"
+#: The runs of :func:`folded_qat_study`: the two training graphs, and the same training without fake quantization.
+FOLDED_QAT_RUNS = ("batch", "corrected", "control")
+
+
+def folded_qat_study(model=None, data=None) -> dict:
+    """:func:`folded_qat` with :data:`FOLDED_QAT_TRAINING` for each of :data:`FOLDED_QAT_RUNS`.
+
+    Introduced in lesson ``15_convolutions_and_folding``. ``'batch'`` folds with the batch's sigma (Jacob et al.
+    2018), ``'corrected'`` with the running sigma and the correction (Krishnamoorthi 2018), ``'control'`` trains
+    the same way without fake quantization (float fine-tuning, then quantized). Returns ``runs``, ``epoch``,
+    ``test_accuracy`` (runs x epochs + 1), ``bits``, ``per_channel``, ``n_test``. About 1 minute.
+    """
+    from qlearn.data import load_digits
+
+    data = load_digits() if data is None else data
+    kw = dict(FOLDED_QAT_TRAINING)
+    acc = []
+    for run in FOLDED_QAT_RUNS:
+        phase = "corrected" if run == "control" else run
+        _, h = folded_qat(model, data, phase=phase, fake_quantize=run != "control", **kw)
+        acc.append(h["test_accuracy"])
+    return dict(runs=np.array(FOLDED_QAT_RUNS), epoch=h["epoch"], test_accuracy=np.array(acc),
+                bits=np.array(kw["bits"]), per_channel=np.array(kw["per_channel"]), n_test=np.array(len(data.y_test)))
+
+
+def save_folded_qat_study(path=None) -> dict:
+    """Recompute :func:`folded_qat_study` and write ``qlearn/data/bn_folding_qat.npz``."""
+    t = folded_qat_study()
+    np.savez_compressed(FOLDED_QAT_FILE if path is None else path, **t)
+    return t
+
+
+def load_folded_qat_study(path=None) -> dict:
+    """The shipped :func:`folded_qat_study`, from ``qlearn/data/bn_folding_qat.npz``.
+
+    Examples
+    --------
+    >>> s = load_folded_qat_study()
+    >>> [str(r) for r in s["runs"]], round(float(s["test_accuracy"][0, 0]) * 539)
+    (['batch', 'corrected', 'control'], 371)
+    """
+    with np.load(FOLDED_QAT_FILE if path is None else path) as f:
+        return {k: f[k] for k in f.files}

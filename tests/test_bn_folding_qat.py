@@ -106,3 +106,61 @@ def test_weight_code_changes_counts_codes_that_move():
     qa = np.round(a["W_q"] / (np.abs(a["W_fold"]).max() / 7))
     qb = np.round(b["W_q"] / (np.abs(b["W_fold"]).max() / 7))
     assert n == int((qa != qb).sum()) > 0
+
+
+# -- a short QAT run of lesson 15's network through the folded graph ---------------------------------
+def test_folded_training_graph_without_quantization_is_the_networks_training_pass():
+    """bits=None: the folded graph computes the batch-normalized convolution, so the straight-through
+    backward (the float caches) is the exact gradient; running statistics update as the batch norms do."""
+    from qlearn import convnet
+    from qlearn.bn_folding_qat import _folded_forward
+    from qlearn.data import load_digits
+
+    X = load_digits().X_train[:24]
+    ref = convnet.pretrained()
+    logits = ref.forward(X, train=True)
+    for phase in ("batch", "corrected"):
+        m = convnet.pretrained()
+        out = _folded_forward(m, X, phase=phase, bits=None, per_channel=False)
+        np.testing.assert_allclose(out, logits, rtol=1e-9, atol=1e-12)
+        for a, b in zip(m.layers, ref.layers):
+            if isinstance(a, batchnorm.BatchNorm):
+                np.testing.assert_allclose(a.mean, b.mean, rtol=1e-12, atol=1e-15)
+    m = convnet.pretrained()
+    q = _folded_forward(m, X, phase="corrected", bits=4, per_channel=False)
+    assert np.abs(q - logits).max() > 1e-3          # 4-bit folded weights change the output
+
+
+def test_shipped_folded_qat_study():
+    from qlearn import bn_folding_qat as bq
+    from qlearn import convnet
+    from qlearn.data import load_digits
+
+    s = bq.load_folded_qat_study()
+    n = np.round(s["test_accuracy"] * 539).astype(int)
+    assert [str(r) for r in s["runs"]] == list(bq.FOLDED_QAT_RUNS) and s["epoch"].tolist() == [0, 1, 2]
+    d = load_digits()
+    ptq = convnet.quantize(convnet.pretrained().fold(), d.X_calib, weight_bits=4).accuracy(d.X_test, d.y_test)
+    assert np.all(s["test_accuracy"][:, 0] == ptq) and n[0, 0] == 371     # epoch 0: lesson 15's PTQ, exact
+    batch, corrected, control = n
+    assert corrected[-1] - control[-1] > 60 and corrected[-1] - n[0, 0] > 100   # the quantizer in the loop matters
+    assert corrected[1] - batch[1] > 50                                        # the corrected fold settles first
+
+
+@pytest.mark.slow
+def test_folded_qat_reproduces_the_shipped_corrected_run():
+    from qlearn import bn_folding_qat as bq
+
+    s = bq.load_folded_qat_study()
+    _, h = bq.folded_qat(phase="corrected", **bq.FOLDED_QAT_TRAINING)
+    np.testing.assert_allclose(h["test_accuracy"], s["test_accuracy"][1], atol=bq.FOLDED_QAT_TOLERANCE)
+
+
+def test_folded_qat_bad_input():
+    from qlearn import bn_folding_qat as bq
+    from qlearn import convnet
+
+    with pytest.raises(ValueError, match="phase must be 'batch' or 'corrected'"):
+        bq.folded_qat(phase="frozen")
+    with pytest.raises(ValueError, match="unfolded"):
+        bq.folded_qat(convnet.pretrained().fold())
