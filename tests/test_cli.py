@@ -23,7 +23,7 @@ def test_serve_help_from_the_console_script():
     out = subprocess.run([*_qlearn_cmd(), "serve", "--help"], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     for flag in ("--host", "--port", "--no-browser", "--notebooks", "--timeout", "--cull-idle", "--preheat",
-                 "--pool-size"):
+                 "--pool-size", "--pool-burst"):
         assert flag in out.stdout
     assert "127.0.0.1" in out.stdout and "8866" in out.stdout
 
@@ -44,6 +44,9 @@ def test_defaults_build_loopback_options(tmp_path):
     (tmp_path / "01_a.ipynb").write_text("{}")
     o = cli.options_from_args(args, tmp_path)
     assert o.preheat == ["00_index.ipynb", "01_a.ipynb"] and o.pool_size == 1
+    assert o.pool_burst == serve.POOL_BURST == 3
+    o = cli.options_from_args(cli.build_parser().parse_args(["serve", "--pool-burst", "1"]), tmp_path)
+    assert o.pool_burst == 1
 
 
 def test_preheat_names_and_pool_size(tmp_path):
