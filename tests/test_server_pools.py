@@ -93,8 +93,11 @@ def test_wanted_landing_always_hot_lessons_hot_when_opened_and_the_next_one_too(
         k.mark_opened(A)
         k.mark_opened(C)  # only the lesson opened last (and the next) is kept at the burst
         assert [k.wanted(nb) for nb in (LANDING, A, B, C)] == [3, 1, 1, 3]
-        k.mark_opened(LANDING)  # the landing page changes nothing
+        k.mark_opened(LANDING)  # back on the course map: the lesson in use stays C
         assert [k.wanted(nb) for nb in (LANDING, A, B, C)] == [3, 1, 1, 3]
+        clock.t += 601
+        k.mark_opened(LANDING)  # nobody on a lesson: the first lesson is kept ready
+        assert [k.wanted(nb) for nb in (LANDING, A, B, C)] == [3, 3, 1, 1]
         k.mark_opened("not_preheated.ipynb")  # no pool: nothing wanted
         assert k.wanted("not_preheated.ipynb") == 0
         # a teacher's --pool-size larger than the burst stays

@@ -8,7 +8,8 @@ executing, and waited for all of it: about 11 s here against a few seconds for t
 :class:`PoolKeeper` keeps more kernels ready only where they are about to be used:
 
 * the lesson opened last (for :data:`HOT_SECONDS` after its last opening) and the lesson after it
-  in the course (a class moves on together) are kept at ``burst`` ready kernels;
+  in the course (a class moves on together) are kept at ``burst`` ready kernels; the landing page
+  counts as a lesson while no other is in use (its next lesson, 01, is then kept ready);
 * the landing page, where every learner starts, always at ``burst``;
 * every other pre-heated lesson at its ``pool_size``; a lesson that is no longer the last opened
   gives its extra kernels back (shut down) once nobody opened it for :data:`SHRINK_AFTER` seconds,
@@ -85,9 +86,14 @@ class PoolKeeper:
         """A page of ``notebook`` was asked for: it and the lesson after it are hot."""
         now = self.clock()
         self.last_page = now
-        if notebook in self.base and notebook != self.landing:
-            self.last_opened = notebook
-            self.hot_until[notebook] = now + self.hot_seconds
+        if notebook not in self.base:
+            return
+        last = self.last_opened
+        if notebook == self.landing and last not in (None, self.landing) \
+                and self.hot_until.get(last, float("-inf")) > now:
+            return  # a learner back on the course map: the lesson in use stays the one in use
+        self.last_opened = notebook  # the landing page: its next lesson (01) is the one to keep ready
+        self.hot_until[notebook] = now + self.hot_seconds
 
     def wanted(self, notebook: str) -> int:
         """Ready kernels wanted for ``notebook`` now."""
