@@ -7,7 +7,8 @@ the JupyterHub deployment (``deploy/jupyterhub_config.py``) and the tests use th
   shows a spinner forever);
 * idle kernels culled (every page load starts a kernel, and kernels outlive closed tabs);
 * no tracebacks and no sources shown to viewers, with a plain-language message instead;
-* every lesson's kernel pre-heated (``qlearn serve``'s default), the landing page's first;
+* every lesson's kernel pre-heated (``qlearn serve``'s default), the landing page's first, and 3
+  ready for the landing page and the lesson in use and the next one (:mod:`qlearn.server.pools`);
 * the ``qlearn`` page template: Voila's ``lab`` template without its CDN links, plus a watchdog
   that replaces an endless spinner by a message when the server or the kernel goes away.
 
