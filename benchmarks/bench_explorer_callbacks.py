@@ -18,8 +18,9 @@ websocket round trip and plotly.js's redraw (``benchmarks/bench_voila.py --keys`
 Chromium from a static page (plotly.js from the plotly package, the course's config, 1000 px
 wide), and the ``Plotly.update`` calls its FigureWidget sent for every step above are replayed in
 order, as the widget's front end does on each message: ``redraw med``/``redraw p95`` ms from the
-call to the next animation frame after its promise resolved (plotly.js has drawn); each step's
-time is the fastest of 3 replays of the whole path, which keeps most of a loaded machine's noise out. Not included: the websocket, the widget's own
+call to the next animation frame after its promise resolved (plotly.js has drawn), ``rd cpu
+med``/``rd cpu p95`` the renderer main thread's CPU time for it (Chrome's ThreadTime metric, the
+steadier figure on a loaded machine); each step's figures are the smallest of 2 replays. Not included: the websocket, the widget's own
 trace/layout delta it sends back after each update.
 
 Run: .venv/bin/python benchmarks/bench_explorer_callbacks.py [--only llm decode] [--controls]
@@ -158,7 +159,7 @@ def bench(builder, *, only_sliders: bool = False):
 PAGE = """<!doctype html><html><head><meta charset="utf-8"><script>{plotly}</script>
 <style>body{{margin:0;font-family:sans-serif}} .f{{width:1000px}}</style></head><body></body></html>"""
 
-REPLAY_JS = """async ([initial, updates, passes]) => {
+SETUP_JS = """async ([initial, steps]) => {
     const und = o => o === '__undefined__' ? undefined : Array.isArray(o) ? o.map(und)
         : (o && typeof o === 'object') ? Object.fromEntries(Object.entries(o).map(([k, v]) => [k, und(v)])) : o;
     document.body.innerHTML = '';
@@ -169,33 +170,47 @@ REPLAY_JS = """async ([initial, updates, passes]) => {
         await Plotly.newPlot(gd, s.data, s.layout, s.config);
         gds.push(gd);
     }
-    // the step path ends where it started, so every pass replays the same states; a step's time is
-    // its fastest pass (the machine's other load only ever adds time)
-    const msgs = updates.map(([c, s, fi, m]) => [c, s, fi, JSON.parse(m)]);
-    let out = null;
-    for (let pass = 0; pass < passes; pass++) {
-        const times = [];
-        let key = null;
-        for (const [control, step, fi, [style, layout, traces]] of msgs) {
-            const t = performance.now();
-            await Plotly.update(gds[fi], und(style), und(layout), traces);
-            await new Promise(r => requestAnimationFrame(() => r()));
-            const k = control + '#' + step;
-            if (k === key) { times[times.length - 1][1] += performance.now() - t; }
-            else { times.push([control, performance.now() - t]); key = k; }
-        }
-        out = out === null ? times : out.map(([c, t], i) => [c, Math.min(t, times[i][1])]);
-    }
-    return out;
+    const msgs = steps.map(step => step.map(([fi, m]) => [gds[fi], und(JSON.parse(m))]));
+    window.__step = async i => {
+        const t = performance.now();
+        for (const [gd, [style, layout, traces]] of msgs[i]) await Plotly.update(gd, style, layout, traces);
+        await new Promise(r => requestAnimationFrame(() => r()));
+        return performance.now() - t;
+    };
 }"""
 
 
-def redraw_times(page, ex, passes: int = 3) -> dict[str, list[float]]:
-    """Replay ``ex``'s recorded Plotly.update calls in ``page``; seconds per control step (the fastest
-    of ``passes`` replays), per control."""
-    out: dict[str, list[float]] = {}
-    for control, ms in page.evaluate(REPLAY_JS, [ex._bench_initial, ex._bench_updates, passes]):
-        out.setdefault(control, []).append(ms / 1000)
+def redraw_times(page, cdp, ex, passes: int = 2) -> dict[str, tuple[list[float], list[float]]]:
+    """Replay ``ex``'s recorded Plotly.update calls in ``page``, step by step, ``passes`` times.
+
+    Returns, per control, (wall seconds, renderer main-thread CPU seconds) per step, each the
+    smallest over the passes (the step path ends where it started, so every pass redraws the same
+    states; the machine's other load only ever adds time).
+    """
+    steps, keys = [], []
+    for control, step, fi, msg in ex._bench_updates:
+        if not keys or keys[-1] != (control, step):
+            keys.append((control, step))
+            steps.append([])
+        steps[-1].append([fi, msg])
+    page.evaluate(SETUP_JS, [ex._bench_initial, steps])
+
+    def thread_time():
+        return next(m["value"] for m in cdp.send("Performance.getMetrics")["metrics"] if m["name"] == "ThreadTime")
+
+    wall = [float("inf")] * len(steps)
+    cpu = [float("inf")] * len(steps)
+    for _ in range(passes):
+        for i in range(len(steps)):
+            t0 = thread_time()
+            ms = page.evaluate("i => window.__step(i)", i)
+            cpu[i] = min(cpu[i], thread_time() - t0)
+            wall[i] = min(wall[i], ms / 1000)
+    out: dict[str, tuple[list[float], list[float]]] = {}
+    for (control, _s), w, c in zip(keys, wall, cpu):
+        out.setdefault(control, ([], []))
+        out[control][0].append(w)
+        out[control][1].append(c)
     return out
 
 
@@ -219,16 +234,20 @@ def main() -> int:
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         plotly_js = (Path(pio.__file__).resolve().parent.parent / "package_data" / "plotly.min.js").read_text()
         page.set_content(PAGE.format(plotly=plotly_js))
-    rows, all_times, all_cpu, all_redraw = [], [], [], []
+        cdp = page.context.new_cdp_session(page)
+        cdp.send("Performance.enable")
+    rows, all_times, all_cpu, all_redraw, all_redraw_cpu = [], [], [], [], []
     for p in _explorers():
         if args.only and not any(s in p.id for s in args.only):
             continue
         ex, pts, per = bench(p.values[0], only_sliders=args.sliders)
         if not per:
             continue
-        redraw = redraw_times(page, ex) if page is not None else {}
-        rd = [t for ts in redraw.values() for t in ts]
+        redraw = redraw_times(page, cdp, ex) if page is not None else {}
+        rd = [t for ts, _c in redraw.values() for t in ts]
+        rc = [t for _t, cs in redraw.values() for t in cs]
         all_redraw += rd
+        all_redraw_cpu += rc
         times = [t for ts, *_ in per.values() for t in ts]
         cpu = [t for *_, cs in per.values() for t in cs]
         sizes = [s for _t, ss, *_ in per.values() for s in ss]
@@ -239,7 +258,8 @@ def main() -> int:
                      f"{1000 * max(times):.1f}", f"{median_ms(cpu):.1f}", f"{p95_ms(cpu):.1f}",
                      f"{np.median(sizes) / 1024:.1f}",
                      f"{max(sizes) / 1024:.1f}", f"{median_ms(rd):.1f}" if rd else "-",
-                     f"{p95_ms(rd):.1f}" if rd else "-", f"{worst} ({p95_ms(per[worst][3]):.1f})"))
+                     f"{p95_ms(rd):.1f}" if rd else "-", f"{median_ms(rc):.1f}" if rc else "-",
+                     f"{p95_ms(rc):.1f}" if rc else "-", f"{worst} ({p95_ms(per[worst][3]):.1f})"))
         if args.controls or args.layout:
             for name, (ts, ss, lk, cs) in per.items():
                 extra = " ".join(sorted(lk)) if args.layout else ""
@@ -247,16 +267,19 @@ def main() -> int:
                              f"{1000 * max(ts):.1f}", f"{median_ms(cs):.1f}", f"{p95_ms(cs):.1f}",
                              f"{np.median(ss) / 1024:.1f}",
                              f"{max(ss) / 1024:.1f}",
-                             f"{median_ms(redraw[name]):.1f}" if redraw.get(name) else "-",
-                             f"{p95_ms(redraw[name]):.1f}" if redraw.get(name) else "-", extra))
+                             *([f"{median_ms(redraw[name][0]):.1f}", f"{p95_ms(redraw[name][0]):.1f}",
+                                f"{median_ms(redraw[name][1]):.1f}", f"{p95_ms(redraw[name][1]):.1f}"]
+                               if redraw.get(name) else ["-"] * 4), extra))
     print(table(rows, ("explorer", "points", "steps", "median ms", "p95 ms", "max ms", "cpu med",
-                       "cpu p95", "KB med", "KB max", "redraw med", "redraw p95", "worst control (cpu p95 ms)")))
+                       "cpu p95", "KB med", "KB max", "redraw med", "redraw p95", "rd cpu med", "rd cpu p95",
+                       "worst control (cpu p95 ms)")))
     if all_times:
         print(f"\nall steps: {len(all_times)}, median {median_ms(all_times):.1f} ms, "
               f"p95 {p95_ms(all_times):.1f} ms, max {1000 * max(all_times):.1f} ms; CPU time: median "
               f"{median_ms(all_cpu):.1f} ms, p95 {p95_ms(all_cpu):.1f} ms")
     if all_redraw:
-        print(f"plotly.js redraw: median {median_ms(all_redraw):.1f} ms, p95 {p95_ms(all_redraw):.1f} ms")
+        print(f"plotly.js redraw: median {median_ms(all_redraw):.1f} ms, p95 {p95_ms(all_redraw):.1f} ms; "
+              f"renderer CPU: median {median_ms(all_redraw_cpu):.1f} ms, p95 {p95_ms(all_redraw_cpu):.1f} ms")
     return 0
 
 

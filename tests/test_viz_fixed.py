@@ -43,8 +43,11 @@ def test_image_dither_explorer():
     ex.controls["bits"].value = 2
     plain = np.array(ex.fig.data[1].z)
     assert plain.shape == (32, 40) and len(np.unique(plain)) <= 4
+    # drawn as integer levels 0..3 on a colour scale from 0 to 3: the same gray as level / 3
+    assert ex.fig.data[1].zmin == 0 and ex.fig.data[1].zmax == 3
+    np.testing.assert_array_equal(plain / 3, signals.reduce_bit_depth(signals.sky_image(32, 40), 2))
     ex.controls["dither"].value = True
-    fs = np.array(ex.fig.data[1].z)
+    fs = np.array(ex.fig.data[1].z) / ex.fig.data[1].zmax
     np.testing.assert_allclose(fs, signals.floyd_steinberg(signals.sky_image(32, 40), 2))
     ex.controls["image"].value = "gradient"
     np.testing.assert_allclose(np.array(ex.fig.data[0].z), signals.gradient_image(32, 40))

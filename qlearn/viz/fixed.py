@@ -151,7 +151,8 @@ def image_dither_explorer(*, height: int = 128, width: int = 128, bits: int = 3)
     """A generated image at reduced bit depth: false contours, and Floyd-Steinberg dithering.
 
     Left: the original (8-bit-like smooth). Right: ``2**bits`` gray levels, plain rounding
-    or error diffusion. Each (image, bits, dither) result is computed once.
+    or error diffusion, drawn as the integer levels ``0 .. 2**bits - 1`` (``zmax`` follows the bit
+    width, so the picture is the same). Each (image, bits, dither) result is computed once.
     """
     cache = _ImageCache((height, width))
     fig = go.FigureWidget(make_subplots(rows=1, cols=2, subplot_titles=("original", "quantized"),
@@ -176,7 +177,12 @@ def image_dither_explorer(*, height: int = 128, width: int = 128, bits: int = 3)
         if shown["image"] != v["image"]:  # the original only changes with the image
             fig.data[0].z = img
             shown["image"] = v["image"]
-        fig.data[1].z = q
+        # the quantized image as its integer gray levels 0..L (the same picture with zmax = L): a
+        # 2-D z goes to the browser as JSON text, where "3" is 16x shorter than "0.42857142857142855"
+        top = 2 ** int(v["bits"]) - 1
+        fig.data[1].z = np.rint(q * top).astype(np.int64)
+        fig.data[1].zmax = top
+        fig.data[1].hovertemplate = f"gray level %{{z}} of {top}<extra></extra>"
         return (f"{signals.count_levels(q)} gray levels; RMS error {np.sqrt(np.mean((q - img) ** 2)):.4f}; "
                 f"error after a 5x5 blur (what the eye sees) <b>{signals.blurred_error(img, q):.4f}</b>")
 
