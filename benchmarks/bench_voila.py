@@ -18,7 +18,7 @@ For each server, in headless Chromium on loopback:
     teacher sets up a class opening one lesson together;
   * 1st, 2nd and 3rd tab on the same lesson (navigation to first figure, per tab), one after another
     and 3 at once, with `qlearn serve` as it is and with `--pool-burst 1` (one ready kernel per
-    lesson, as before); `--tabs-only` runs just that.
+    lesson, as before), with `--tabs` (about 10 more minutes); `--tabs-only` runs just that.
 
     .venv/bin/python benchmarks/bench_voila.py [--notebooks DIR] [--concurrency 5 10 30]
         [--servers voila qlearn] [--keys 20] [--class-pool 30] [--tabs-only]
@@ -472,9 +472,10 @@ def main() -> int:
     ap.add_argument("--static", action=argparse.BooleanOptionalAction, default=True,
                     help="also time each lesson's first figure as a static page (served by qlearn's figure)")
     ap.add_argument("--keys", type=int, default=20, help="key presses per explorer (0: skip)")
-    ap.add_argument("--tabs", action=argparse.BooleanOptionalAction, default=True,
+    ap.add_argument("--tabs", action=argparse.BooleanOptionalAction, default=False,
                     help="also time the 1st, 2nd and 3rd tab on the same lesson (one after another and at "
-                         "once) with `qlearn serve` as it is and with --pool-burst 1 (one ready kernel per lesson)")
+                         "once) with `qlearn serve` as it is and with --pool-burst 1 (one ready kernel per "
+                         "lesson); two more server starts, about 10 minutes")
     ap.add_argument("--tabs-only", action="store_true", help="only the same-lesson tabs measurement")
     ap.add_argument("--class-pool", type=int, default=30,
                     help="also measure `qlearn serve --preheat HEAVIEST --pool-size N`, a class opening "
