@@ -59,12 +59,15 @@ def requantize_explorer(*, n: int = 801) -> Explorer:
         ref = intops.real_requantize(acc, M, zp)
         y, m0, shift = _rescale(acc, M, how, zp)
         diff = y - ref
-        fig.data[0].x = acc
-        fig.data[0].y = ref
-        fig.data[1].x = acc
-        fig.data[1].y = y
-        fig.data[2].x = acc
-        fig.data[2].y = np.clip(diff, -2, 2)
+        # int32 (exact: the span stays far inside it, the codes are int8): plotly sends int32 arrays
+        # to the browser as binary, int64 ones as JSON text (JavaScript has no int64 array)
+        acc32 = acc.astype(np.int32)
+        fig.data[0].x = acc32
+        fig.data[0].y = ref.astype(np.int32)
+        fig.data[1].x = acc32
+        fig.data[1].y = y.astype(np.int32)
+        fig.data[2].x = acc32
+        fig.data[2].y = np.clip(diff, -2, 2).astype(np.int32)
         wrong = int(np.count_nonzero(diff))
         approx = m0 * 2.0 ** (shift - (31 if how != "q15" else 15))
         return (f"m0 = <b>{m0}</b>, shift = <b>{shift}</b> (M ≈ {approx:.8f})"
