@@ -29,6 +29,7 @@ browser runs on the same cores as the server, so the concurrency figures are pes
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -425,12 +426,25 @@ def same_lesson_tabs(browser, notebooks: Path, log_dir: Path, extra: tuple, land
     share alone), 3 page requests one after another for ``plain[0]`` and 3 at once for ``plain[1]``,
     two lessons nobody opened yet."""
     r = {}
-    log_dir = log_dir / ("tabs" + "".join(extra).replace("-", "_"))
+    log_dir = log_dir / (f"tabs-{os.getpid()}" + "".join(extra).replace("-", "_"))
     log_dir.mkdir(parents=True, exist_ok=True)
     server, r["start_s"] = start("qlearn", notebooks, log_dir, *extra)
     try:
         r["settle_s"] = [log_quiet(server.log_path)]
         base = server.url + "voila/render/"
+        if browser is None:  # the server's share only: whole pages, no browser on the cores
+            server_loads(server.url, landing, 1)
+            r["settle_s"].append(log_quiet(server.log_path))
+            r[f"server side, one after another: {nxt}"] = server_pages_one_after_another(server.url, nxt)
+            r["settle_s"].append(log_quiet(server.log_path))
+            r[f"server side, at once: {after}"] = server_loads(server.url, after, 3)
+            r["settle_s"].append(log_quiet(server.log_path))
+            r[f"server side, one after another: {plain[0]}"] = server_pages_one_after_another(server.url, plain[0])
+            r["settle_s"].append(log_quiet(server.log_path))
+            r[f"server side, at once: {plain[1]}"] = server_loads(server.url, plain[1], 3)
+            r["kernels"] = len(kernel_rss_mb(server))
+            r["rss_mb"] = kernel_rss_mb(server)
+            return r
         ctx = browser.new_context(viewport={"width": 1280, "height": 900})
         page = ctx.new_page()  # the learner arrives (plotly.js in the browser's cache from here on)
         page.goto(base + landing, wait_until="load", timeout=120_000)
@@ -477,6 +491,8 @@ def main() -> int:
                          "once) with `qlearn serve` as it is and with --pool-burst 1 (one ready kernel per "
                          "lesson); two more server starts, about 10 minutes")
     ap.add_argument("--tabs-only", action="store_true", help="only the same-lesson tabs measurement")
+    ap.add_argument("--tabs-server-only", action="store_true",
+                    help="only the same-lesson tabs measurement, server side (whole pages, no browser)")
     ap.add_argument("--class-pool", type=int, default=30,
                     help="also measure `qlearn serve --preheat HEAVIEST --pool-size N`, a class opening "
                          "one lesson together (0: skip)")
@@ -501,6 +517,8 @@ def main() -> int:
     results = {}
     figures: dict[str, str] = {}  # lesson -> its first figure as drawn by qlearn serve (JSON)
     tabs = {}
+    if args.tabs_server_only:
+        args.tabs_only = True
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         if args.tabs or args.tabs_only:
@@ -513,7 +531,8 @@ def main() -> int:
                 middle = [n for n in figured[3:-2:2] if n not in (nxt, after, other)]
                 plain = (middle[0], middle[-1]) if len(middle) >= 2 else (other, other)
                 for label, extra in (("qlearn serve (default)", ()), ("qlearn serve --pool-burst 1", ("--pool-burst", "1"))):
-                    tabs[label] = same_lesson_tabs(browser, notebooks, log_dir, extra, first, nxt, after, other, plain)
+                    tabs[label] = same_lesson_tabs(None if args.tabs_server_only else browser, notebooks, log_dir,
+                                                   extra, first, nxt, after, other, plain)
         if args.tabs_only:
             args.servers, args.class_pool, args.static = [], 0, False
         for kind in args.servers:
