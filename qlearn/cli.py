@@ -48,8 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "one lesson together: --preheat LESSON.ipynb --pool-size 30, about 120 MB "
                         f"each; at most {_serve.MAX_POOL_SIZE})")
     s.add_argument("--pool-burst", type=int, default=_serve.POOL_BURST, metavar="N",
-                   help="kernels kept ready for the landing page, for a lesson opened in the last 10 "
-                        "minutes and for the lesson after it, so a second and third learner do not wait "
+                   help="kernels kept ready for the landing page, for the lesson opened last (for 10 "
+                        "minutes) and for the lesson after it, so a second and third learner do not wait "
                         f"for a kernel to start (default: {_serve.POOL_BURST}; added one at a time when "
                         "the server is idle, given back when the lesson cools down; 1: only --pool-size)")
     s.add_argument("--allow-host", action="append", default=[], metavar="NAME",

@@ -36,7 +36,7 @@ MODULE_DEADLINE_MS = 60_000
 FRONTEND_EXTENSIONS = ("@jupyter-widgets/jupyterlab-manager", "@voila-dashboards/widgets-manager8", "anywidget")
 #: Most kernels kept ready per pre-heated notebook (about 120 MB each: 64 is 7.5 GB).
 MAX_POOL_SIZE = 64
-#: Kernels kept ready for the landing page, for a lesson opened in the last 10 minutes and for the
+#: Kernels kept ready for the landing page, for the lesson opened last (for 10 minutes) and for the
 #: lesson after it (``--pool-burst``; others keep ``--pool-size``): a second and third learner on a
 #: lesson then find executed kernels too (:mod:`qlearn.server.pools`).
 POOL_BURST = 3

@@ -186,7 +186,12 @@ class PoolKeeper:
                 if t in pool:
                     pool.remove(t)
                 if kid and kid in self.km:
-                    await self.km.shutdown_kernel(kid)
+                    try:
+                        await self.km.shutdown_kernel(kid)
+                    except Exception as e:  # already gone; never a traceback from the keeper
+                        log = getattr(self.km, "log", None)
+                        if log is not None:
+                            log.warning("qlearn: pre-heated kernel %s of %s: %s", kid, nb, type(e).__name__)
             log = getattr(self.km, "log", None)
             if log is not None:
                 log.info("qlearn: %s is no longer the lesson in use: %d extra pre-heated kernel(s) shut down, "
