@@ -144,12 +144,16 @@ def test_grows_one_kernel_at_a_time_landing_first_and_waits_for_pages_and_warmin
 
 def test_never_takes_the_last_places_under_the_kernel_cap():
     async def main():
-        km = FakeKM({LANDING: 1, A: 1}, max_kernels=4 + RESERVE)
-        km.kernels |= {"learner-1", "learner-2"}  # 4 kernels: 2 pooled, 2 with learners
+        km = FakeKM({LANDING: 1, A: 1}, max_kernels=8 + RESERVE)
+        km.kernels |= {f"learner-{i}" for i in range(6)}  # 8 kernels: 2 pooled, 6 with learners
         k = PoolKeeper(km, {LANDING: 1, A: 1}, burst=3, landing=LANDING, order=[LANDING, A])
-        assert k.plan() is None and await k.tick() is None
+        assert k.enabled and k.plan() is None and await k.tick() is None
         km.kernels.discard("learner-2")
         assert await k.tick() == f"grow {LANDING} to 2"
+        # a server capped tightly on purpose keeps every place for pages
+        tight = FakeKM({LANDING: 1}, max_kernels=6)
+        k = PoolKeeper(tight, {LANDING: 1}, burst=3, landing=LANDING, order=[LANDING])
+        assert not k.enabled and await k.tick() is None and sizes(tight) == {LANDING: 1}
 
     asyncio.run(main())
 

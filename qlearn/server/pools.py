@@ -19,8 +19,10 @@ executing, and waited for all of it: about 11 s here against a few seconds for t
 It adds **one kernel at a time**, only when no page was asked for in the last :data:`QUIET_SECONDS`
 (the learner's browser is still connecting to its kernel then), no page is being served and no
 other pre-heated kernel is starting or executing its notebook (on 2 cores, a page asked for now
-matters more than one that might be), and never past ``max_kernels - RESERVE`` kernels, so extra
-kernels never take the last places from learners. See ``docs/hosting.md``.
+matters more than one that might be), never past ``max_kernels - RESERVE`` kernels, so extra
+kernels never take the last places from learners, and not at all on a server whose ``max_kernels``
+has no room for them (the base pools plus three times ``burst - 1`` plus ``RESERVE``). See
+``docs/hosting.md``.
 """
 from __future__ import annotations
 
@@ -75,6 +77,11 @@ class PoolKeeper:
         self.after = next_lessons(order)
         self.hot_seconds, self.clock = hot_seconds, clock
         self.hot_until: dict[str, float] = {}
+        # extra kernels only on a server with room for them: the base pools, the landing page's and
+        # two lessons' extras, and RESERVE places for learners (a server capped tightly on purpose,
+        # e.g. --max-kernels 6, keeps its places for pages)
+        cap = getattr(km, "max_kernels", 0) or 0
+        self.enabled = cap <= 0 or cap >= sum(self.base.values()) + 3 * max(0, self.burst - 1) + RESERVE
         self.last_opened: str | None = None
         self.last_page = float("-inf")
         self.started = False
@@ -149,7 +156,8 @@ class PoolKeeper:
 
     def plan(self) -> tuple[str, str] | None:
         """The one change to make now: ``("grow", notebook)``, ``("shrink", notebook)`` or None."""
-        if self.pages_in_flight() or self.warming() or self.clock() - self.last_page < QUIET_SECONDS:
+        if not self.enabled or self.pages_in_flight() or self.warming() \
+                or self.clock() - self.last_page < QUIET_SECONDS:
             return None
         for nb in self.base:
             if len(self._pool(nb)) > self.wanted(nb) and not self._recent(nb) \
