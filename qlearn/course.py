@@ -114,7 +114,7 @@ LESSONS: tuple[Lesson, ...] = (
            "im2col, depthwise-separable blocks, batch norm folded into the weights, and what folding does to "
            "per-tensor vs per-channel scales on a small MobileNet-style network.",
            "A network",
-           time=Timing(51, explorers=2, questions=5, tasks=2)),
+           time=Timing(52, explorers=2, questions=5, tasks=2)),
     Lesson("16_ptq_repairs.ipynb", "Repairing post-training quantization",
            "Cross-layer equalization, high-bias absorption, bias correction and AdaRound bring the 4-bit "
            "per-tensor network back from its collapse, measured; learned step sizes compared.",
