@@ -663,18 +663,27 @@ def make_app(notebooks_dir: str | os.PathLike, options: ServeOptions | None = No
             """Fill the pre-heat pools one notebook after another, the first (landing) one first.
 
             Voila starts every pool's kernels at once: with 14 lessons on 2 cores the landing page
-            would wait for all of them (about 30 s here) instead of about 3 s for its own.
+            would wait for all of them (about 30 s here) instead of about 3 s for its own. The next
+            notebook starts when the previous one's kernel has started *and* executed the notebook
+            (a pool entry is ready, and handed out, as soon as its kernel started: otherwise every
+            lesson executed at once and the first learners' pages waited for that storm).
             """
             import asyncio
 
             first, later, pools = self.qlearn_warm_up
             km = self.kernel_manager
             running = getattr(km, "_pools", {})  # Voila's pool tasks (0.5.x); without it, no waiting
-            await asyncio.gather(*list(running.get(first, [])), return_exceptions=True)
+
+            async def executed(nb):
+                started = await asyncio.gather(*list(running.get(nb, [])), return_exceptions=True)
+                renders = [r.get("task") for r in started if isinstance(r, dict) and r.get("task") is not None]
+                await asyncio.gather(*renders, return_exceptions=True)
+
+            await executed(first)
             for nb in later:
                 km.kernel_pools_config[nb] = pools[nb]
                 km.fill_if_needed(delay=0, notebook_name=nb)
-                await asyncio.gather(*list(running.get(nb, [])), return_exceptions=True)
+                await executed(nb)
             self._start_keeper()
 
         def _start_keeper(self):
