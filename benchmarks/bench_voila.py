@@ -441,9 +441,10 @@ def same_lesson_tabs(browser, notebooks: Path, log_dir: Path, extra: tuple, land
     arrives on ``landing``, then opens ``nxt`` (the lesson after it) in 3 tabs one after another, then
     ``after`` (the lesson after that) in 3 tabs at once, then ``other`` (a lesson nobody opened yet,
     not next to one) in 3 tabs one after another. Between steps the server is left to settle (no
-    kernel started and the server's processes idle for 8 s): a learner reads before moving on. Then, without a browser (the server's
-    share alone), 3 page requests one after another for ``plain[0]`` and 3 at once for ``plain[1]``,
-    two lessons nobody opened yet."""
+    kernel started and the server's processes idle for 8 s): a learner reads before moving on.
+    Then, without a browser (the server's share alone), 3 page requests one after another for
+    ``plain[0]`` and 3 at once for ``plain[1]``, two lessons nobody opened yet. With ``browser``
+    None, the server's share only, for all of these lessons."""
     r = {}
     log_dir = log_dir / (f"tabs-{os.getpid()}" + "".join(extra).replace("-", "_"))
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -549,7 +550,8 @@ def main() -> int:
                 nxt, after, other = figured[0], figured[1], figured[-1]
                 middle = [n for n in figured[3:-2:2] if n not in (nxt, after, other)]
                 plain = (middle[0], middle[-1]) if len(middle) >= 2 else (other, other)
-                for label, extra in (("qlearn serve (default)", ()), ("qlearn serve --pool-burst 1", ("--pool-burst", "1"))):
+                configs = (("qlearn serve (default)", ()), ("qlearn serve --pool-burst 1", ("--pool-burst", "1")))
+                for label, extra in configs:
                     tabs[label] = same_lesson_tabs(None if args.tabs_server_only else browser, notebooks, log_dir,
                                                    extra, first, nxt, after, other, plain)
         if args.tabs_only:

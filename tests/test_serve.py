@@ -54,7 +54,6 @@ def test_every_setting_names_a_real_trait():
     from voila.app import Voila
     from voila.configuration import VoilaConfiguration
     from voila.execute import VoilaExecutor
-
     from voila.exporter import VoilaExporter
 
     classes = {"Voila": Voila, "VoilaConfiguration": VoilaConfiguration, "VoilaExecutor": VoilaExecutor,
