@@ -14,7 +14,6 @@ from copy import deepcopy
 import ipywidgets as widgets
 import plotly.graph_objects as go
 
-
 #: The MIME type of an explorer's server-rendered preview (see :meth:`Explorer.preview`).
 PREVIEW_MIME = "application/vnd.qlearn.preview+json"
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"

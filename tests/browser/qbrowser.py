@@ -386,6 +386,14 @@ def wait_lesson(page, resp, timeout_ms: int = RENDER_TIMEOUT_MS) -> int:
         """() => Array.from(document.querySelectorAll('.qlearn-explorer .js-plotly-plot'))
                  .every(p => Array.isArray(p.data) && p.data.length > 0 && p._fullLayout !== undefined)""",
         timeout=timeout_ms)
+    # The qlearn page is readable before Voila's front end runs (server-rendered first view): wait
+    # until Voila's app has started and rendered every output (it replaces each output's JSON
+    # <script>; its plugins, among them the widget manager's page-close handler that frees the
+    # kernel, are active by then) and every preview has handed over to its live output.
+    page.wait_for_function(
+        "() => document.querySelectorAll('script[type=\"application/vnd.voila.cell-output+json\"]').length === 0"
+        " && document.querySelectorAll('.qlearn-pending').length === 0",
+        timeout=timeout_ms)
     return n_widgets
 
 

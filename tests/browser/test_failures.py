@@ -84,8 +84,16 @@ def test_closing_the_tab_frees_the_kernel(failing_server, pw_browser):
     page, _ = open_lesson(context, failing_server.url, "00_index.ipynb")
     kernel_id = page.evaluate("JSON.parse(document.getElementById('jupyter-config-data').textContent).kernelId")
     url = failing_server.url + "api/kernels/" + kernel_id
-    with urllib.request.urlopen(url, timeout=10) as r:
-        assert r.status == 200
+    # the page's widget manager (which asks for the shutdown on close) is connected to the kernel
+    import json
+
+    deadline = time.monotonic() + 60
+    while True:
+        with urllib.request.urlopen(url, timeout=10) as r:
+            assert r.status == 200
+            if json.load(r).get("connections", 0) >= 1 or time.monotonic() > deadline:
+                break
+        time.sleep(0.2)
     page.close(run_before_unload=True)
     deadline = time.monotonic() + 30
     gone = False

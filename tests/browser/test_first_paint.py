@@ -70,7 +70,8 @@ def test_lesson_readable_before_voila_runs(pw_browser, server):
             assert abs(plot_w - box_w) <= 2 and box_w > 1000, d  # the output's width, not plotly's 700 px
             assert traces >= 1
         # the controls' state is stated in words until the live controls arrive
-        assert all("connecting" in c for c in v["controls"]) and "k (std devs) 4.00" in v["controls"][0], v["controls"]
+        controls = v["controls"]
+        assert all("connecting" in c for c in controls) and "k (std devs) 4.00" in controls[0], controls
     finally:
         ctx.close()
 
@@ -84,8 +85,9 @@ def test_live_page_replaces_the_preview_without_a_jump(pw_browser, server):
         page = ctx.new_page()
         page.add_init_script("""
           window.__shift = 0;
-          new PerformanceObserver(l => { for (const e of l.getEntries()) { if (!e.hadRecentInput) window.__shift += e.value; } })
-            .observe({type: 'layout-shift', buffered: true});
+          new PerformanceObserver(l => {
+            for (const e of l.getEntries()) { if (!e.hadRecentInput) window.__shift += e.value; }
+          }).observe({type: 'layout-shift', buffered: true});
         """)
         page.goto(server.url + "voila/render/" + LESSON, wait_until="commit", timeout=120_000)
         page.wait_for_function(
@@ -102,7 +104,8 @@ def test_live_page_replaces_the_preview_without_a_jump(pw_browser, server):
         assert plots == live_plots == 2 and pending == 0, counts
         assert shift < 0.1, f"cumulative layout shift {shift:.3f}"
         marks = page.evaluate("() => performance.getEntriesByType('mark').map(m => m.name)")
-        assert "qlearn-preview-drawn" in marks and marks.index("qlearn-preview-drawn") < marks.index("qlearn-voila-start")
+        assert "qlearn-preview-drawn" in marks
+        assert marks.index("qlearn-preview-drawn") < marks.index("qlearn-voila-start")
         assert any(BUNDLE.search(u) for u in guard.requests)
         guard.assert_clean()
     finally:
