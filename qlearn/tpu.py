@@ -784,17 +784,22 @@ def hardware_costs(layer_shapes, batch: int) -> dict:
                         cycles=c.cycles, rescale_cycles=c.rescale_cycles if key != "fp16 chip" else 0,
                         rescale_share=c.rescale_share_of_arith_energy if key != "fp16 chip" else 0.0)
     h = host_fp32_cost(layer_shapes, batch, HASWELL)
-    out["host fp32"] = dict(latency_us=h["latency_s"] * 1e6, inferences_per_s=h["inferences_per_s"], tops=h["tops"],
-                            power_w=h["power_w"], inferences_per_joule=h["inferences_per_joule"],
-                            power_total_w=h["power_total_w"],
-                            inferences_per_joule_total=h["inferences_per_joule_total"], cycles=None,
-                            rescale_cycles=0, rescale_share=0.0)
-    k = HASWELL_INT8_SPEEDUP
-    hf = out["host fp32"]
-    out["host int8"] = dict(hf, latency_us=hf["latency_us"] / k, inferences_per_s=hf["inferences_per_s"] * k,
-                            tops=hf["tops"] * k, inferences_per_joule=hf["inferences_per_joule"] * k,
-                            inferences_per_joule_total=hf["inferences_per_joule_total"] * k)
+    out.update(_host_rows(h))
     return out
+
+
+def _host_rows(h: dict) -> dict:
+    """The "host fp32" row from a host roofline result and the "host int8" row derived from it
+    (``HASWELL_INT8_SPEEDUP``), in the capstone's row format."""
+    fp32 = dict(latency_us=h["latency_s"] * 1e6, inferences_per_s=h["inferences_per_s"], tops=h["tops"],
+                power_w=h["power_w"], inferences_per_joule=h["inferences_per_joule"],
+                power_total_w=h["power_total_w"], inferences_per_joule_total=h["inferences_per_joule_total"],
+                cycles=None, rescale_cycles=0, rescale_share=0.0)
+    k = HASWELL_INT8_SPEEDUP
+    int8 = dict(fp32, latency_us=fp32["latency_us"] / k, inferences_per_s=fp32["inferences_per_s"] * k,
+                tops=fp32["tops"] * k, inferences_per_joule=fp32["inferences_per_joule"] * k,
+                inferences_per_joule_total=fp32["inferences_per_joule_total"] * k)
+    return {"host fp32": fp32, "host int8": int8}
 
 
 def gemm_hardware_costs(gemms, batch: int, *, in_values: int, out_values: int) -> dict:
@@ -831,16 +836,7 @@ def gemm_hardware_costs(gemms, batch: int, *, in_values: int, out_values: int) -
                         rescale_cycles=0 if fp16 else c["rescale_cycles"],
                         rescale_share=0.0 if fp16 else c["rescale_share"])
     h = _host_roofline([(g[1] * g[2] * g[3] * g[4], g[2] * g[3] * g[4]) for g in gemms], B, HASWELL)
-    out["host fp32"] = dict(latency_us=h["latency_s"] * 1e6, inferences_per_s=h["inferences_per_s"], tops=h["tops"],
-                            power_w=h["power_w"], inferences_per_joule=h["inferences_per_joule"],
-                            power_total_w=h["power_total_w"],
-                            inferences_per_joule_total=h["inferences_per_joule_total"], cycles=None,
-                            rescale_cycles=0, rescale_share=0.0)
-    k = HASWELL_INT8_SPEEDUP
-    hf = out["host fp32"]
-    out["host int8"] = dict(hf, latency_us=hf["latency_us"] / k, inferences_per_s=hf["inferences_per_s"] * k,
-                            tops=hf["tops"] * k, inferences_per_joule=hf["inferences_per_joule"] * k,
-                            inferences_per_joule_total=hf["inferences_per_joule_total"] * k)
+    out.update(_host_rows(h))
     return out
 
 
