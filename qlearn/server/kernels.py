@@ -55,6 +55,36 @@ def default_max_kernels(fraction: float = 0.6, lo: int = 8, hi: int = 200) -> in
     return max(lo, min(hi, int(total * fraction // KERNEL_BUDGET_BYTES)))
 
 
+def kernel_processes(server_pid: int) -> list:
+    """The kernel processes a server started: its *direct* children whose command line runs ipykernel
+    (``python -m ipykernel_launcher -f kernel-<id>.json``), as :mod:`psutil` processes.
+
+    For tests and benchmarks that count a server's kernels from outside. Only direct children: a
+    process a kernel starts shows the kernel's command line until it has executed its own program, and
+    every kernel starts one at start-up (debugpy, imported for ipykernel's debugger, calls
+    ``platform.platform()``, which runs ``uname -p``: up to 245 ms before it ran ``uname`` on a busy
+    2-core machine).
+    Counting the server's descendants whose command line holds "ipykernel" counted that process too:
+    7 "kernels" under a cap of 6. Raises ``psutil.NoSuchProcess`` if ``server_pid`` is gone.
+
+    Examples
+    --------
+    >>> import os
+    >>> all(p.ppid() == os.getpid() for p in kernel_processes(os.getpid()))
+    True
+    """
+    import psutil  # a dependency of ipykernel; only tests and benchmarks call this
+
+    out = []
+    for p in psutil.Process(server_pid).children(recursive=False):
+        try:
+            if "ipykernel" in " ".join(p.cmdline()):
+                out.append(p)
+        except psutil.Error:  # gone, or a zombie (exited, not yet reaped by the server)
+            pass
+    return out
+
+
 def _last_activity(kernel):
     """A kernel's ``last_activity``, or None while it is unset (the trait raises TraitError then)."""
     try:

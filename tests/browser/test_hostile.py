@@ -24,6 +24,8 @@ from pathlib import Path
 import pytest
 from qbrowser import LOOPBACK, start_qlearn_serve, write_demo_notebooks
 
+from qlearn.server.kernels import kernel_processes
+
 psutil = pytest.importorskip("psutil")
 websocket = pytest.importorskip("websocket")  # websocket-client, a dependency of jupyter_server
 
@@ -58,18 +60,13 @@ class Served:
         return psutil.Process(self.pid).memory_info().rss / 2**20
 
     def kernels(self) -> int:
-        kids = psutil.Process(self.pid).children(recursive=True)
-        return sum(1 for p in kids if _is_kernel(p))
+        """The server's kernel processes (its direct children running ipykernel: a process a kernel
+        starts, e.g. ``uname -p`` at every kernel's start-up, shows the kernel's command line until it
+        executes its own program, and counting it once made 7 "kernels" under a cap of 6)."""
+        return len(kernel_processes(self.pid))
 
     def log(self) -> str:
         return self.server.log_path.read_text(encoding="utf-8", errors="replace")
-
-
-def _is_kernel(p) -> bool:
-    try:
-        return "ipykernel" in " ".join(p.cmdline())
-    except psutil.Error:
-        return False
 
 
 def request(s: Served, path: str, *, source: str = LOOPBACK, host: str | None = None, timeout: float = 120,
@@ -519,7 +516,7 @@ def test_caps_hold_with_query_strings_and_say_so_in_the_page(served):
 def test_sigterm_stops_the_server_and_its_kernels_and_cleans_up(served):
     """Last: stops the shared server. Kernels gone, temporary IPython directory removed."""
     proc = psutil.Process(served.pid)
-    kernels = [p for p in proc.children(recursive=True) if _is_kernel(p)]
+    kernels = kernel_processes(proc.pid)
     assert kernels
     env_dirs = {p.environ().get("IPYTHONDIR") for p in kernels}
     served.learner_ws.close()
