@@ -7,6 +7,9 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.qlearn-installed
 HOST ?= 127.0.0.1
 PORT ?= 8866
+# Unit tests, doctests and notebooks run in this many pytest-xdist workers (2 cores is the budget
+# machine; WORKERS=0 runs them in one process, as pytest alone does).
+WORKERS ?= 2
 
 .PHONY: setup app lab test test-unit test-notebooks test-browser test-load browser-deps check-stripped bench clean
 
@@ -33,10 +36,11 @@ lab: setup
 test: setup check-stripped test-unit test-notebooks test-browser
 
 test-unit: setup
-	$(PY) -m pytest -q tests qlearn --ignore=tests/browser
+	$(PY) -m pytest -q -n $(WORKERS) tests qlearn --ignore=tests/browser
 
+# --dist loadfile: a notebook's cells stay in one worker (one kernel), in order.
 test-notebooks: setup
-	$(PY) -m pytest -q --nbval-lax --nbval-current-env notebooks
+	$(PY) -m pytest -q -n $(WORKERS) --dist loadfile --nbval-lax --nbval-current-env notebooks
 
 # Browser tests: Chromium (Debian's, installed when root; or Playwright's own) and JupyterHub's
 # proxy (configurable-http-proxy, from the npm registry) for the class-server test.
