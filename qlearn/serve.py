@@ -350,6 +350,21 @@ class ServeOptions:
         self.allow_hosts = normalize_allowed(self.allow_hosts)
 
 
+def figure_pages(lessons=None) -> list[str]:
+    """Stems of the lessons whose pages draw figures (their explorers, ``qlearn.course.Timing``).
+
+    Examples
+    --------
+    >>> pages = figure_pages()
+    >>> "00_index" in pages, "05_snr" in pages
+    (False, True)
+    """
+    from .course import LESSONS
+
+    return [Path(le.file).stem for le in (LESSONS if lessons is None else lessons)
+            if le.time is not None and le.time.explorers > 0]
+
+
 def voila_config(options: ServeOptions | None = None, notebooks_dir: str | os.PathLike | None = None):
     """The traitlets configuration ``qlearn serve`` hands to Voila.
 
@@ -408,6 +423,9 @@ def voila_config(options: ServeOptions | None = None, notebooks_dir: str | os.Pa
     q["nav"] = course_nav(available=available)
     if o.plotly_module:
         q["plotly_module"] = o.plotly_module
+        # Lessons with explorers (qlearn.course, checked against the notebooks by tests/test_course.py)
+        # fetch plotly's module from the page's head, before the text above their first figure.
+        q["figure_pages"] = figure_pages()
     v.resources = {"qlearn": q}
 
     e = c.VoilaExecutor

@@ -26,6 +26,7 @@ import numbers
 import ipywidgets as widgets
 
 from qlearn import answers
+from qlearn.viz.static import StaticPreview
 
 
 def _fmt(value, unit: str = "") -> str:
@@ -37,7 +38,7 @@ def _fmt(value, unit: str = "") -> str:
     return f"{text} {unit}".strip()
 
 
-class Prediction(widgets.VBox):
+class Prediction(StaticPreview, widgets.VBox):
     """A committed prediction. Build it with :func:`predict`.
 
     Attributes

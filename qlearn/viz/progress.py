@@ -326,6 +326,12 @@ class LessonProgress(anywidget.AnyWidget):
     _esm = _ESM
     _css = _CSS
     kind = traitlets.Unicode("lesson").tag(sync=True)
+
+    def static_html(self) -> str:
+        """Its place in a served page before it is live (qlearn.viz.static): what it will say
+        depends on this browser's storage, so only its one line's height is kept."""
+        return '<div class="qlearn-w-reserve" style="min-height: 44px"></div>'
+
     lesson = traitlets.Unicode("").tag(sync=True)
     session = traitlets.Dict().tag(sync=True)
     stored = traitlets.Dict().tag(sync=True)

@@ -20,6 +20,7 @@ import math
 import ipywidgets as widgets
 
 from qlearn import answers
+from qlearn.viz.static import StaticPreview
 
 #: Wrong tries after which a question shows its answer.
 REVEAL_AFTER = 2
@@ -135,6 +136,10 @@ class Question(widgets.VBox):
         return ok
 
 
+class QuizBox(StaticPreview, widgets.VBox):
+    """The box :func:`quiz` returns (a VBox that also sends a server-rendered preview)."""
+
+
 def quiz(*questions: Question, lesson: str | None = None) -> widgets.VBox:
     """Stack questions under a heading with a score line; returns a VBox with ``questions`` and ``score``.
 
@@ -166,7 +171,7 @@ def quiz(*questions: Question, lesson: str | None = None) -> widgets.VBox:
         q.on_result = update
     update()
     head = [widgets.HTML("<h3>Check yourself</h3>")] + ([progress] if progress is not None else [])
-    box = widgets.VBox([*head, *questions, score])
+    box = QuizBox([*head, *questions, score])
     box.add_class("qlearn-quiz")  # browser tests find quizzes by this class
     box.questions = list(questions)
     box.score = score

@@ -28,8 +28,21 @@ FIRST_VIEW_JS = """() => {
   return {visible: !!cells && cells.offsetHeight > 0, text: text, maths: document.querySelectorAll('math').length,
           previews: previews.length, figs: figs.length, drawn: drawn,
           controls: previews.map(p => p.querySelector('.qlearn-ssr-controls').innerText),
-          live: document.querySelectorAll('.qlearn-explorer').length};
+          live: document.querySelectorAll('.qlearn-explorer').length,
+          statics: Array.from(document.querySelectorAll('.qlearn-ssr-static')).map(s => ({
+            text: s.innerText, inputs: s.querySelectorAll('input, button').length,
+            enabled: s.querySelectorAll('input:not([disabled]), button:not([disabled])').length})),
+          preload: Array.from(document.querySelectorAll('link[rel=modulepreload]')).map(l => l.href)};
 }"""
+
+
+def _widget_cells(lesson: str) -> int:
+    """Code cells of ``lesson`` that show a prediction or the quiz (each sends a static preview)."""
+    import nbformat
+
+    nb = nbformat.read(lessons_source_dir() / lesson, as_version=4)
+    return sum(1 for c in nb.cells if c.cell_type == "code"
+               and ("lesson_prediction(" in c.source or "lesson_quiz(" in c.source))
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +85,15 @@ def test_lesson_readable_before_voila_runs(pw_browser, server):
         # the controls' state is stated in words until the live controls arrive
         controls = v["controls"]
         assert all("connecting" in c for c in controls) and "k (std devs) 4.00" in controls[0], controls
+        # predictions and the quiz: their questions, choices and buttons, disabled until live
+        statics = v["statics"]
+        assert len(statics) == _widget_cells(LESSON), statics
+        for st in statics:
+            assert st["inputs"] >= 2 and st["enabled"] == 0 and "connecting" in st["text"], st
+        assert any("Predict:" in st["text"] for st in statics)
+        assert "Check yourself" in statics[-1]["text"] and "Score: 0 of" in statics[-1]["text"]
+        # plotly's module is asked for from the head of a page with figures
+        assert len(v["preload"]) == 1 and BUNDLE.search(v["preload"][0]), v["preload"]
     finally:
         ctx.close()
 
@@ -123,5 +145,6 @@ def test_page_without_figures_never_fetches_plotly(pw_browser, server):
         page.wait_for_timeout(1000)
         fetched = [u for u in guard.requests if BUNDLE.search(u)]
         assert not fetched, fetched
+        assert page.evaluate("() => document.querySelectorAll('link[rel=modulepreload]').length") == 0
     finally:
         ctx.close()
