@@ -21,12 +21,29 @@ MODE_LABELS = {
 }
 
 
+def _segments(x: np.ndarray, y: np.ndarray) -> tuple[list, list, str]:
+    """A piecewise-constant ``y(x)`` as its flat runs: (first x, last x) per run, None between runs.
+
+    >>> _segments(np.array([0.0, 0.4, 0.6, 1.0]), np.array([0.0, 0.0, 1.0, 1.0]))
+    ([0.0, 0.4, None, 0.6, 1.0, None], [0.0, 0.0, None, 1.0, 1.0, None], 'lines')
+    """
+    starts = np.concatenate([[0], np.flatnonzero(np.diff(y)) + 1])
+    ends = np.concatenate([starts[1:] - 1, [y.size - 1]])
+    xs, ys = [], []
+    for a, b in zip(starts, ends):
+        xs += [float(x[a]), float(x[b]), None]
+        ys += [float(y[a]), float(y[b]), None]
+    return xs, ys, "lines"
+
+
 def rounding_explorer(*, n: int = 4000, seed: int = 0) -> Explorer:
     """The rounding function of each mode and the distribution of its error.
 
-    Left: ``round(x)`` against ``x`` on ``[-3, 3]`` (for stochastic rounding, one random draw
-    per point). Right: histogram of ``round(x) - x`` for ``x`` uniform on ``[-50, 50]``, with
-    the bias (mean error) in the readout.
+    Left: ``round(x)`` against ``x`` on ``[-3, 3]``: a staircase of flat segments for the
+    deterministic modes; for stochastic rounding, one random draw per point (dots, every third
+    grid point: the cloud reads the same and the browser redraws 401 markers, not 1201).
+    Right: histogram of ``round(x) - x`` for ``x`` uniform on ``[-50, 50]`` (binned here, 40 bars
+    of 0.05 steps), with the bias (mean error) in the readout.
     """
     rng = np.random.default_rng(seed)
     x_line = np.linspace(-3, 3, 1201)
@@ -40,11 +57,13 @@ def rounding_explorer(*, n: int = 4000, seed: int = 0) -> Explorer:
         return rounding.round_(x, mode)
 
     fig = go.FigureWidget(make_subplots(rows=1, cols=2, subplot_titles=("round(x)", "error round(x) - x")))
-    fig.add_scatter(x=x_line, y=x_line, name="x", line=dict(color=COLORS["float"], dash="dot"), row=1, col=1)
+    fig.add_scatter(x=[-3, 3], y=[-3, 3], name="x", mode="lines", line=dict(color=COLORS["float"], dash="dot"), row=1, col=1)
     fig.add_scatter(x=x_line, y=x_line, name="round(x)", mode="markers",
-                    marker=dict(color=COLORS["quant"], size=3), row=1, col=1)
-    fig.add_histogram(x=np.zeros(n), name="error", xbins=dict(start=-1, end=1, size=0.05),
-                      marker_color=COLORS["error"], row=1, col=2)
+                    marker=dict(color=COLORS["quant"], size=3), line=dict(color=COLORS["quant"], width=3),
+                    row=1, col=1)
+    edges = np.linspace(-1, 1, 41)  # 40 bins of 0.05 steps; errors lie in (-1, 1)
+    fig.add_bar(x=(edges[:-1] + edges[1:]) / 2, y=np.zeros(40), width=0.05, name="error",
+                marker=dict(color=COLORS["error"], line_width=0), row=1, col=2)
     fig.add_scatter(x=[0, 0], y=[0, 1], yaxis="y2", name="bias", mode="lines",
                     line=dict(color=COLORS["dark"], width=3), row=1, col=2)
     base_layout(fig, height=360)
@@ -55,9 +74,14 @@ def rounding_explorer(*, n: int = 4000, seed: int = 0) -> Explorer:
 
     def update(v):
         mode = v["mode"]
-        fig.data[1].y = apply(x_line, u_line, mode)
+        y = apply(x_line, u_line, mode)
+        if mode == "stochastic":
+            xs, ys, draw = x_line[::3], y[::3], "markers"
+        else:  # a step function: one flat segment per output level, None between them (one SVG path)
+            xs, ys, draw = _segments(x_line, y)
+        fig.data[1].update(x=xs, y=ys, mode=draw)
         err = apply(x_data, u_data, mode) - x_data
-        fig.data[2].x = err
+        fig.data[2].y = np.histogram(err, bins=edges)[0]
         bias = float(err.mean())
         fig.data[3].x = [bias, bias]
         fig.data[3].y = [0, n / 40 * 1.1]
