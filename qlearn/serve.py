@@ -66,6 +66,16 @@ def template_root() -> Path:
     return Path(__file__).resolve().parent / "templates"
 
 
+def labextensions_root() -> Path:
+    """Front-end extensions Voila loads before its own (``VoilaConfiguration.extra_labextensions_path``).
+
+    It holds Voila's ipywidgets 8 manager as built for the JupyterLab core Voila's page shares: the
+    same code as the installed Voila's copy, whose build asks for a newer core and made every page log
+    eleven version warnings (``qlearn/labextensions/README.md`` says where it comes from).
+    """
+    return Path(__file__).resolve().parent / "labextensions"
+
+
 def jupyter_path_with_template(current: str | None = None) -> str:
     """``JUPYTER_PATH`` with :func:`template_root` prepended (kept once, order otherwise kept)."""
     root = str(template_root())
@@ -410,6 +420,7 @@ def voila_config(options: ServeOptions | None = None, notebooks_dir: str | os.Pa
     # page otherwise: jupyterlab-plotly's renderer alone is a second 4.7 MB copy of plotly.js that
     # each page fetches and runs (the course's figures are FigureWidgets, drawn through anywidget).
     v.extension_allowlist = list(FRONTEND_EXTENSIONS)
+    v.extra_labextensions_path = [str(labextensions_root())]  # looked in first (Voila >= 0.5.12)
     # Formulas as MathML from the server (readable at once, no reflow when MathJax would typeset).
     c.VoilaExporter.markdown_renderer_class = "qlearn.server.mathml.MathMLMarkdownRenderer"
     # Read by the qlearn template. The page lengthens anywidget's 2 s module deadline (see

@@ -291,10 +291,8 @@ def start_qlearn_serve(notebooks_dir: Path, log_path: Path, *extra: str) -> Serv
 class PageGuard:
     """Records every request of a browser context; aborts and records any not to 127.0.0.1.
 
-    Also records uncaught page errors, console errors and console warnings. A warning is allowed only
-    if :func:`sharedscope.allowed_console_warning` says so: webpack's version warning for a module that
-    Voila's own bundled widget manager asks of Voila's own core (sharedscope.py says why); those are
-    kept apart in ``allowed_warnings``. Everything else fails :meth:`assert_clean`.
+    Also records uncaught page errors, console errors and console warnings; any of them fails
+    :meth:`assert_clean` (no warning is allowed: tests/browser/test_console.py).
     """
 
     def __init__(self, context):
@@ -302,7 +300,6 @@ class PageGuard:
         self.requests: list[str] = []
         self.console_errors: list[str] = []
         self.console_warnings: list[str] = []
-        self.allowed_warnings: list[str] = []
         self.page_errors: list[str] = []
         # blob:/data: URLs stay on the machine by construction; routing them through Python delays
         # anywidget's import of the 5 MB plotly module past anywidget's own 2 s initialisation limit.
@@ -325,15 +322,10 @@ class PageGuard:
             route.abort()
 
     def _console(self, m) -> None:
-        from sharedscope import allowed_console_warning
-
         if m.type in ("error", "assert"):
             self.console_errors.append(f"{m.text} [{(m.location or {}).get('url', '')}]")
         elif m.type == "warning":
-            if allowed_console_warning(m.text):
-                self.allowed_warnings.append(m.text)
-            else:
-                self.console_warnings.append(f"{m.text} [{(m.location or {}).get('url', '')}]")
+            self.console_warnings.append(f"{m.text} [{(m.location or {}).get('url', '')}]")
 
     def watch(self, page):
         page.on("console", self._console)
@@ -346,7 +338,6 @@ class PageGuard:
         self.external.clear()
         self.console_errors.clear()
         self.console_warnings.clear()
-        self.allowed_warnings.clear()
         self.page_errors.clear()
 
     def assert_clean(self) -> None:

@@ -5,17 +5,15 @@ extensions ``qlearn serve`` lets it load (``qlearn.serve.FRONTEND_EXTENSIONS``).
 ``remoteEntry`` names, for every core module it uses, the version range it was built against; when the
 page's core does not satisfy that range, webpack logs a console warning ("Unsatisfied version 4.2.5
 from _JUPYTERLAB.CORE_OUTPUT of shared singleton module @jupyterlab/console (required ^4.6.2)") and
-uses the page's copy anyway. This module reads both sides from the installed files, so the browser
-tests can tell such a warning's source (:func:`unsatisfied`, :func:`allowed_console_warning`).
+uses the page's copy anyway. This module reads both sides from the installed files, where the page
+finds them (Voila's ``extra_labextensions_path`` first, as Voila does), so the tests can check that
+every range is met: no console warning is allowed on a page.
 
-Why one source is allowed (and nothing else): Voila 0.5.9 to 0.5.13 ship their own widget manager
-(``@voila-dashboards/widgets-manager8``) built against a newer JupyterLab than the 4.2.5 core they
-bundle (voila-dashboards/voila#1539, open), so every page of those Voilas logs a few such warnings
-for Voila's own extension. The one Voila whose manager matches its core, 0.5.8, lacks fixes a class
-server needs (0.5.9-0.5.13 refuse template names holding a path and match the static-file deny-list
-case-insensitively, so ``.IPYNB`` is refused like ``.ipynb``), and there is no newer Voila. The
-extensions qlearn chooses (ipywidgets' ``jupyterlab_widgets``, anywidget) are pinned to builds the
-core satisfies (pyproject.toml), and ``test_console.py`` checks that they are.
+Voila's own widget manager (``@voila-dashboards/widgets-manager8``) as built in Voila 0.5.9 to 0.5.13
+asks ^4.4.5 to ^4.5.10 of the 4.2.5 core those Voilas bundle (voila-dashboards/voila#1539: eleven
+warnings on every page). qlearn loads the 0.5.8 build of the same code instead
+(``qlearn/labextensions``, see its README); :func:`same_code` is how the tests check that it is the
+same code as the installed Voila's.
 """
 from __future__ import annotations
 
@@ -24,23 +22,11 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-#: Extensions shipped inside Voila itself: their mismatches with Voila's core are Voila's (see above).
-VOILA_OWN = ("@voila-dashboards/",)
-
 _PROVIDED = re.compile(r'"(@[\w-]+/[\w.-]+)","(\d+\.\d+\.\d+)"')
 _NAME = re.compile(r'"(@[\w-]+/[\w.-]+)"')
 # after a module's name: rspack/webpack 5 object form, or webpack's compact array form ([1,4,2,4] = ^4.2.4)
 _REQ_STRING = re.compile(r'^[^"\[\]]{0,80}?requiredVersion:\s*"([^"]+)"')
 _REQ_ARRAY = re.compile(r'^\s*,\s*(?:!\d|false|true)?\s*,?\s*\[(-?\d+(?:\s*,\s*-?\d+)+)\]')
-
-#: the two warnings webpack's shared-module runtime logs when a range is not satisfied
-WARNING_FORMS = (
-    re.compile(r"^Unsatisfied version (?P<have>\S+) from \S+ of shared singleton module (?P<module>\S+) "
-               r"\(required (?P<want>\S+)\)$"),
-    re.compile(r"^No satisfying version \((?P<want>\S+)\) of shared module (?P<module>\S+) found in shared scope "
-               r"\w+\.\s*Available versions: (?P<have>\S+) from \S+$"),
-)
-
 
 def _voila_static() -> Path:
     from jupyter_core.paths import jupyter_path
@@ -60,14 +46,57 @@ def page_core_versions() -> dict[str, str]:
     return found
 
 
+def labextensions_paths() -> list[str]:
+    """Where the page's front-end extensions are looked up, in Voila's order: the configured
+    ``extra_labextensions_path`` (``qlearn serve``'s), then Voila's defaults."""
+    from voila.utils import get_voila_labextensions_path
+
+    from qlearn.serve import voila_config
+
+    extra = list(voila_config().VoilaConfiguration.extra_labextensions_path)
+    return get_voila_labextensions_path(extra)
+
+
 def extension_dir(name: str) -> Path:
-    """Where the page loads extension ``name`` from (Voila's own labextensions first, as Voila does)."""
+    """Where the page loads extension ``name`` from (the first directory holding it, as Voila does)."""
+    for root in labextensions_paths():
+        if (Path(root) / name / "package.json").is_file():
+            return Path(root) / name
+    raise FileNotFoundError(f"front-end extension {name} is not installed")
+
+
+def installed_voila_extension_dir(name: str) -> Path:
+    """The copy of extension ``name`` the installed Voila ships (without ``extra_labextensions_path``)."""
     from voila.utils import get_voila_labextensions_path
 
     for root in get_voila_labextensions_path():
         if (Path(root) / name / "package.json").is_file():
             return Path(root) / name
-    raise FileNotFoundError(f"front-end extension {name} is not installed")
+    raise FileNotFoundError(f"Voila ships no {name}")
+
+
+_NUMBERS = re.compile(r"\d+")
+
+
+def _chunks(d: Path) -> dict[str, str]:
+    """The built chunks of extension directory ``d`` by webpack chunk name (``324`` for
+    ``324.<hash>.js``), module numbers and hashes blanked, the license-comment header dropped."""
+    build = json.loads((d / "package.json").read_text(encoding="utf-8"))["jupyterlab"]["_build"]
+    entry = (d / build["load"]).name
+    out = {}
+    for js in sorted((d / "static").glob("*.js")):
+        if js.name in (entry, "style.js"):
+            continue
+        text = re.sub(r"^/\*!.*?\*/\s*", "", js.read_text(encoding="utf-8", errors="replace"), flags=re.S)
+        out[js.name.split(".")[0]] = _NUMBERS.sub("0", text)
+    return out
+
+
+def same_code(a: Path, b: Path) -> bool:
+    """True if extension directories ``a`` and ``b`` hold the same built code, chunk by chunk, up to
+    the numbers webpack gives modules and files (which change from one build to the next)."""
+    ca, cb = _chunks(a), _chunks(b)
+    return bool(ca) and ca == cb
 
 
 def _compact_to_range(parts: list[int]) -> str:
@@ -146,15 +175,3 @@ def unsatisfied(extensions=None) -> list[tuple[str, str, str, str]]:
             if module in core and not satisfies(core[module], want):
                 out.append((ext, module, core[module], want))
     return out
-
-
-def allowed_console_warning(text: str) -> bool:
-    """True only for webpack's version warning about a range that Voila's own bundled extension
-    declares and Voila's own core misses (see the module docstring); False for anything else."""
-    text = " ".join(text.split())
-    for form in WARNING_FORMS:
-        m = form.match(text)
-        if m:
-            own = {(module, have, want) for ext, module, have, want in unsatisfied() if ext.startswith(VOILA_OWN)}
-            return (m["module"], m["have"], m["want"]) in own
-    return False

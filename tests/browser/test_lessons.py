@@ -1,8 +1,8 @@
 """Every lesson served by `qlearn serve`, driven in headless Chromium as a learner would.
 
 For each notebook in notebooks/ (or the demo notebooks while there are none): the page renders,
-shows no error output, logs no console or page error and no console warning (pagecheck's guard:
-the only warnings allowed are those sharedscope.py explains), requests nothing from any host but
+shows no error output, logs no console or page error and no console warning (pagecheck's guard;
+test_console.py checks the extensions' version ranges), requests nothing from any host but
 127.0.0.1, every explorer's figure changes when its first control is moved, and every quiz
 question gives feedback. Then five learners open the same lesson at once and all stay live.
 
