@@ -8,6 +8,7 @@ command line until it runs a program of its own. Here a stand-in kernel forks su
 """
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -101,3 +102,75 @@ def test_a_server_that_is_gone_raises():
     gone.wait(30)
     with pytest.raises(psutil.NoSuchProcess):
         kernel_processes(gone.pid)
+
+
+# ----------------------------------------------------------------------------- the server's own count
+
+def _km(**traits):
+    from traitlets.config import Config
+
+    from qlearn.server.kernels import QlearnKernelManager
+
+    c = Config()
+    for k, v in traits.items():
+        setattr(c.QlearnKernelManager, k, v)
+    km = QlearnKernelManager(config=c)
+    km.start_reaper = lambda: None  # no periodic callback in these tests
+    return km
+
+
+def test_a_kernel_entered_in_the_table_before_its_start_returned_is_counted_once(monkeypatch):
+    """jupyter_client enters a kernel in ``_kernels`` a few event-loop turns before ``start_kernel``
+    returns (up to a second on a busy server). Counted as "starting" as well, a server with room refused
+    pages (503) and held pool refills back."""
+    from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
+
+    from qlearn.server.kernels import KernelLimitReached, PageRequest
+
+    entered, finish = {}, None
+
+    async def start(self, *args, kernel_id=None, **kwargs):  # jupyter_client's order: table first, return later
+        kernel_id = kernel_id or self.new_kernel_id()
+        self._kernels[kernel_id] = object()
+        entered[kernel_id] = True
+        await finish.wait()
+        return kernel_id
+
+    monkeypatch.setattr(AsyncMappingKernelManager, "start_kernel", start)
+
+    async def scenario():
+        nonlocal finish
+        finish = asyncio.Event()
+        km = _km(max_kernels=3)
+        km._kernels["held"] = object()  # a learner's kernel
+        first = asyncio.ensure_future(km.start_kernel(kernel_name="python3"))
+        while not entered:
+            await asyncio.sleep(0)
+        assert len(km) + km._starting == 2  # two kernel processes: the learner's and the one starting
+        km.admit(PageRequest("10.0.0.1", "01.ipynb"), has_ready_kernel=False)  # room for a third
+        second = asyncio.ensure_future(km.start_kernel(kernel_name="python3"))
+        while len(entered) < 2:
+            await asyncio.sleep(0)
+        assert len(km) + km._starting == 3
+        with pytest.raises(KernelLimitReached):  # full now: the cap still holds
+            await km.start_kernel(kernel_name="python3")
+        with pytest.raises(KernelLimitReached):
+            km.admit(PageRequest("10.0.0.2", "01.ipynb"), has_ready_kernel=False)
+        finish.set()
+        ids = await asyncio.gather(first, second)
+        assert set(ids) == set(entered) and len(km) + km._starting == 3 and not km._starting_ids
+
+    asyncio.run(scenario())
+
+
+def test_a_start_that_fails_is_no_longer_counted(monkeypatch):
+    from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
+
+    async def start(self, *args, **kwargs):
+        raise RuntimeError("the kernel did not start")
+
+    monkeypatch.setattr(AsyncMappingKernelManager, "start_kernel", start)
+    km = _km(max_kernels=3)
+    with pytest.raises(RuntimeError):
+        asyncio.run(km.start_kernel(kernel_name="python3"))
+    assert len(km) + km._starting == 0

@@ -162,7 +162,7 @@ class QlearnKernelManager(AsyncMappingKernelManager):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self._handouts: dict[str, Handout] = {}
-        self._starting = 0
+        self._starting_ids: set[str] = set()
         self._inflight: set[PageRequest] = set()
         self._reaper = None
         self.closing = False
@@ -170,6 +170,15 @@ class QlearnKernelManager(AsyncMappingKernelManager):
             self.max_kernels = default_max_kernels()
 
     # ------------------------------------------------------------------ admission
+
+    @property
+    def _starting(self) -> int:
+        """Kernels being started that are not in the kernel table yet: with ``len(self)``, every kernel
+        process this manager started, each once. (jupyter_client enters a kernel in the table a few
+        event-loop turns before ``start_kernel`` returns; a plain counter of starts under way counted
+        it twice meanwhile, up to a second here on a busy machine, and refused pages with room left.)
+        """
+        return sum(1 for kid in self._starting_ids if kid not in self._kernels)
 
     def client_kernels(self, client: str) -> int:
         """Kernels ``client`` holds: handed out and alive, plus page requests in flight without one yet."""
@@ -205,11 +214,13 @@ class QlearnKernelManager(AsyncMappingKernelManager):
                 await asyncio.sleep(1.0)
         elif len(self) + self._starting >= self.max_kernels:
             raise KernelLimitReached(FULL_MESSAGE)
-        self._starting += 1
+        # the id chosen here, so that the kernel is counted once from now on (see _starting)
+        kernel_id = kwargs["kernel_id"] = kwargs.get("kernel_id") or self.new_kernel_id()
+        self._starting_ids.add(kernel_id)
         try:
             kernel_id = await super().start_kernel(*args, **kwargs)
         finally:
-            self._starting -= 1
+            self._starting_ids.discard(kwargs["kernel_id"])
         if request is not None and not pool_refill:
             self.record_handout(kernel_id, request.client, request.lesson)
             request.kernel_ids.append(kernel_id)
