@@ -57,6 +57,13 @@ def figure_preview(figures, *, controls=(), readout: str = "") -> dict:
     return {"controls": [list(c) for c in controls], "figures": specs, "readout": readout or ""}
 
 
+def sync_figure(fig) -> None:
+    """Copy a FigureWidget's current traces and layout into the state a new browser view starts
+    from (see :meth:`Explorer.sync_figure_state`)."""
+    fig._widget_layout = deepcopy(fig._layout_obj._props)
+    fig._widget_data = deepcopy(fig._data)
+
+
 class FigureBox(widgets.VBox):
     """A figure with no controls (``ql.viz.widget``): a FigureWidget in a box that, like an
     explorer, sends a server-rendered preview with its widget view."""
@@ -68,8 +75,7 @@ class FigureBox(widgets.VBox):
         super().__init__([fig])
 
     def _repr_mimebundle_(self, **kwargs):
-        self.fig._widget_layout = deepcopy(self.fig._layout_obj._props)
-        self.fig._widget_data = deepcopy(self.fig._data)
+        sync_figure(self.fig)
         bundle = super()._repr_mimebundle_(**kwargs)
         if isinstance(bundle, dict) and WIDGET_VIEW in bundle:
             bundle[PREVIEW_MIME] = figure_preview([self.fig])
@@ -136,8 +142,7 @@ class Explorer(widgets.VBox):
         when it sits inside a box. Without this the first update is lost and Voila shows empty axes.
         """
         for fig in self.figures():
-            fig._widget_layout = deepcopy(fig._layout_obj._props)
-            fig._widget_data = deepcopy(fig._data)
+            sync_figure(fig)
 
     def _repr_mimebundle_(self, **kwargs):
         self.sync_figure_state()
