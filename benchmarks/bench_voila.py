@@ -2,7 +2,9 @@
 
 For each server, in headless Chromium on loopback:
   * time to first render of each lesson: navigation start to the first figure drawn (or, on a
-    page without figures, to the page revealed), one browser profile going through the lessons;
+    page without figures, to the page revealed), one browser profile going through the lessons,
+    each opened once the server is quiet (the previous lesson's pool refilled, as it is when a
+    learner has spent minutes on a lesson); the page's own pool refill runs while it loads;
   * the same first figure as a static page (its data and layout taken from the served page, drawn
     by the same plotly.js served from loopback by a static file server), one profile going through
     the same lessons; the ratio served / static is the figure that matters on a shared machine;
@@ -584,6 +586,9 @@ def main() -> int:
                 ctx = browser.new_context(viewport={"width": 1280, "height": 900})
                 r["render_s"], r["all_s"], r["key_ms"] = {}, {}, {}
                 for name in names:
+                    # a learner spends minutes on a lesson: the server has finished refilling the
+                    # previous lesson's pool (and executing it) before the next lesson is opened
+                    settled(server)
                     t_first, t_all, page, meter = first_render(ctx, base + name)
                     if t_first is not None:
                         r["render_s"][name] = t_first
