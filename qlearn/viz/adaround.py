@@ -48,6 +48,20 @@ class Trajectory:
         return int(np.argmin(np.abs(self.iteration - iteration)))
 
 
+def _distinct_dots(x: np.ndarray, y: np.ndarray, dx: float = 0.004, dy: float = 0.01) -> np.ndarray:
+    """Indices of the dots that show: one per ``dx`` x ``dy`` cell (about 2 px in the h panel).
+
+    Dots that fall in the same cell draw on top of each other (6 px markers); sending one of them
+    leaves the picture as it is and saves the browser a marker each (issue 15: redraw per key press).
+
+    >>> _distinct_dots(np.array([0.1, 0.1001, 0.5]), np.array([0.0, 0.0, 1.0])).tolist()
+    [0, 2]
+    """
+    cells = np.stack([np.round(x / dx), np.round(y / dy)], axis=1)
+    _, first = np.unique(cells, axis=0, return_index=True)
+    return np.sort(first)
+
+
 def trajectory_figure(tr: Trajectory, index: int = -1) -> go.Figure:
     """A pure figure of snapshot ``index``: loss curves, regularizer, ``h`` vs ``frac(W/s)``, error per channel."""
     r, hist = tr.result, tr.result.history
@@ -71,7 +85,8 @@ def trajectory_figure(tr: Trajectory, index: int = -1) -> go.Figure:
     fig.add_scatter(x=[it[i], it[i]], y=[0, reg_top], mode="lines", showlegend=False,
                     line=dict(color=COLORS["dark"], width=1), row=1, col=2)
     f = tr.flipped[i]
-    fig.add_scatter(x=tr.frac[~f], y=tr.h[i][~f], mode="markers", name="same code as RTN",
+    same = np.flatnonzero(~f)[_distinct_dots(tr.frac[~f], tr.h[i][~f])]
+    fig.add_scatter(x=tr.frac[same], y=tr.h[i][same], mode="markers", name="same code as RTN",
                     marker=dict(color=COLORS["muted"], size=6), row=2, col=1)
     fig.add_scatter(x=tr.frac[f], y=tr.h[i][f], mode="markers", name="rounded the other way",
                     marker=dict(color=COLORS["clip"], size=8, symbol="diamond"), row=2, col=1)
@@ -98,7 +113,8 @@ def adaround_explorer(*, layer: int = 4, bits: int = 4, per_channel: bool = Fals
     right now, and round-to-nearest's; top right: the regularizer (zero in the warm start, then
     falling as ``beta`` anneals and ``h`` is pushed to 0 or 1); bottom left: every weight's ``h(V)``
     against the fractional part of ``W / s`` (RTN's decision), the weights rounded away from RTN
-    highlighted; bottom right: the output error of each output channel, RTN vs AdaRound now.
+    highlighted (grey dots that would hide each other, within about 2 px, are sent once; every
+    orange dot is drawn); bottom right: the output error of each output channel, RTN vs AdaRound now.
     The run is computed once at build time (:func:`qlearn.adaround.convnet_layer`).
     """
     W, Xq, Xf = A.convnet_layer_problem(layer, bits=bits, per_channel=per_channel)
@@ -117,7 +133,8 @@ def adaround_explorer(*, layer: int = 4, bits: int = 4, per_channel: bool = Fals
         f = tr.flipped[i]
         fig.data[3].x = [it, it]
         fig.data[5].x = [it, it]
-        fig.data[6].x, fig.data[6].y = tr.frac[~f], tr.h[i][~f]
+        same = np.flatnonzero(~f)[_distinct_dots(tr.frac[~f], tr.h[i][~f])]  # overlapping grey dots: one
+        fig.data[6].x, fig.data[6].y = tr.frac[same], tr.h[i][same]
         fig.data[7].x, fig.data[7].y = tr.frac[f], tr.h[i][f]
         fig.data[9].y = tr.row_error[i]
         beta = r.history["beta"][i]
