@@ -225,6 +225,13 @@ def free_port_pair() -> int:
     raise RuntimeError("no two adjacent free ports on loopback")
 
 
+class _KeepRedirects(urllib.request.HTTPRedirectHandler):
+    """Not followed: urllib then raises HTTPError with the 3xx status."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None
+
+
 class Server:
     """A subprocess serving HTTP on loopback; stopped with SIGTERM (Voila then shuts its kernels down)."""
 
@@ -235,12 +242,19 @@ class Server:
                                      start_new_session=True)
 
     def wait_ready(self, path: str = "", timeout: float = 120.0, need_ok: bool = False) -> None:
+        """Until ``path`` answers: any status below 500, or (``need_ok``) a success after redirects.
+
+        Without ``need_ok`` a redirect is an answer and is not followed: following ``qlearn serve``'s
+        ``/`` would render the landing page, starting (or taking the pre-heated) kernel for a page that
+        never connects, which then runs beside the tests until the server frees it.
+        """
+        opener = urllib.request.build_opener() if need_ok else urllib.request.build_opener(_KeepRedirects)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.log_tail()}")
             try:
-                with urllib.request.urlopen(self.url + path, timeout=5) as r:
+                with opener.open(self.url + path, timeout=5) as r:
                     if r.status < 500:
                         return
             except urllib.error.HTTPError as e:
