@@ -71,3 +71,19 @@ def test_capstone_explorer_shows_the_conv_network_where_calibration_matters():
     assert list(ex.fig.data[0].y) == pytest.approx([r[k]["latency_us"] for k in names])
     assert list(ex.fig.data[0].text) == ["25.6%", "94.4%", "23.6%", "94.6%", "n/a", "94.4%", "n/a"]
     assert "68.8 points" in ex.readout.value
+
+
+@pytest.mark.parametrize("rounding", ["gemmlowp", "floor", "q15"])
+def test_requantize_explorer_draws_a_dot_on_every_differing_accumulator(rounding):
+    """The bottom panel's dots are exactly the accumulators whose code differs; the top's dots lie on the integer path."""
+    ex = requantize_explorer()
+    ex.controls["rounding"].value = rounding
+    acc, d = np.asarray(ex.fig.data[2].x), np.asarray(ex.fig.data[2].y)
+    np.testing.assert_array_equal(ex.fig.data[3].x, acc[d != 0])
+    np.testing.assert_array_equal(ex.fig.data[3].y, d[d != 0])
+    assert f"<b>{np.count_nonzero(d)}</b> of {acc.size}" in ex.readout.value
+    top_x, top_y = np.asarray(ex.fig.data[1].x), np.asarray(ex.fig.data[1].y)
+    assert 150 <= top_x.size <= 201 and top_x[0] == acc[0]
+    ref = dict(zip(ex.fig.data[0].x.tolist(), ex.fig.data[0].y.tolist()))
+    diff = dict(zip(acc.tolist(), d.tolist()))
+    assert all(y - ref[a] == diff[a] for a, y in zip(top_x.tolist(), top_y.tolist()))

@@ -113,8 +113,8 @@ def adaround_explorer(*, layer: int = 4, bits: int = 4, per_channel: bool = Fals
     right now, and round-to-nearest's; top right: the regularizer (zero in the warm start, then
     falling as ``beta`` anneals and ``h`` is pushed to 0 or 1); bottom left: every weight's ``h(V)``
     against the fractional part of ``W / s`` (RTN's decision), the weights rounded away from RTN
-    highlighted (grey dots that would hide each other, within about 2 px, are sent once; every
-    orange dot is drawn); bottom right: the output error of each output channel, RTN vs AdaRound now.
+    highlighted (light-blue dots that would hide each other, within about 2 px, are sent once; every
+    pink diamond is drawn); bottom right: the output error of each output channel, RTN vs AdaRound now.
     The run is computed once at build time (:func:`qlearn.adaround.convnet_layer`).
     """
     W, Xq, Xf = A.convnet_layer_problem(layer, bits=bits, per_channel=per_channel)
@@ -133,7 +133,7 @@ def adaround_explorer(*, layer: int = 4, bits: int = 4, per_channel: bool = Fals
         f = tr.flipped[i]
         fig.data[3].x = [it, it]
         fig.data[5].x = [it, it]
-        same = np.flatnonzero(~f)[_distinct_dots(tr.frac[~f], tr.h[i][~f])]  # overlapping grey dots: one
+        same = np.flatnonzero(~f)[_distinct_dots(tr.frac[~f], tr.h[i][~f])]  # overlapping light-blue dots: one
         fig.data[6].x, fig.data[6].y = tr.frac[same], tr.h[i][same]
         fig.data[7].x, fig.data[7].y = tr.frac[f], tr.h[i][f]
         fig.data[9].y = tr.row_error[i]
