@@ -75,7 +75,7 @@ def test_capstone_explorer_shows_the_conv_network_where_calibration_matters():
 
 @pytest.mark.parametrize("rounding", ["gemmlowp", "floor", "q15"])
 def test_requantize_explorer_draws_a_dot_on_every_differing_accumulator(rounding):
-    """The bottom panel's dots are exactly the accumulators whose code differs; the top's dots lie on the integer path."""
+    """The bottom panel's dots are exactly the differing accumulators; the top's dots lie on the integer path."""
     ex = requantize_explorer()
     ex.controls["rounding"].value = rounding
     acc, d = np.asarray(ex.fig.data[2].x), np.asarray(ex.fig.data[2].y)

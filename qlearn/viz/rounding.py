@@ -57,7 +57,8 @@ def rounding_explorer(*, n: int = 4000, seed: int = 0) -> Explorer:
         return rounding.round_(x, mode)
 
     fig = go.FigureWidget(make_subplots(rows=1, cols=2, subplot_titles=("round(x)", "error round(x) - x")))
-    fig.add_scatter(x=[-3, 3], y=[-3, 3], name="x", mode="lines", line=dict(color=COLORS["float"], dash="dot"), row=1, col=1)
+    fig.add_scatter(x=[-3, 3], y=[-3, 3], name="x", mode="lines", line=dict(color=COLORS["float"], dash="dot"),
+                    row=1, col=1)
     fig.add_scatter(x=x_line, y=x_line, name="round(x)", mode="markers",
                     marker=dict(color=COLORS["quant"], size=3), line=dict(color=COLORS["quant"], width=3),
                     row=1, col=1)
