@@ -324,3 +324,6 @@ class QlearnKernelManager(AsyncMappingKernelManager):
                 await self.shutdown_kernel(kid)
             except Exception as e:  # already gone
                 self.log.debug("qlearn: kernel %s: %s", kid, e)
+            # its place is free only now (its process may have exited a moment earlier)
+            self.log.info("qlearn: kernel %s freed; %d of %d places taken", kid, len(self) + self._starting,
+                          self.max_kernels)

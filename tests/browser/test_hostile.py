@@ -452,6 +452,18 @@ def _wait_kernels_at_most(s: Served, n: int, timeout: float) -> int:
     return s.kernels()
 
 
+def _wait_freed(s: Served, timeout: float) -> None:
+    """Until every kernel the server's reaper began to shut down is freed in the server's own count: a
+    kernel's process is gone (or a zombie, not counted) a moment before its place is free."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        log = s.log()
+        doomed = set(re.findall(r"qlearn: shutting down kernel (\S+) ", log))
+        if doomed <= set(re.findall(r"qlearn: kernel (\S+) freed", log)):
+            return
+        time.sleep(0.2)
+
+
 def test_dropped_page_requests_are_capped_and_freed(served):
     """20 page requests dropped after the status line left 20 live kernels for 10 minutes."""
     before, baseline = served.rss_mb(), served.kernels()
@@ -490,6 +502,7 @@ def test_caps_hold_with_query_strings_and_say_so_in_the_page(served):
     deadline = time.monotonic() + 60
     while served.kernels() > MAX_KERNELS - PER_CLIENT and time.monotonic() < deadline:
         time.sleep(0.5)
+    _wait_freed(served, timeout=30)
     answers = _pages_at_once(served, [f"/voila/render/{LESSON}?x={i}" for i in range(PER_CLIENT + 2)], CROWD)
     statuses = sorted(a[0] for a in answers)
     assert statuses.count(200) <= PER_CLIENT and statuses.count(429) >= 2, statuses
