@@ -276,17 +276,19 @@ def lesson_key_latencies(page, n: int = 20) -> dict[int, list[float]]:
 
 
 def kernel_rss_mb(server: Server) -> list[float]:
+    """Resident memory of each kernel the server started (its direct ipykernel children)."""
     import psutil
 
+    from qlearn.server.kernels import kernel_processes
+
     try:
-        parent = psutil.Process(server.proc.pid)
+        kernels = kernel_processes(server.proc.pid)
     except psutil.NoSuchProcess:
         return []
     out = []
-    for ch in parent.children(recursive=True):
+    for ch in kernels:
         try:
-            if "ipykernel" in " ".join(ch.cmdline()):
-                out.append(ch.memory_info().rss / 2**20)
+            out.append(ch.memory_info().rss / 2**20)
         except psutil.Error:
             pass
     return out
