@@ -460,8 +460,8 @@ def voila_config(options: ServeOptions | None = None, notebooks_dir: str | os.Pa
         pools.update({nb: {"pool_size": o.pool_size} for nb in preheat})
         v.default_pool_size = 0
         c.VoilaKernelManager.kernel_pools_config = pools
-        # Voila's default refill delay (1 s) is kept: with 0 a replacement started while the taken
-        # kernel's page was still being sent, and test_hostile saw 7 kernels under a cap of 6.
+        # A taken kernel's replacement waits 1 s (Voila's default) or, when a ready kernel is left for
+        # the next learner, until the page is drawn: qlearn.server.pools.refill_delay.
     return c
 
 

@@ -12,7 +12,15 @@ import inspect
 
 import pytest
 
-from qlearn.server.pools import RESERVE, PoolKeeper, next_lessons
+from qlearn.server.pools import (
+    QUIET_SECONDS,
+    REFILL_DELAY_EMPTY,
+    REFILL_DELAY_SPARE,
+    RESERVE,
+    PoolKeeper,
+    next_lessons,
+    refill_delay,
+)
 
 LANDING, A, B, C = "00_index.ipynb", "01_a.ipynb", "02_b.ipynb", "03_c.ipynb"
 
@@ -187,6 +195,51 @@ def test_voila_still_reads_the_pool_size_at_each_refill():
     src = inspect.getsource(voila_kernel_manager_factory(AsyncMappingKernelManager, True, 0).fill_if_needed)
     assert "self.kernel_pools_config.get(" in src and '"pool_size"' in src
     assert "for _ in range(kernel_size - len(pool))" in src
+
+
+def _entry(ready: bool):
+    """A pool entry as Voila keeps it: a task resolving to {"kernel_id", "task": the render}."""
+    loop = asyncio.new_event_loop()
+    render = loop.create_future()
+    if ready:
+        render.set_result(None)
+    entry = loop.create_future()
+    entry.set_result({"kernel_id": "k", "task": render})
+    return entry
+
+
+def test_a_taken_kernel_is_replaced_soon_only_when_no_ready_one_is_left():
+    assert refill_delay([]) == REFILL_DELAY_EMPTY == 1.0
+    assert refill_delay([_entry(ready=False)]) == REFILL_DELAY_EMPTY  # the next learner waits for it
+    assert refill_delay([_entry(ready=False), _entry(ready=True)]) == REFILL_DELAY_SPARE == QUIET_SECONDS
+
+
+def test_voilas_refill_gets_the_chosen_delay(monkeypatch, tmp_path):
+    """Voila's pre-heating manager built on QlearnKernelManager: its ``fill_if_needed(delay=None)``
+    after taking a kernel gets :func:`refill_delay`; an explicit delay (the keeper's 0) is kept."""
+    from voila.voila_kernel_manager import voila_kernel_manager_factory
+
+    from qlearn.server.kernels import QlearnKernelManager
+
+    cls = voila_kernel_manager_factory(QlearnKernelManager, True, 0)
+    src = inspect.getsource(cls.get_rendered_notebook)  # Voila's call after taking a kernel
+    assert "self.fill_if_needed(" in src and "delay=None" in src
+    calls = []
+    monkeypatch.setattr(cls, "fill_if_needed",
+                        lambda self, delay=None, notebook_name=None, **kw: calls.append((notebook_name, delay)))
+    from traitlets import Unicode
+    from traitlets.config import Configurable
+
+    class App(Configurable):  # what Voila's manager reads of its parent
+        root_dir = Unicode(str(tmp_path))
+        notebook_path = None
+
+    km = cls(parent=App(), max_kernels=10)
+    km._pools = {A: [_entry(ready=True)], B: []}
+    km.fill_if_needed(delay=None, notebook_name=A)
+    km.fill_if_needed(delay=None, notebook_name=B)
+    km.fill_if_needed(delay=0, notebook_name=B)
+    assert calls == [(A, REFILL_DELAY_SPARE), (B, REFILL_DELAY_EMPTY), (B, 0)]
 
 
 @pytest.mark.parametrize("bad", [0, -1, 65, 2.5])

@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
 from traitlets import Float, Int
 
+from .pools import refill_delay
+
 #: The client address (and lesson) of the page request being served; kernels started inside it are
 #: attributed to it. A context variable, so concurrent requests do not see each other's.
 CLIENT: contextvars.ContextVar[PageRequest | None] = contextvars.ContextVar("qlearn_client", default=None)
@@ -168,6 +170,16 @@ class QlearnKernelManager(AsyncMappingKernelManager):
         self.closing = False
         if self.max_kernels <= 0:
             self.max_kernels = default_max_kernels()
+        if hasattr(self, "fill_if_needed"):  # Voila's pre-heating manager, built on this class
+            self.fill_if_needed = self._fill_if_needed
+
+    def _fill_if_needed(self, delay=None, notebook_name=None, **kwargs):
+        """Voila's ``fill_if_needed``, with the delay of a taken kernel's replacement chosen by
+        :func:`qlearn.server.pools.refill_delay` (Voila asks for its fixed ``fill_delay`` with
+        ``delay=None``; an explicit delay, as the pool keeper's 0, is kept)."""
+        if delay is None:
+            delay = refill_delay(getattr(self, "_pools", {}).get(notebook_name, []))
+        return type(self).fill_if_needed(self, delay=delay, notebook_name=notebook_name, **kwargs)
 
     # ------------------------------------------------------------------ admission
 
