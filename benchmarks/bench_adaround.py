@@ -4,15 +4,16 @@ Run: .venv/bin/python benchmarks/bench_adaround.py
 
 Prints (1) per weight layer of the folded network at 4 and 3 bits per-tensor: the output error on the 256
 calibration images of round-to-nearest and of AdaRound (each layer's input from the RTN-quantized network,
-qlearn.adaround.convnet_layer), the AdaRound codes that differ from RTN and the seconds the layer took;
+qlearn.networks.adaround.convnet_layer), the AdaRound codes that differ from RTN and the seconds the layer took;
 (2) test accuracy (539 images, exact integer path, activations 8 bits) with min/max round-to-nearest,
-AdaRound (qlearn.adaround.adaround_convnet), learned step sizes (qlearn.lsq.lsq_convnet) and AdaRound on
+AdaRound (qlearn.networks.adaround.adaround_convnet), learned step sizes (qlearn.networks.lsq.lsq_convnet) and
+AdaRound on
 the learned step sizes, per-tensor and per-channel at 4, 3 and 2 bits, and the seconds each network took;
 (3) a two-epoch fine-tuning with learned step sizes vs min/max steps (lsq.finetune_comparison, compared with
 the shipped qlearn/data/lsq_finetune.npz);
 (4) the explorer's build time and its slider update time (median and p95 over every position).
 AdaRound's and LSQ's values come from float optimisation: another CPU may differ by a few images
-(qlearn.adaround.ACCURACY_TOLERANCE).
+(qlearn.networks.adaround.ACCURACY_TOLERANCE).
 """
 from __future__ import annotations
 
@@ -21,8 +22,8 @@ import time
 import numpy as np
 from _common import median_ms, p95_ms, table
 
-from qlearn import adaround, convnet, lsq
-from qlearn.data import load_digits
+from qlearn.networks import adaround, convnet, lsq
+from qlearn.networks.data import load_digits
 
 
 def main():
@@ -81,7 +82,7 @@ def main():
     print(f"{2 * len(ft['bits'])} runs in {dt:.1f} s; largest difference from the shipped runs {round(worst * n)} "
           f"images (tolerance {round(lsq.FINETUNE_TOLERANCE * n)})")
 
-    from qlearn.viz import adaround as viz
+    from qlearn.viz.networks import adaround as viz
 
     t = time.perf_counter()
     ex = viz.adaround_explorer()

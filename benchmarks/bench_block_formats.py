@@ -2,10 +2,10 @@
 
 Run: .venv/bin/python benchmarks/bench_block_formats.py
 
-Table: every scheme of qlearn.block_formats at block/group sizes 16-128 on two tensors, the course
+Table: every scheme of qlearn.modern.block_formats at block/group sizes 16-128 on two tensors, the course
 MLP's layer 1 W (64 x 64, real, flattened row by row: a group of 128 spans two rows) and a seeded
 synthetic heavy-tailed tensor (0.05 * Student t, df 3, 4096 values; not a real model's weights).
-Bits per weight include every scale and zero point (closed forms in qlearn.block_formats.bits_per_weight).
+Bits per weight include every scale and zero point (closed forms in qlearn.modern.block_formats.bits_per_weight).
 SQNR is 10 log10(sum x^2 / sum (x - x_hat)^2). Then the median time to quantize 2**20 values with
 each scheme, and the median time of one update of lesson 17's explorer.
 """
@@ -14,8 +14,8 @@ from __future__ import annotations
 import numpy as np
 from _common import median_ms, table, timeit
 
-from qlearn import block_formats as B
-from qlearn import nn
+from qlearn.modern import block_formats as B
+from qlearn.networks import nn
 
 SCHEMES = ("mxfp4", "mxfp6_e2m3", "mxfp6_e3m2", "mxfp8_e4m3", "nvfp4", "int_asym", "int_sym")
 
@@ -45,7 +45,7 @@ def main():
         rows.append((s, k, f"{ms:.1f}"))
     print()
     print(table(rows, ("scheme", "block", "ms per 2**20 values (quantize + dequantize)")))
-    from qlearn.viz.block_formats import block_format_explorer
+    from qlearn.viz.modern.block_formats import block_format_explorer
 
     ex = block_format_explorer()
     w = ex.controls["window"]

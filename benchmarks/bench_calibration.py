@@ -3,7 +3,7 @@
 1. Each observer's ``fit`` + ``qparams`` on 1e6 float64 values (median of 7 runs),
    symmetric and asymmetric, with the ratio to MinMaxObserver measured in the same run.
    The entropy row also times the KL search alone on its 2048-bin histogram.
-2. Each explorer of qlearn.viz.calibration / .snr / .fixed: build time, then the median
+2. Each explorer of qlearn.viz.ranges.calibration / .snr / .fixed: build time, then the median
    update time over every value of every control, twice: the first pass (cache misses,
    what a learner sees on first touching a control) and the second (cached results).
 
@@ -20,8 +20,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import median_ms, table, timeit  # noqa: E402
 from test_explorers_sweep import _sweep_values  # noqa: E402
 
-from qlearn import observers  # noqa: E402
-from qlearn.viz import calibration, fixed, snr  # noqa: E402
+from qlearn.ranges import observers  # noqa: E402
+from qlearn.viz.numbers import fixed  # noqa: E402
+from qlearn.viz.ranges import calibration, snr  # noqa: E402
 
 
 def bench_observers(n=1_000_000, repeat=7):

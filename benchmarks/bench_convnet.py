@@ -2,7 +2,7 @@
 
 Run: .venv/bin/python benchmarks/bench_convnet.py [--train]
 
-Table: qlearn.convnet.accuracy_table() on the shipped network (qlearn/data/convnet_digits.npz):
+Table: qlearn.networks.convnet.accuracy_table() on the shipped network (qlearn/data/convnet_digits.npz):
 float, folded float, and full-integer PTQ (weights 8/6/4 bits, per-tensor and per-channel, activations
 8 bits, min/max calibration on the 256 calibration images), folded and unfolded, as test images of 539.
 These are exact-path figures (the same on every CPU). Then the median time of one float evaluation of
@@ -16,8 +16,8 @@ import time
 
 from _common import median_ms, table, timeit
 
-from qlearn import convnet
-from qlearn.data import load_digits
+from qlearn.networks import convnet
+from qlearn.networks.data import load_digits
 
 
 def main():

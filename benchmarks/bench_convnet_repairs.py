@@ -2,7 +2,7 @@
 
 Run: .venv/bin/python benchmarks/bench_convnet_repairs.py
 
-Table: qlearn.bias_correction.repair_table() recomputed on the shipped network (folding, cross-layer
+Table: qlearn.networks.bias_correction.repair_table() recomputed on the shipped network (folding, cross-layer
 equalization, high-bias absorption, empirical and analytical bias correction; per-channel for comparison),
 full-integer PTQ with per-tensor weights at 8/6/4 bits and 8-bit activations, as test images of 539.
 These are exact-path figures (the same on every CPU); the script also says whether they equal the
@@ -16,8 +16,8 @@ import time
 
 from _common import median_ms, table, timeit
 
-from qlearn import bias_correction as bc
-from qlearn import convnet, equalization
+from qlearn.networks import bias_correction as bc
+from qlearn.networks import convnet, equalization
 
 
 def main():
@@ -35,7 +35,7 @@ def main():
     print(f"\nequal to the shipped qlearn/data/convnet_repairs.npz: {same}")
     print(f"\nrepair_table(): {total:.1f} s in total")
     print(table([(k, f"{v:.2f}") for k, v in t["seconds"].items()], ("step", "seconds")))
-    from qlearn.data import load_digits
+    from qlearn.networks.data import load_digits
 
     d, net = load_digits(), convnet.pretrained()
     for bits in bc.TABLE_BITS:

@@ -6,7 +6,7 @@ Run: .venv/bin/python benchmarks/bench_convnet_table.py
 Rows: float; min/max PTQ with per-tensor and per-channel weights at 8 and 4 bits (lesson 15); each
 activation calibrator at 8-bit weights (lesson 13); cross-layer equalization, + bias correction
 (lesson 16); AdaRound and learned step sizes (LSQ) at 4 bits (lesson 16); fixed-range QAT and LSQ fine-tuning
-at 4 bits (lesson 16, the shipped runs of qlearn.lsq.finetune_comparison). Activations are 8 bits in
+at 4 bits (lesson 16, the shipped runs of qlearn.networks.lsq.finetune_comparison). Activations are 8 bits in
 every quantized row. Size: the weight layers' codes at their bit width plus one float32 scale per
 tensor or per output channel and the int32 biases. Exact-path rows (integer layers) are the same on every CPU;
 AdaRound and LSQ come from a
@@ -19,8 +19,8 @@ import time
 
 from _common import table
 
-from qlearn import adaround, bias_correction, convnet, lsq
-from qlearn.data import load_digits
+from qlearn.networks import adaround, bias_correction, convnet, lsq
+from qlearn.networks.data import load_digits
 
 
 def size_bytes(model, bits, per_channel) -> float:

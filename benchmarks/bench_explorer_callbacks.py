@@ -20,7 +20,8 @@ wide), and the ``Plotly.update`` calls its FigureWidget sent for every step abov
 order, as the widget's front end does on each message: ``redraw med``/``redraw p95`` ms from the
 call to the next animation frame after its promise resolved (plotly.js has drawn), ``rd cpu
 med``/``rd cpu p95`` the renderer main thread's CPU time for it (Chrome's ThreadTime metric, the
-steadier figure on a loaded machine); each step's figures are the smallest of 2 replays. Not included: the websocket, the widget's own
+steadier figure on a loaded machine); each step's figures are the smallest of 2 replays. Not included: the websocket,
+the widget's own
 trace/layout delta it sends back after each update.
 
 Run: .venv/bin/python benchmarks/bench_explorer_callbacks.py [--only llm decode] [--controls]

@@ -1,4 +1,4 @@
-"""How fast is qlearn.formats.cast? Median time for 1e6 values per format, against a plain astype.
+"""How fast is qlearn.numbers.formats.cast? Median time for 1e6 values per format, against a plain astype.
 
 Run: .venv/bin/python benchmarks/bench_formats.py
 
@@ -13,7 +13,7 @@ import ml_dtypes
 import numpy as np
 from _common import median_ms, table, timeit
 
-from qlearn import formats as F
+from qlearn.numbers import formats as F
 
 N = 1_000_000
 
@@ -50,7 +50,7 @@ def bench_cast():
 
 
 def bench_explorers():
-    from qlearn.viz import formats as V
+    from qlearn.viz.numbers import formats as V
 
     ex = V.float_bits_explorer()
     values = iter(np.tile(np.linspace(-3, 3, 41), 10).tolist())

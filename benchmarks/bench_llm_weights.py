@@ -2,17 +2,17 @@
 
 Run: .venv/bin/python benchmarks/bench_llm_weights.py [--write]
 
-Model: qlearn.transformer.pretrained() (2 layers, d_model 64, trained on six Shakespeare plays).
+Model: qlearn.modern.transformer.pretrained() (2 layers, d_model 64, trained on six Shakespeare plays).
 Every linear layer (attention qkv and out, MLP up and down, output head) is quantized; embeddings,
 LayerNorms and biases stay float. Calibration: transformer.calibration_tokens(16, seed=0) (1024
 characters of the training split); GPTQ and AWQ calibrate layer by layer on the inputs produced by
 the layers already quantized. Perplexity and top-1 accuracy on transformer.validation_tokens().
-Bits per weight include every scale and zero point (qlearn.block_formats.bits_per_weight), averaged
+Bits per weight include every scale and zero point (qlearn.modern.block_formats.bits_per_weight), averaged
 over the linear weights; a group size larger than a layer's in_features (128 > 64) is one group per
 row there. Model bytes = linear weights at that rate + every other parameter in FP32. "seconds" is
 the wall time to quantize the model and evaluate it once (this machine; not a portable figure).
 --write saves the table to qlearn/data/llm_methods.npz, which lesson 18 shows
-(qlearn.gptq.shipped_method_table) and tests/test_lesson_18.py recomputes.
+(qlearn.modern.gptq.shipped_method_table) and tests/test_lesson_18.py recomputes.
 """
 from __future__ import annotations
 
@@ -21,8 +21,8 @@ import time
 
 from _common import table
 
-from qlearn import gptq as G
-from qlearn import transformer as T
+from qlearn.modern import gptq as G
+from qlearn.modern import transformer as T
 
 
 def rows():

@@ -1,7 +1,7 @@
 """float32 vs int8 matmul in numpy on this machine (lessons 11 and 13), at larger sizes than the lessons.
 
 Prints the same table as the lessons (medians of wall-clock time, ratios to float32), from
-``qlearn.matmul_speed.measure_matmul_speed``. Nothing is asserted: the figures depend on the
+``qlearn.hardware.matmul_speed.measure_matmul_speed``. Nothing is asserted: the figures depend on the
 machine, its load, its BLAS and its thread count.
 
 Run: .venv/bin/python benchmarks/bench_matmul_speed.py [--sizes 256 512 1024] [--repeat 5]
@@ -14,7 +14,7 @@ import platform
 
 import numpy as np
 
-from qlearn.matmul_speed import BENCH_SIZES, measure_matmul_speed
+from qlearn.hardware.matmul_speed import BENCH_SIZES, measure_matmul_speed
 
 
 def main() -> None:

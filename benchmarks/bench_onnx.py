@@ -15,7 +15,7 @@ import platform
 
 import onnxruntime
 
-from qlearn import onnx_export as ox
+from qlearn.hardware import onnx_export as ox
 
 
 def main(argv=None):

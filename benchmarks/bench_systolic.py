@@ -9,7 +9,7 @@ import time
 
 import numpy as np
 
-from qlearn.systolic import DATAFLOWS, SystolicArray, cycle_count
+from qlearn.hardware.systolic import DATAFLOWS, SystolicArray, cycle_count
 
 
 def median_time(fn, repeats: int) -> float:
@@ -41,7 +41,7 @@ def main() -> None:
         t = median_time(lambda df=df: SystolicArray(8, 8, dataflow=df).matmul(A8, B8, trace=True), 15)
         print(f"8x8 trace build ({df}, 8x8x8): {t * 1e3:.2f} ms (median of 15)")
     try:
-        from qlearn.viz.systolic import systolic_explorer
+        from qlearn.viz.hardware.systolic import systolic_explorer
     except ImportError as exc:  # pragma: no cover
         print(f"explorer not available: {exc}")
         return

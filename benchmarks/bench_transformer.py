@@ -4,7 +4,7 @@ Run: .venv/bin/python benchmarks/bench_transformer.py
 
 Prints the shipped model's size, its validation perplexity/accuracy (fixed-order evaluation: the same
 on every CPU up to an ulp of exp/log), the perplexity with every linear weight rounded to nearest per
-output channel at 8, 6, 4, 3 and 2 bits (symmetric, qlearn.block_formats.group_quantize, one group
+output channel at 8, 6, 4, 3 and 2 bits (symmetric, qlearn.modern.block_formats.group_quantize, one group
 per row), the activation outlier statistics of each linear layer's input, and the median time of:
 one evaluation of the validation slice (VALIDATION_WINDOWS windows; the lesson wants < ~2 s), one
 BLAS training step at the shipped batch size, and generating 100 characters.
@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from _common import median_ms, table, timeit
 
-from qlearn import block_formats
-from qlearn import transformer as tr
+from qlearn.modern import block_formats
+from qlearn.modern import transformer as tr
 
 
 def rtn(model, bits):

@@ -6,7 +6,7 @@ shared with other jobs at the time)::
     .venv/bin/python scripts/train_transformer.py            # writes the shipped file
     .venv/bin/python scripts/train_transformer.py --out /tmp/t.npz --steps 50   # a quick try
 
-Seeded: ``qlearn.transformer.train(**PRETRAINED_CONFIG, **PRETRAINED_TRAINING)``. Training uses
+Seeded: ``qlearn.modern.transformer.train(**PRETRAINED_CONFIG, **PRETRAINED_TRAINING)``. Training uses
 the float BLAS, so another machine's weights differ in their last bits. The script runs BLAS on
 one thread (``OPENBLAS_NUM_THREADS=1`` unless already set): on a shared 2-core machine that was
 2-3x faster per step than two threads, and the thread count is part of the summation order.
@@ -14,7 +14,7 @@ one thread (``OPENBLAS_NUM_THREADS=1`` unless already set): on a shared 2-core m
 After training it evaluates the saved float32 weights on ``validation_tokens()`` (the fixed-order
 path every machine agrees on) and records in the npz metadata: parameter count, training seconds,
 validation cross-entropy, perplexity and top-1 accuracy, and the perplexity with every linear
-layer's weights rounded to nearest per output channel (symmetric, ``qlearn.block_formats.group_quantize``
+layer's weights rounded to nearest per output channel (symmetric, ``qlearn.modern.block_formats.group_quantize``
 with one group per row) at 8, 6, 4 and 3 bits.
 """
 from __future__ import annotations
@@ -30,8 +30,8 @@ from pathlib import Path  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from qlearn import block_formats  # noqa: E402
-from qlearn import transformer as tr  # noqa: E402
+from qlearn.modern import block_formats  # noqa: E402
+from qlearn.modern import transformer as tr  # noqa: E402
 
 
 def rtn_per_channel(model, bits):

@@ -1,7 +1,7 @@
 """Shared by the portability tests: a network loader that moves every float parameter by one ulp."""
 import numpy as np
 
-from qlearn.batchnorm import BatchNorm
+from qlearn.networks.batchnorm import BatchNorm
 
 
 def ulp_nudged(load, rng):

@@ -1,12 +1,12 @@
-"""AdaRound (qlearn.adaround) against finite differences, brute force and round-to-nearest."""
+"""AdaRound (qlearn.networks.adaround) against finite differences, brute force and round-to-nearest."""
 import itertools
 
 import numpy as np
 import pytest
 
-from qlearn import adaround as A
-from qlearn import conv, convnet
-from qlearn.data import load_digits
+from qlearn.networks import adaround as A
+from qlearn.networks import conv, convnet
+from qlearn.networks.data import load_digits
 
 
 def _layer(seed, *, correlated=True):
@@ -241,7 +241,7 @@ def test_output_error_per_row_adds_up_to_output_error():
 
 
 def test_explorer_sweeps_every_iteration_and_shows_what_qlearn_computes():
-    from qlearn.viz import adaround as V
+    from qlearn.viz.networks import adaround as V
 
     ex = V.adaround_explorer()
     tr = ex.trajectory

@@ -1,4 +1,4 @@
-"""qlearn.affine: exhaustive checks on small grids, published conventions, and properties."""
+"""qlearn.ranges.affine: exhaustive checks on small grids, published conventions, and properties."""
 import itertools
 
 import numpy as np
@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qlearn import affine
-from qlearn.affine import QParams, compute_qparams, dequantize, fake_quantize, minmax_qparams, qrange, quantize
+from qlearn.ranges import affine
+from qlearn.ranges.affine import QParams, compute_qparams, dequantize, fake_quantize, minmax_qparams, qrange, quantize
 
 
 def test_qrange_matches_the_spec_tables():

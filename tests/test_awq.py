@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from qlearn import awq as A
-from qlearn import gptq as G
+from qlearn.modern import awq as A
+from qlearn.modern import gptq as G
 
 
 def _ref_group_quantize(W, bits, g):

@@ -1,9 +1,15 @@
-"""qlearn.batchnorm: statistics against numpy, backprop against finite differences, folding exact in float."""
+"""qlearn.networks.batchnorm: statistics against numpy, backprop against finite differences, folding exact in float."""
 import numpy as np
 import pytest
 
-from qlearn import conv
-from qlearn.batchnorm import BatchNorm, batchnorm_backward, batchnorm_inference, batchnorm_train, fold_batchnorm
+from qlearn.networks import conv
+from qlearn.networks.batchnorm import (
+    BatchNorm,
+    batchnorm_backward,
+    batchnorm_inference,
+    batchnorm_train,
+    fold_batchnorm,
+)
 
 RNG = np.random.default_rng(99)
 

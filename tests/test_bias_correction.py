@@ -1,4 +1,4 @@
-"""Bias correction (qlearn.bias_correction, lesson 16) and the repairs table.
+"""Bias correction (qlearn.networks.bias_correction, lesson 16) and the repairs table.
 
 References: Nagel et al. 2019 (arXiv:1906.04721), 'quantization bias correction': E[y_hat] - E[y] = eps E[x];
 E[ReLU(z)] for z ~ N(mu, sigma^2) = sigma phi(mu / sigma) + mu Phi(mu / sigma). The clipped-ReLU mean is checked
@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from perturb import ulp_nudged
 
-from qlearn import bias_correction as bc
-from qlearn import convnet, equalization
-from qlearn.convnet import QLayer
-from qlearn.data import load_digits
+from qlearn.networks import bias_correction as bc
+from qlearn.networks import convnet, equalization
+from qlearn.networks.convnet import QLayer
+from qlearn.networks.data import load_digits
 
 
 def _integrated_mean(mu, sigma, T):
@@ -218,7 +218,7 @@ def _counts(t):
 @pytest.mark.parametrize("order", [lambda X, W: np.asarray(X) @ np.asarray(W).T, _reversed_order])
 def test_repair_figures_do_not_move_with_the_summation_order(monkeypatch, order):
     """Another CPU sums float products in another order: the shipped table's image counts stay."""
-    from qlearn import nn
+    from qlearn.networks import nn
 
     monkeypatch.setattr(nn, "fixed_order_matmul", order)
     assert _counts(bc.repair_table()) == _counts(bc.load_repair_table())

@@ -1,4 +1,4 @@
-"""qlearn.block_formats: MX scales vs the formula of Algorithm 1 (Rouhani et al. 2023) computed with exact
+"""qlearn.modern.block_formats: MX scales vs the formula of Algorithm 1 (Rouhani et al. 2023) computed with exact
 fractions and ml_dtypes casts, NVFP4 vs a loop written from NVIDIA's recipe, per-group integers vs
 GPTQ's formulas, packing over every code, bits per weight vs counted storage, bad input."""
 from __future__ import annotations
@@ -10,9 +10,9 @@ import ml_dtypes
 import numpy as np
 import pytest
 
-from qlearn import block_formats as B
-from qlearn import formats as F
-from qlearn.metrics import sqnr_db
+from qlearn.modern import block_formats as B
+from qlearn.numbers import formats as F
+from qlearn.ranges.metrics import sqnr_db
 
 # OCP MX v1.0 element formats: ml_dtypes type and emax_elem (the exponent of the largest normal binade)
 ELEM = {"fp4_e2m1": (ml_dtypes.float4_e2m1fn, 2), "fp6_e2m3": (ml_dtypes.float6_e2m3fn, 2),
@@ -263,7 +263,7 @@ def test_bad_input_names_the_argument():
 
 
 def test_tradeoff_table_orders_as_the_lesson_says():
-    from qlearn import nn
+    from qlearn.networks import nn
 
     W = nn.pretrained().layers[0].W.reshape(-1)
     heavy = B.heavy_tailed_weights(4096, rng=np.random.default_rng(0))

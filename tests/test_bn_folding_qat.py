@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from qlearn import batchnorm
-from qlearn.bn_folding_qat import fake_quantize_weights, folded_bn_forward
+from qlearn.networks import batchnorm
+from qlearn.networks.bn_folding_qat import fake_quantize_weights, folded_bn_forward
 
 
 def _case(seed=0, n=16, i=5, o=4):
@@ -96,7 +96,7 @@ def test_weight_code_changes_counts_codes_that_move():
     c = _case(4)
     x_b = np.random.default_rng(5).normal(size=c["x"].shape) * 2.0
     args = (c["x"], x_b, c["W"], c["gamma"], c["beta"], c["running_mean"], c["running_var"])
-    from qlearn.bn_folding_qat import weight_code_changes
+    from qlearn.networks.bn_folding_qat import weight_code_changes
 
     assert weight_code_changes(*args, phase="corrected", bits=4) == 0
     assert weight_code_changes(*args, phase="frozen", bits=4) == 0
@@ -112,9 +112,9 @@ def test_weight_code_changes_counts_codes_that_move():
 def test_folded_training_graph_without_quantization_is_the_networks_training_pass():
     """bits=None: the folded graph computes the batch-normalized convolution, so the straight-through
     backward (the float caches) is the exact gradient; running statistics update as the batch norms do."""
-    from qlearn import convnet
-    from qlearn.bn_folding_qat import _folded_forward
-    from qlearn.data import load_digits
+    from qlearn.networks import convnet
+    from qlearn.networks.bn_folding_qat import _folded_forward
+    from qlearn.networks.data import load_digits
 
     X = load_digits().X_train[:24]
     ref = convnet.pretrained()
@@ -132,9 +132,9 @@ def test_folded_training_graph_without_quantization_is_the_networks_training_pas
 
 
 def test_shipped_folded_qat_study():
-    from qlearn import bn_folding_qat as bq
-    from qlearn import convnet
-    from qlearn.data import load_digits
+    from qlearn.networks import bn_folding_qat as bq
+    from qlearn.networks import convnet
+    from qlearn.networks.data import load_digits
 
     s = bq.load_folded_qat_study()
     n = np.round(s["test_accuracy"] * 539).astype(int)
@@ -149,7 +149,7 @@ def test_shipped_folded_qat_study():
 
 @pytest.mark.slow
 def test_folded_qat_reproduces_the_shipped_corrected_run():
-    from qlearn import bn_folding_qat as bq
+    from qlearn.networks import bn_folding_qat as bq
 
     s = bq.load_folded_qat_study()
     _, h = bq.folded_qat(phase="corrected", **bq.FOLDED_QAT_TRAINING)
@@ -157,8 +157,8 @@ def test_folded_qat_reproduces_the_shipped_corrected_run():
 
 
 def test_folded_qat_bad_input():
-    from qlearn import bn_folding_qat as bq
-    from qlearn import convnet
+    from qlearn.networks import bn_folding_qat as bq
+    from qlearn.networks import convnet
 
     with pytest.raises(ValueError, match="phase must be 'batch' or 'corrected'"):
         bq.folded_qat(phase="frozen")

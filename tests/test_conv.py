@@ -1,8 +1,9 @@
-"""qlearn.conv: im2col convolution against the direct loop and numpy.einsum; backprop against finite differences."""
+"""qlearn.networks.conv: im2col convolution against the direct loop and numpy.einsum; backprop against finite
+differences."""
 import numpy as np
 import pytest
 
-from qlearn import conv, nn
+from qlearn.networks import conv, nn
 
 RNG = np.random.default_rng(1234)
 SHAPES = [  # (batch, in, h, w, out, k, stride, padding)

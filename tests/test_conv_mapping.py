@@ -3,8 +3,9 @@ the array's products are the integer convolution, and their cycles are what conv
 import numpy as np
 import pytest
 
-from qlearn import conv, systolic
-from qlearn.conv_mapping import EXAMPLES, ConvLayer, conv_gemm, conv_on_array
+from qlearn.hardware import systolic
+from qlearn.hardware.conv_mapping import EXAMPLES, ConvLayer, conv_gemm, conv_on_array
+from qlearn.networks import conv
 
 
 @pytest.mark.parametrize("dataflow", ["weight_stationary", "output_stationary", "input_stationary"])

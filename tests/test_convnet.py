@@ -1,11 +1,13 @@
-"""qlearn.convnet: the MobileNet-style digits network, its folding, its integer path, and figures on any CPU."""
+"""qlearn.networks.convnet: the MobileNet-style digits network, its folding, its integer path, and figures on any
+CPU."""
 import numpy as np
 import pytest
 from perturb import ulp_nudged
 
-from qlearn import affine, conv, convnet, nn
-from qlearn.batchnorm import BatchNorm
-from qlearn.data import load_digits
+from qlearn.networks import conv, convnet, nn
+from qlearn.networks.batchnorm import BatchNorm
+from qlearn.networks.data import load_digits
+from qlearn.ranges import affine
 
 D = load_digits()
 N_TEST = len(D.y_test)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from qlearn import conv, convnet, tpu
-from qlearn.data import load_digits
+from qlearn.hardware import tpu
+from qlearn.networks import conv, convnet
+from qlearn.networks.data import load_digits
 
 
 @pytest.fixture(scope="module")

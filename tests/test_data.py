@@ -1,10 +1,10 @@
-"""qlearn.data: the shipped digits, their split and their checksum."""
+"""qlearn.networks.data: the shipped digits, their split and their checksum."""
 import hashlib
 
 import numpy as np
 import pytest
 
-from qlearn import data
+from qlearn.networks import data
 
 
 def test_checksum_of_shipped_file():

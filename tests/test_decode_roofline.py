@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from qlearn import decode_roofline as dr
+from qlearn.modern import decode_roofline as dr
 
 FP16, W8A16, W4A16, W8A8, FP8, NVFP4 = dr.SCHEMES
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from qlearn import observers
+from qlearn.ranges import observers
 
 
 def reference_candidate(counts, levels: int, start: int = 128) -> int:

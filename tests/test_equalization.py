@@ -1,4 +1,4 @@
-"""Cross-layer equalization and high-bias absorption (qlearn.equalization, lesson 16).
+"""Cross-layer equalization and high-bias absorption (qlearn.networks.equalization, lesson 16).
 
 References: Nagel et al. 2019 (arXiv:1906.04721), sec. 4.1 (s_i = sqrt(r1_i r2_i) / r2_i makes both
 ranges sqrt(r1_i r2_i)) and 'absorbing high biases' (c = max(0, beta - 3 gamma)). The float function is
@@ -9,10 +9,10 @@ import math
 import numpy as np
 import pytest
 
-from qlearn import convnet, equalization
-from qlearn.convnet import AvgPool, Conv, ConvNet, Linear, ReLU6
-from qlearn.data import load_digits
-from qlearn.equalization import ClippedReLU
+from qlearn.networks import convnet, equalization
+from qlearn.networks.convnet import AvgPool, Conv, ConvNet, Linear, ReLU6
+from qlearn.networks.data import load_digits
+from qlearn.networks.equalization import ClippedReLU
 
 
 def _rel(a, b):

@@ -18,7 +18,7 @@ from qlearn.exercises.solutions import systolic as sol_sys
 
 # -- 11 quantize_multiplier, rounding shift ---------------------------------------------------------
 def test_quantize_multiplier_accepts_reference_and_an_exact_fraction_implementation():
-    assert ex_int.check_quantize_multiplier(ql.intops.quantize_multiplier).passed
+    assert ex_int.check_quantize_multiplier(ql.hardware.intops.quantize_multiplier).passed
 
     def exact(M):  # with Fractions and a loop that normalises M into [0.5, 1)
         if M == 0:
@@ -82,7 +82,7 @@ def test_quantize_multiplier_diagnoses():
 
 
 def test_rounding_divide_by_pot_accepts_reference_and_a_python_int_implementation():
-    assert ex_int.check_rounding_divide_by_pot(ql.intops.rounding_divide_by_pot).passed
+    assert ex_int.check_rounding_divide_by_pot(ql.hardware.intops.rounding_divide_by_pot).passed
 
     def with_fractions(x, exponent):
         out = []
@@ -105,12 +105,12 @@ def test_rounding_divide_by_pot_diagnoses():
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.integers(-(2**31), 2**31 - 1), min_size=1, max_size=10), st.integers(0, 31))
 def test_rounding_shift_solution_equals_qlearn(x, e):
-    np.testing.assert_array_equal(sol_int.rounding_divide_by_pot(x, e), ql.intops.rounding_divide_by_pot(x, e))
+    np.testing.assert_array_equal(sol_int.rounding_divide_by_pot(x, e), ql.hardware.intops.rounding_divide_by_pot(x, e))
 
 
 # -- 12 weight-stationary cycles --------------------------------------------------------------------
 def test_ws_cycles_accepts_reference_and_a_fold_by_fold_count():
-    assert ex_sys.check_ws_cycles(lambda M, K, N, r, c: ql.systolic.cycle_count(M, K, N, r, c)).passed
+    assert ex_sys.check_ws_cycles(lambda M, K, N, r, c: ql.hardware.systolic.cycle_count(M, K, N, r, c)).passed
 
     def fold_by_fold(M, K, N, rows, cols):
         total = 0
@@ -135,7 +135,7 @@ def test_ws_cycles_diagnoses():
 @settings(max_examples=100, deadline=None)
 @given(st.integers(1, 500), st.integers(1, 500), st.integers(1, 500), st.integers(1, 64), st.integers(1, 64))
 def test_ws_solution_equals_qlearn(M, K, N, R, C):
-    assert sol_sys.ws_cycles(M, K, N, R, C) == ql.systolic.cycle_count(M, K, N, R, C)
+    assert sol_sys.ws_cycles(M, K, N, R, C) == ql.hardware.systolic.cycle_count(M, K, N, R, C)
 
 
 # -- 13 roofline ------------------------------------------------------------------------------------
@@ -150,9 +150,9 @@ def test_roofline_accepts_a_piecewise_implementation():
 
 
 def test_the_checks_reference_is_the_papers_tpu():
-    v1 = ql.tpu.TPU_V1
+    v1 = ql.hardware.tpu.TPU_V1
     assert ex_tpu._ref_ridge(v1.peak_tops, v1.weight_bandwidth) == v1.ridge_point
-    assert float(ex_tpu._ref_tops(200.0, v1.peak_tops, v1.weight_bandwidth)) == float(ql.tpu.roofline(200.0))
+    assert float(ex_tpu._ref_tops(200.0, v1.peak_tops, v1.weight_bandwidth)) == float(ql.hardware.tpu.roofline(200.0))
 
 
 def test_roofline_diagnoses():

@@ -13,7 +13,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import qlearn as ql
-from qlearn import block_formats, onnx_export
 from qlearn.exercises import block_formats as ex_bf
 from qlearn.exercises import conv as ex_conv
 from qlearn.exercises import onnx_runtime as ex_onnx
@@ -21,6 +20,8 @@ from qlearn.exercises import tasks_of
 from qlearn.exercises.solutions import block_formats as sol_bf
 from qlearn.exercises.solutions import conv as sol_conv
 from qlearn.exercises.solutions import onnx_runtime as sol_onnx
+from qlearn.hardware import onnx_export
+from qlearn.modern import block_formats
 
 
 def test_the_three_lessons_have_their_tasks():
@@ -118,7 +119,7 @@ def test_quantize_linear_solution_equals_onnx(x, scale, dtype, z):
 # -- 15 fold_batchnorm, conv_output_size ------------------------------------------------------------
 def test_fold_batchnorm_accepts_reference_and_a_channel_loop():
     assert ex_conv.check_fold_batchnorm(
-        lambda W, b, g, be, m, v, eps: ql.batchnorm.fold_batchnorm(W, b, g, be, m, v, eps=eps)).passed
+        lambda W, b, g, be, m, v, eps: ql.networks.batchnorm.fold_batchnorm(W, b, g, be, m, v, eps=eps)).passed
 
     def channel_loop(W, b, gamma, beta, mean, var, eps):
         W_fold, b_fold = np.empty_like(W), np.empty(len(b))
@@ -146,8 +147,8 @@ def test_folded_layer_computes_conv_then_batchnorm():
         b, g, be, m = rng.normal(0, 1, c), rng.uniform(0.5, 2, c), rng.normal(0, 1, c), rng.normal(0, 1, c)
         v = rng.uniform(0.1, 2, c)
         x = rng.normal(0, 1, (2, 3, 6, 6))
-        conv = ql.conv.depthwise_conv2d if depthwise else ql.conv.conv2d
-        y = ql.batchnorm.batchnorm_inference(conv(x, W, b, padding=1), g, be, m, v, eps=1e-5)
+        conv = ql.networks.conv.depthwise_conv2d if depthwise else ql.networks.conv.conv2d
+        y = ql.networks.batchnorm.batchnorm_inference(conv(x, W, b, padding=1), g, be, m, v, eps=1e-5)
         Wf, bf = sol_conv.fold_batchnorm(W, b, g, be, m, v, 1e-5)
         np.testing.assert_allclose(conv(x, Wf, bf, padding=1), y, rtol=1e-9, atol=1e-9)
 
@@ -178,7 +179,7 @@ def test_fold_batchnorm_diagnoses():
 
 
 def test_conv_output_size_accepts_reference_and_a_window_count():
-    assert ex_conv.check_conv_output_size(ql.conv.output_size).passed
+    assert ex_conv.check_conv_output_size(ql.networks.conv.output_size).passed
     assert ex_conv.check_conv_output_size(lambda n, k, s, p: len(range(0, n + 2 * p - k + 1, s))).passed
     assert ex_conv.check_conv_output_size(lambda n, k, s, p: math.floor((n + 2 * p - k) / s) + 1).passed
 
@@ -199,14 +200,14 @@ def test_conv_output_size_counts_the_windows_that_fit(n, k, s, data):
     if n + 2 * p < k:
         return
     starts = [i for i in range(-p, n + p) if (i + p) % s == 0 and i + k <= n + p]  # windows inside the padding
-    assert sol_conv.conv_output_size(n, k, s, p) == len(starts) == ql.conv.output_size(n, k, s, p)
+    assert sol_conv.conv_output_size(n, k, s, p) == len(starts) == ql.networks.conv.output_size(n, k, s, p)
 
 
 # -- 17 mx_shared_exponent, pack_nibbles ------------------------------------------------------------
 def test_emax_elem_comes_from_ml_dtypes_and_matches_qlearns_formats():
     assert ex_bf.EMAX_ELEM == {"fp4_e2m1": 2, "fp6_e2m3": 2, "fp6_e3m2": 4, "fp8_e4m3": 8, "fp8_e5m2": 15}
     for name, emax in ex_bf.EMAX_ELEM.items():
-        assert ql.formats.get_format(name).emax == emax
+        assert ql.numbers.formats.get_format(name).emax == emax
     assert float(ml_dtypes.finfo(ml_dtypes.float4_e2m1fn).max) == 1.5 * 2**2
 
 

@@ -18,7 +18,7 @@ from qlearn.exercises.solutions import qat as sol_qat
 # -- 07 per-channel scales --------------------------------------------------------------------------
 def test_per_channel_accepts_reference_and_a_row_loop():
     assert ex_pc.check_per_channel_scales(
-        lambda W, bits: ql.affine.minmax_qparams(W, bits=bits, symmetric=True, axis=0).scale).passed
+        lambda W, bits: ql.ranges.affine.minmax_qparams(W, bits=bits, symmetric=True, axis=0).scale).passed
 
     def rows(W, bits=8):
         out = []
@@ -45,7 +45,7 @@ def test_per_channel_diagnoses():
 
 # -- 08 int32 bias ----------------------------------------------------------------------------------
 def test_quantize_bias_accepts_reference_and_a_two_step_division():
-    assert ex_ptq.check_quantize_bias(ql.intops.quantize_bias).passed
+    assert ex_ptq.check_quantize_bias(ql.hardware.intops.quantize_bias).passed
 
     def two_steps(b, x_scale, w_scale):
         return np.array([round(v) for v in np.asarray(b, float) / x_scale / np.broadcast_to(w_scale, np.shape(b))])
@@ -64,7 +64,7 @@ def test_quantize_bias_diagnoses():
 
 # -- 09 STE -----------------------------------------------------------------------------------------
 def test_ste_accepts_reference_and_a_fake_quantize_based_mask():
-    assert ex_qat.check_ste_grad(lambda x, s, z, lo, hi: ql.qat.ste_grad(x, ql.QParams(s, z, lo, hi))).passed
+    assert ex_qat.check_ste_grad(lambda x, s, z, lo, hi: ql.networks.qat.ste_grad(x, ql.QParams(s, z, lo, hi))).passed
 
     def via_unclipped(x, scale, zero_point, qmin, qmax):  # clipped iff clipping changed the code
         raw = np.rint(np.asarray(x, float) / scale) + zero_point
@@ -93,12 +93,12 @@ def test_ste_diagnoses():
        st.integers(-3, 3))
 def test_ste_solution_equals_qlearn(x, scale, zp):
     qp = ql.QParams(scale, zp, -8, 7)
-    np.testing.assert_array_equal(sol_qat.ste_grad(x, scale, zp, -8, 7), ql.qat.ste_grad(x, qp))
+    np.testing.assert_array_equal(sol_qat.ste_grad(x, scale, zp, -8, 7), ql.networks.qat.ste_grad(x, qp))
 
 
 # -- 10 XNOR ----------------------------------------------------------------------------------------
 def test_xnor_accepts_reference_and_a_least_squares_implementation():
-    assert ex_bin.check_xnor_binarize(lambda W: ql.nonuniform.binarize(W, axis=0)).passed
+    assert ex_bin.check_xnor_binarize(lambda W: ql.numbers.nonuniform.binarize(W, axis=0)).passed
 
     def least_squares(W):  # alpha = <W, B> / n per row: the minimiser of ||W - alpha B||^2
         W = np.asarray(W, dtype=float)
@@ -121,6 +121,6 @@ def test_xnor_diagnoses():
 @given(arrays(np.float64, st.tuples(st.integers(1, 6), st.integers(1, 6)), elements=st.floats(-5, 5)))
 def test_xnor_solution_equals_qlearn(W):
     a, b = sol_bin.xnor_binarize(W)
-    ra, rb = ql.nonuniform.binarize(W, axis=0)
+    ra, rb = ql.numbers.nonuniform.binarize(W, axis=0)
     np.testing.assert_allclose(a, ra, rtol=1e-12)
     np.testing.assert_array_equal(b, rb)

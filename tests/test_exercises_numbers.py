@@ -152,7 +152,7 @@ def test_compute_qparams_solution_equals_qlearn(lo, hi, bits, signed):
 # -- 04 percentile, KL ------------------------------------------------------------------------------
 def test_percentile_accepts_observer_and_a_sorting_implementation():
     assert ex_cal.check_percentile_amax(
-        lambda x, p: ql.observers.PercentileObserver(percentile=p, symmetric=True).fit(x).amax_).passed
+        lambda x, p: ql.ranges.observers.PercentileObserver(percentile=p, symmetric=True).fit(x).amax_).passed
 
     def by_sorting(x, percentile):  # linear interpolation between order statistics, by hand
         a = np.sort(np.abs(np.asarray(x, dtype=float)))
@@ -241,7 +241,7 @@ def test_sqnr_diagnoses():
 # -- 06 Qm.n ----------------------------------------------------------------------------------------
 def test_to_fixed_accepts_reference_and_an_integer_implementation():
     assert ex_fixed.check_to_fixed(
-        lambda x, m, n: ql.fixed.quantize_fixed(x, ql.fixed.FixedFormat(1 + m + n, n))[0]).passed
+        lambda x, m, n: ql.numbers.fixed.quantize_fixed(x, ql.numbers.fixed.FixedFormat(1 + m + n, n))[0]).passed
 
     def with_ints(x, int_bits, frac_bits):
         out = []

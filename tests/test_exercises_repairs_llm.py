@@ -7,12 +7,13 @@ from exercise_checks import rejects
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qlearn import equalization, smoothquant
 from qlearn.exercises import repairs as ex_rep
 from qlearn.exercises import smoothing as ex_sm
 from qlearn.exercises import tasks_of
 from qlearn.exercises.solutions import repairs as sol_rep
 from qlearn.exercises.solutions import smoothing as sol_sm
+from qlearn.modern import smoothquant
+from qlearn.networks import equalization
 
 
 def test_the_two_lessons_have_their_tasks():

@@ -1,6 +1,6 @@
 """Every explorer in qlearn.viz, driven in plain Python over its controls' whole ranges.
 
-Discovered, not listed: an explorer added in any ``qlearn/viz/*.py`` module (a function whose
+Discovered, not listed: an explorer added in any ``qlearn/viz/`` module (a function whose
 name ends in ``_explorer``) is swept without touching this file. It must build with no
 arguments, never raise, and never put NaN or inf into its figure.
 """
@@ -17,11 +17,11 @@ import qlearn.viz
 
 def _explorers():
     found = []
-    for info in pkgutil.iter_modules(qlearn.viz.__path__):
-        mod = importlib.import_module(f"qlearn.viz.{info.name}")
+    for info in pkgutil.walk_packages(qlearn.viz.__path__, "qlearn.viz."):
+        mod = importlib.import_module(info.name)
         for name, fn in inspect.getmembers(mod, inspect.isfunction):
             if name.endswith("_explorer") and fn.__module__ == mod.__name__:
-                found.append(pytest.param(fn, id=f"{info.name}.{name}"))
+                found.append(pytest.param(fn, id=f"{info.name.removeprefix('qlearn.viz.')}.{name}"))
     return found
 
 
@@ -106,4 +106,5 @@ def test_explorer_sweeps_every_control(builder):
 
 def test_discovery_finds_the_explorers():
     names = {p.id for p in _explorers()}
-    assert {"affine.staircase_explorer", "rounding.rounding_explorer"} <= names
+    assert {"ranges.affine.staircase_explorer", "numbers.rounding.rounding_explorer",
+            "modern.llm.gptq_explorer"} <= names

@@ -12,7 +12,7 @@ import pytest
 
 from qlearn.server import mathml
 from qlearn.viz.explorer import PREVIEW_MIME, WIDGET_VIEW, Explorer
-from qlearn.viz.snr import sqnr_bits_explorer
+from qlearn.viz.ranges.snr import sqnr_bits_explorer
 
 
 def _explorer():

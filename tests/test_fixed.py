@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qlearn import affine
-from qlearn.fixed import FixedFormat, FixedReport, propose_format, quantize_fixed, wrap_codes
+from qlearn.numbers.fixed import FixedFormat, FixedReport, propose_format, quantize_fixed, wrap_codes
+from qlearn.ranges import affine
 
 
 def _round_fraction(v: Fraction, mode: str) -> int:

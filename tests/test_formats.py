@@ -1,4 +1,4 @@
-"""Tests for qlearn.formats: ml_dtypes / numpy as references, exact fractions, exhaustive codes."""
+"""Tests for qlearn.numbers.formats: ml_dtypes / numpy as references, exact fractions, exhaustive codes."""
 from __future__ import annotations
 
 import dataclasses
@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qlearn import formats as F
-from qlearn.affine import qrange
+from qlearn.numbers import formats as F
+from qlearn.ranges.affine import qrange
 
 DTYPES = {"fp32": np.float32, "fp16": np.float16, "bf16": ml_dtypes.bfloat16,
           "fp8_e4m3": ml_dtypes.float8_e4m3fn, "fp8_e5m2": ml_dtypes.float8_e5m2}

@@ -1,4 +1,4 @@
-"""FP4 E2M1, FP6 E2M3/E3M2 and E8M0 in qlearn.formats, against ml_dtypes for every code and exact fractions."""
+"""FP4 E2M1, FP6 E2M3/E3M2 and E8M0 in qlearn.numbers.formats, against ml_dtypes for every code and exact fractions."""
 from __future__ import annotations
 
 from fractions import Fraction
@@ -7,7 +7,7 @@ import ml_dtypes
 import numpy as np
 import pytest
 
-from qlearn import formats as F
+from qlearn.numbers import formats as F
 
 ELEMENT = {"fp4_e2m1": ml_dtypes.float4_e2m1fn, "fp6_e2m3": ml_dtypes.float6_e2m3fn,
            "fp6_e3m2": ml_dtypes.float6_e3m2fn}

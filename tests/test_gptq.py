@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from qlearn import block_formats as B
-from qlearn import gptq as G
+from qlearn.modern import block_formats as B
+from qlearn.modern import gptq as G
 
 
 def _layer(seed, out=12, inp=32, n=160):
@@ -139,8 +139,8 @@ def test_bad_input_is_refused():
 
 
 def test_quantize_model_on_a_small_transformer():
-    from qlearn import block_formats as B
-    from qlearn import transformer as T
+    from qlearn.modern import block_formats as B
+    from qlearn.modern import transformer as T
 
     V = 12
     m = T.Transformer.init(V, d_model=16, n_heads=2, n_layers=1, context=8, rng=np.random.default_rng(0))
@@ -176,7 +176,7 @@ def test_quantize_model_on_a_small_transformer():
 
 
 def test_rtn_comparison_counts_the_layers_where_gptq_loses():
-    from qlearn.gptq import gptq_quantize, output_error, rtn_comparison, rtn_quantize, synthetic_layer
+    from qlearn.modern.gptq import gptq_quantize, output_error, rtn_comparison, rtn_quantize, synthetic_layer
 
     small = rtn_comparison(bits=3, n_layers=3)
     by_hand = 0

@@ -1,4 +1,4 @@
-"""qlearn.intops against plain-Python-integer reimplementations of the published reference code.
+"""qlearn.hardware.intops against plain-Python-integer reimplementations of the published reference code.
 
 References reimplemented here (line by line, Python ints, C semantics spelled out):
 gemmlowp fixedpoint/fixedpoint.h SaturatingRoundingDoublingHighMul and RoundingDivideByPOT;
@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qlearn import intops
+from qlearn.hardware import intops
 
 I32_MIN, I32_MAX = -(2**31), 2**31 - 1
 
@@ -359,7 +359,7 @@ def test_rescale_op_counts_per_channel_and_asymmetric():
 # ----------------------------------------------------------------- the course model in integers (lesson 11)
 @pytest.fixture(scope="module")
 def course():
-    from qlearn import data, nn
+    from qlearn.networks import data, nn
     return nn.pretrained(), data.load_digits()
 
 
@@ -405,7 +405,7 @@ def test_lesson11_first_layer_numbers(course):
 
 
 def test_integer_layer_bad_input():
-    from qlearn.affine import compute_qparams
+    from qlearn.ranges.affine import compute_qparams
     qp = compute_qparams(-1, 1)
     with pytest.raises(ValueError, match="W must be"):
         intops.integer_layer(np.ones((2, 3)), np.ones(3), x_qp=qp, y_qp=qp)

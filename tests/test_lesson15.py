@@ -3,8 +3,9 @@ import math
 
 import numpy as np
 
-from qlearn import convnet, quizzes
-from qlearn.conv import macs
+from qlearn import quizzes
+from qlearn.networks import convnet
+from qlearn.networks.conv import macs
 
 LESSON = "15_convolutions_and_folding"
 
@@ -40,7 +41,7 @@ def test_choice_answers_match_the_measurements():
 
 
 def test_per_channel_codes_do_not_change_when_a_batch_norm_is_folded():
-    from qlearn import affine
+    from qlearn.ranges import affine
 
     net = convnet.pretrained()
     for L0, L1 in zip(net.quant_layers(), net.fold().quant_layers(), strict=True):

@@ -3,8 +3,9 @@ import math
 
 import numpy as np
 
-from qlearn import bias_correction, convnet, equalization, quizzes
-from qlearn.data import load_digits
+from qlearn import quizzes
+from qlearn.networks import bias_correction, convnet, equalization
+from qlearn.networks.data import load_digits
 
 LESSON = "16_ptq_repairs"
 
@@ -74,7 +75,7 @@ def test_the_lessons_stated_figures():
 
 
 def test_the_explorers_show_the_shipped_figures():
-    from qlearn.viz import repairs
+    from qlearn.viz.networks import repairs
 
     ex = repairs.cle_explorer()
     ex.controls["pair"].value = 2

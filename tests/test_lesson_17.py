@@ -5,9 +5,10 @@ import ml_dtypes
 import numpy as np
 import pytest
 
-from qlearn import block_formats as B
-from qlearn import nn, quizzes
-from qlearn.metrics import sqnr_db
+from qlearn import quizzes
+from qlearn.modern import block_formats as B
+from qlearn.networks import nn
+from qlearn.ranges.metrics import sqnr_db
 from qlearn.viz.quiz import Question
 
 
@@ -60,7 +61,7 @@ def test_numbers_lesson_17_states(tables):
     assert R["mxfp4", 16]["bits_per_weight"] - R["mxfp4", 128]["bits_per_weight"] == 0.4375
     # section 1: tails and the per-tensor int4 baseline
     assert 3.5 < np.abs(x).max() / x.std() < 3.8 and 14.0 < np.abs(heavy).max() / heavy.std() < 14.4
-    from qlearn import affine
+    from qlearn.ranges import affine
 
     qp = affine.minmax_qparams(heavy, bits=4, symmetric=True)
     assert 5.6 < sqnr_db(heavy, affine.fake_quantize(heavy, qp)) < 6.0

@@ -2,13 +2,13 @@
 import numpy as np
 import pytest
 
-from qlearn import awq as A
-from qlearn import block_formats as B
-from qlearn import gptq as G
-from qlearn import outliers as O
 from qlearn import quizzes
-from qlearn import smoothquant as S
-from qlearn.viz import llm as L
+from qlearn.modern import awq as A
+from qlearn.modern import block_formats as B
+from qlearn.modern import gptq as G
+from qlearn.modern import outliers as O
+from qlearn.modern import smoothquant as S
+from qlearn.viz.modern import llm as L
 from qlearn.viz.quiz import Question
 
 #: Numbers lesson 18's prose states about its synthetic layers (rounded as stated).
@@ -80,7 +80,7 @@ def test_synthetic_numbers_lesson_18_states():
 
 @pytest.fixture(scope="module")
 def model():
-    from qlearn import transformer as T
+    from qlearn.modern import transformer as T
 
     return T.pretrained(), T.validation_tokens(), T.calibration_tokens(**G.TABLE_CALIBRATION)
 
@@ -100,7 +100,7 @@ def test_model_numbers_lesson_18_states(model):
     assert alpha == 0.25 and abs(G.output_error(W, W_awq, X) / rtn[3] - 0.984) < 0.01
     assert abs(s.min() - 0.91) < 0.005 and abs(s.max() - 1.10) < 0.005
     # section 4: the model has no outlier features
-    from qlearn import transformer as T
+    from qlearn.modern import transformer as T
 
     stats = T.activation_stats(val, model=m)
     assert 2.35 < max(v["outlier_ratio"] for v in stats.values()) < 2.4

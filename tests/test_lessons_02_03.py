@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 
 import qlearn as ql
-from qlearn import affine, rounding
+from qlearn.numbers import rounding
+from qlearn.ranges import affine
 
 
 def test_lesson02_error_statistics():
@@ -74,9 +75,9 @@ def test_lesson03_prose_figures():
     assert s * (round(1.0 / s) - 1.0 / s) == pytest.approx(0.25 * s, abs=1e-15)
     # mid-tread (this lesson) vs mid-rise (lessons 04, 05) steps for a 4-bit clip at +-2.5
     assert ql.compute_qparams(-2.5, 2.5, bits=4, symmetric=True).scale == pytest.approx(2.5 / 7)
-    assert ql.snr.step_size(4, 2.5) == 5 / 16
+    assert ql.ranges.snr.step_size(4, 2.5) == 5 / 16
     assert 0.0 in ql.fake_quantize(np.linspace(-2.5, 2.5, 101), ql.compute_qparams(-2.5, 2.5, bits=4, symmetric=True))
-    assert 0.0 not in ql.snr.uniform_quantize(np.linspace(-2.5, 2.5, 101), 4, 2.5)
+    assert 0.0 not in ql.ranges.snr.uniform_quantize(np.linspace(-2.5, 2.5, 101), 4, 2.5)
     data = np.random.default_rng(0).normal(size=100_000)
     e = {c: affine.quantization_error(data, ql.compute_qparams(-c, c, bits=4, symmetric=True)) for c in (1.5, 2.5, 4.0)}
     assert e[4.0]["rounding_mse"] > 2 * e[2.5]["mse"] and 0.08 < e[1.5]["clipped_fraction"] < 0.095

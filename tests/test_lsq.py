@@ -1,9 +1,10 @@
-"""Learned step size quantization (qlearn.lsq): the paper's gradient, checked by hand and by finite differences."""
+"""Learned step size quantization (qlearn.networks.lsq): the paper's gradient, checked by hand and by finite
+differences."""
 import numpy as np
 import pytest
 
-from qlearn import adaround, convnet, lsq
-from qlearn.data import load_digits
+from qlearn.networks import adaround, convnet, lsq
+from qlearn.networks.data import load_digits
 
 
 def test_step_derivative_hand_cases_of_the_papers_eq_3():

@@ -1,8 +1,9 @@
-"""qlearn.matmul_speed: the timed paths compute the right products; structure and validation (never timings)."""
+"""qlearn.hardware.matmul_speed: the timed paths compute the right products; structure and validation (never
+timings)."""
 import numpy as np
 import pytest
 
-from qlearn import matmul_speed as ms
+from qlearn.hardware import matmul_speed as ms
 
 
 def test_int8_matmul_is_exact_against_python_ints():

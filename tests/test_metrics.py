@@ -1,11 +1,11 @@
-"""qlearn.metrics: exact small cases and the textbook sine-wave SQNR."""
+"""qlearn.ranges.metrics: exact small cases and the textbook sine-wave SQNR."""
 import math
 
 import numpy as np
 import pytest
 
-from qlearn import affine
-from qlearn.metrics import mse, sqnr_db, theoretical_sqnr_db
+from qlearn.ranges import affine
+from qlearn.ranges.metrics import mse, sqnr_db, theoretical_sqnr_db
 
 
 def test_mse_and_sqnr_exact():

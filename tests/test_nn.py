@@ -1,11 +1,11 @@
-"""qlearn.nn: forward pass, backprop against finite differences, training, the shipped weights."""
+"""qlearn.networks.nn: forward pass, backprop against finite differences, training, the shipped weights."""
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qlearn import nn
-from qlearn.data import load_digits
+from qlearn.networks import nn
+from qlearn.networks.data import load_digits
 
 
 def tiny(seed=0, sizes=(5, 4, 3, 3)):

@@ -1,4 +1,5 @@
-"""qlearn.nonuniform: k-means vs a plain Lloyd loop, log2 vs brute force, XNOR/TWN scales vs 1-D minimisation."""
+"""qlearn.numbers.nonuniform: k-means vs a plain Lloyd loop, log2 vs brute force, XNOR/TWN scales vs 1-D
+minimisation."""
 import math
 
 import numpy as np
@@ -6,10 +7,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qlearn import nn
-from qlearn import nonuniform as nu
-from qlearn.data import load_digits
-from qlearn.nn import pretrained
+from qlearn.networks import nn
+from qlearn.networks.data import load_digits
+from qlearn.networks.nn import pretrained
+from qlearn.numbers import nonuniform as nu
 
 D = load_digits()
 M = pretrained()

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qlearn import affine
-from qlearn.observers import (
+from qlearn.ranges import affine
+from qlearn.ranges.observers import (
     OBSERVERS,
     EntropyObserver,
     MinMaxObserver,
@@ -321,7 +321,7 @@ def test_kl_distributions_match_the_pseudocode_and_the_curve():
     rng = np.random.default_rng(14)
     h = np.histogram(np.abs(rng.laplace(size=5000)), bins=256)[0].astype(float)
     h[[3, 50, 51]] = 0
-    from qlearn.observers import kl_distributions
+    from qlearn.ranges.observers import kl_distributions
     _, kl = kl_divergence_curve(h, 16, start=16)
     for i in (16, 40, 99, 256):
         P, Q = kl_distributions(h, i, 16)
@@ -334,9 +334,9 @@ def test_kl_distributions_match_the_pseudocode_and_the_curve():
 
 def test_lesson04_numbers():
     """The numbers notebooks/04_histograms_calibration.ipynb states."""
-    from qlearn import snr
-    from qlearn.metrics import sqnr_db
-    from qlearn.viz import calibration as VC
+    from qlearn.ranges import snr
+    from qlearn.ranges.metrics import sqnr_db
+    from qlearn.viz.ranges import calibration as VC
 
     x = snr.sample_distribution("laplace", 100_000, seed=0)
     assert 8.4 < np.abs(x).max() < 8.5 and 6.8 < np.percentile(np.abs(x), 99.99) < 6.85

@@ -1,4 +1,4 @@
-"""qlearn.onnx_export: the course MLP in ONNX Runtime, bit for bit against qlearn's integer engine.
+"""qlearn.hardware.onnx_export: the course MLP in ONNX Runtime, bit for bit against qlearn's integer engine.
 
 References nobody here wrote: ONNX Runtime itself (its kernels decide every code), Python's
 ``fractions`` (exact ``acc * M``), Python's ``round`` (ties to even) and numpy's float32
@@ -11,8 +11,10 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from qlearn import data, intops, nn, observers, ptq
-from qlearn import onnx_export as ox
+from qlearn.hardware import intops
+from qlearn.hardware import onnx_export as ox
+from qlearn.networks import data, nn, ptq
+from qlearn.ranges import observers
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +39,7 @@ def _one_layer_graph(op_builder, in_type, out_type, n_in, n_out):
 # import stays numpy-only
 # ---------------------------------------------------------------------------------------------
 def test_importing_qlearn_and_the_module_does_not_import_onnx_or_onnxruntime():
-    code = ("import sys, qlearn, qlearn.onnx_export; "
+    code = ("import sys, qlearn, qlearn.hardware.onnx_export; "
             "print('onnx' in sys.modules, 'onnxruntime' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["False", "False"]
@@ -107,7 +109,7 @@ def test_ort_quantize_linear_equals_ort_and_divides_in_float32(digits):
     assert Fraction(0.5) / Fraction(float(np.float32(scale))) < Fraction(255, 2)
     assert 0.5 / scale == 127.5
     assert got[x.size - 9] == -1                      # x = 8/16: 127 - 128
-    from qlearn import affine
+    from qlearn.ranges import affine
     assert affine.quantize(np.array([0.5]), affine.QParams(scale, zp, -128, 127)).tolist() == [0]
 
 
@@ -234,7 +236,7 @@ def test_qdq_graph_agrees_with_the_integer_engine_within_float_tolerance(model, 
 
 
 # ---------------------------------------------------------------------------------------------
-# ORT's quantizer vs qlearn.observers
+# ORT's quantizer vs qlearn.ranges.observers
 # ---------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("per_channel", [False, True])
 def test_minmax_scales_equal_qlearns_to_float32_precision(model, digits, per_channel):
@@ -336,16 +338,16 @@ class NotADense(nn.Dense):
 def test_unsupported_models_and_layers_raise_type_errors(model, digits):
     imlp = intops.integer_mlp(model, digits.X_calib)
     qm = ptq.quantize_model(model, mode="full_integer", calib_data=digits.X_calib)
-    with pytest.raises(TypeError, match="model must be a qlearn.nn.MLP"):
+    with pytest.raises(TypeError, match="model must be a qlearn.networks.nn.MLP"):
         ox.float_graph(qm)
-    with pytest.raises(TypeError, match="model must be a qlearn.nn.MLP"):
+    with pytest.raises(TypeError, match="model must be a qlearn.networks.nn.MLP"):
         ox.float_graph(imlp)
     odd = nn.MLP([NotADense(layer.W, layer.b) if i == 1 else layer for i, layer in enumerate(model.layers)])
     with pytest.raises(TypeError, match=r"model.layers\[1\] is a NotADense"):
         ox.float_graph(odd)
-    with pytest.raises(TypeError, match="imlp must be a qlearn.intops.IntegerMLP"):
+    with pytest.raises(TypeError, match="imlp must be a qlearn.hardware.intops.IntegerMLP"):
         ox.integer_graph(model)
-    with pytest.raises(TypeError, match="imlp must be a qlearn.intops.IntegerMLP"):
+    with pytest.raises(TypeError, match="imlp must be a qlearn.hardware.intops.IntegerMLP"):
         ox.qdq_graph(model)
     with pytest.raises(TypeError, match=r"imlp.layers\[0\] is a str"):
         ox.integer_graph(intops.IntegerMLP(["dense"]))
@@ -369,7 +371,7 @@ def test_bad_arguments_raise_value_errors(model, digits):
         ox.integer_graph(imlp, input="int")
     with pytest.raises(ValueError, match="input must be 'codes' or 'float'"):
         ox.qlinear_graph(imlp, input="int")
-    from qlearn.affine import QParams
+    from qlearn.ranges.affine import QParams
     shifted = intops.integer_layer(model.layers[0].W, model.layers[0].b, x_qp=imlp.layers[0].x_qp,
                                    y_qp=QParams(imlp.layers[0].y_qp.scale, -100, -128, 127), relu=True)
     with pytest.raises(ValueError, match="fused ReLU but y zero point -100 != qmin -128"):
@@ -388,7 +390,7 @@ def test_bad_arguments_raise_value_errors(model, digits):
         ox.speed_table(min_time=0)
     with pytest.raises(ValueError, match="no quantization parameters for 'X'"):
         ox.ort_qparams(ox.float_graph(model), 3)
-    from qlearn.affine import QParams
+    from qlearn.ranges.affine import QParams
     wide = QParams(0.01, 0, -32768, 32767)
     layer = imlp.layers[0]
     l16 = intops.integer_layer(model.layers[0].W, model.layers[0].b, x_qp=layer.x_qp, y_qp=layer.y_qp)
@@ -400,7 +402,7 @@ def test_bad_arguments_raise_value_errors(model, digits):
 
 
 def test_speed_figure_draws_every_measured_entry():
-    from qlearn.viz import runtime
+    from qlearn.viz.hardware import runtime
     rows = ox.speed_table(wide=16, batches=(2,), repeat=1, min_time=1e-4)
     fig = runtime.speed_figure(rows)
     assert [t.name for t in fig.data] == list(ox.SPEED_METHODS)

@@ -4,7 +4,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from qlearn import outliers as O
+from qlearn.modern import outliers as O
 
 
 def _reference(X, W, threshold):

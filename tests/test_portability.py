@@ -3,14 +3,14 @@
 A machine whose BLAS kernel differs (AVX2 vs AVX-512 vs ARM, another thread count) sums
 float products in another order. qlearn's evaluation does not depend on that order:
 integer layers run in integer arithmetic and float layers in
-``qlearn.nn.fixed_order_matmul``. These tests stand in for such a machine:
+``qlearn.networks.nn.fixed_order_matmul``. These tests stand in for such a machine:
 
 1. ``fixed_order_matmul`` itself is swapped for other valid summation orders (BLAS,
    reversed, numpy's pairwise ``sum``): the evaluated figures must not move, which shows
    no stated figure sits on a float knife edge of the float path either;
 2. every float weight (and every float-derived shipped range) is moved by one ulp
    (``np.nextafter``, random direction): the figures must not move;
-3. the BLAS product training uses (``qlearn.nn.train_matmul``) is swapped for a different
+3. the BLAS product training uses (``qlearn.networks.nn.train_matmul``) is swapped for a different
    summation order: figures from a training run must stay within the tolerance the
    lessons state for them.
 
@@ -19,9 +19,9 @@ No OPENBLAS variable is set anywhere.
 import numpy as np
 import pytest
 
-from qlearn import nn, ptq, qat
-from qlearn import nonuniform as nu
-from qlearn.data import load_digits
+from qlearn.networks import nn, ptq, qat
+from qlearn.networks.data import load_digits
+from qlearn.numbers import nonuniform as nu
 
 D = load_digits()
 N_TEST = len(D.y_test)
@@ -146,7 +146,7 @@ def test_figures_do_not_move_with_the_summation_order(monkeypatch, order):
 def test_mse_calibration_does_not_move_with_the_summation_order(monkeypatch):
     """MSE calibration picks the candidate clip with the least modelled MSE. Move every candidate's MSE by
     one ulp, alternately up and down (what another summation order could do): the chosen clips must not move."""
-    from qlearn import observers
+    from qlearn.ranges import observers
     original = observers.histogram_mse
 
     def one_ulp_apart(counts, edges, lo, hi, step):

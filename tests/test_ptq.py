@@ -1,13 +1,13 @@
-"""qlearn.ptq: post-training quantization checked against plain re-implementations."""
+"""qlearn.networks.ptq: post-training quantization checked against plain re-implementations."""
 import ml_dtypes
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qlearn import affine as ql_affine
-from qlearn import nn, ptq
-from qlearn.data import load_digits
+from qlearn.networks import nn, ptq
+from qlearn.networks.data import load_digits
+from qlearn.ranges import affine as ql_affine
 
 D = load_digits()
 M = nn.pretrained()

@@ -1,9 +1,10 @@
-"""qlearn.qat: straight-through gradients by hand and by a frozen-offset surrogate; QAT vs PTQ."""
+"""qlearn.networks.qat: straight-through gradients by hand and by a frozen-offset surrogate; QAT vs PTQ."""
 import numpy as np
 import pytest
 
-from qlearn import affine, nn, ptq, qat
-from qlearn.data import load_digits
+from qlearn.networks import nn, ptq, qat
+from qlearn.networks.data import load_digits
+from qlearn.ranges import affine
 
 D = load_digits()
 M = nn.pretrained()

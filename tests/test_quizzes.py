@@ -76,14 +76,15 @@ def test_numeric_answers_are_what_qlearn_and_references_compute():
     assert _answer("07_per_channel", "At 4 bits, symmetric narrow range") == 2 * (2 ** 3 - 1) + 1
     assert _answer("07_per_channel", "Row c has a range 4 times") == round(20 * math.log10(4), 1)
     assert math.isclose(_answer("08_post_training_quantization", "A layer's input scale"), (1 / 255) * 0.004)
-    d = ql.data.load_digits()
-    study = ql.ptq.load_regularization_study()
+    d = ql.networks.data.load_digits()
+    study = ql.networks.ptq.load_regularization_study()
     gain = int(np.round(study["delta"][:, list(study["bits"]).index(8)] * len(d.y_test)).max())
     assert _answer("09_quantization_aware_training", "Over the 8 models") == gain
     assert _answer("10_nonuniform_and_binary", "A layer has 4096 weights") == 4096 * 2 // 8 + 4 * 4
-    assert _answer("11_integer_inference", "How many signed bits") == ql.intops.accumulator_bits_needed(1)
-    assert _answer("11_integer_inference", "quantize_multiplier(0.25)") == ql.intops.quantize_multiplier(0.25)[1]
-    assert _answer("12_systolic_array", "Cycles for M=10, K=8, N=8") == ql.systolic.cycle_count(
+    assert _answer("11_integer_inference", "How many signed bits") == ql.hardware.intops.accumulator_bits_needed(1)
+    expected = ql.hardware.intops.quantize_multiplier(0.25)[1]
+    assert _answer("11_integer_inference", "quantize_multiplier(0.25)") == expected
+    assert _answer("12_systolic_array", "Cycles for M=10, K=8, N=8") == ql.hardware.systolic.cycle_count(
         10, 8, 8, 8, 8, "weight_stationary")
-    assert abs(_answer("13_tpu_v1_capstone", "Where is the roofline ridge") - ql.tpu.TPUv1().ridge_point) <= 1
+    assert abs(_answer("13_tpu_v1_capstone", "Where is the roofline ridge") - ql.hardware.tpu.TPUv1().ridge_point) <= 1
     assert _answer("14_onnx_runtime", "ORT's requantization gives 2.5") == int(np.round(2.5))

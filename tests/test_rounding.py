@@ -1,4 +1,4 @@
-"""qlearn.rounding against Python's decimal module and exact fractions."""
+"""qlearn.numbers.rounding against Python's decimal module and exact fractions."""
 import decimal
 import math
 from fractions import Fraction
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from qlearn.rounding import ROUNDING_MODES, round_
+from qlearn.numbers.rounding import ROUNDING_MODES, round_
 
 finite = st.one_of(st.floats(min_value=-1e6, max_value=1e6, allow_nan=False, allow_infinity=False),
                    st.floats(allow_nan=False, allow_infinity=False))

@@ -7,8 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qlearn import signals, snr
-from qlearn.fixed import FixedFormat
+from qlearn.numbers import signals
+from qlearn.numbers.fixed import FixedFormat
+from qlearn.ranges import snr
 
 
 # -- ADC and dither -------------------------------------------------------------------------
@@ -213,7 +214,7 @@ def test_images_are_generated_and_deterministic():
 
 def test_lesson06_numbers():
     """The numbers notebooks/06_fixed_point.ipynb states."""
-    from qlearn.fixed import propose_format, quantize_fixed
+    from qlearn.numbers.fixed import propose_format, quantize_fixed
 
     q34 = FixedFormat(8, 4)
     assert quantize_fixed([9.0], q34, overflow="wrap")[0][0] == -7.0

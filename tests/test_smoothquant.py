@@ -4,8 +4,8 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from qlearn import outliers as O
-from qlearn import smoothquant as S
+from qlearn.modern import outliers as O
+from qlearn.modern import smoothquant as S
 
 
 def test_migration_keeps_the_product():

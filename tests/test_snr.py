@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qlearn import metrics, snr
+from qlearn.ranges import metrics, snr
 
 
 # -- the quantizer -----------------------------------------------------------------------
@@ -285,7 +285,7 @@ def test_samples_have_unit_std_and_are_deterministic():
 
 def test_lesson05_numbers():
     """The numbers notebooks/05_snr.ipynb states."""
-    from qlearn import signals
+    from qlearn.numbers import signals
 
     s = snr.sine(200_000)
     d = snr.noise_decomposition(s, 12, 1.0)

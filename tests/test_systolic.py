@@ -1,11 +1,11 @@
-"""qlearn.systolic: the register model must compute A @ B and take exactly the closed-form cycles."""
+"""qlearn.hardware.systolic: the register model must compute A @ B and take exactly the closed-form cycles."""
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qlearn import systolic
-from qlearn.systolic import DATAFLOWS, SystolicArray, cycle_count
+from qlearn.hardware import systolic
+from qlearn.hardware.systolic import DATAFLOWS, SystolicArray, cycle_count
 
 
 def scalesim_ws(M, K, N, R, C):
@@ -134,12 +134,14 @@ def test_lesson12_numbers():
     assert round(100 * systolic.utilization(64, 128, 128, 128, 128), 1) == 14.3
     assert round(100 * systolic.utilization(64, 129, 129, 128, 128), 1) == 3.6
     # the misconception box: bit width sets the peak (FP16 multipliers ~6x the area, Jouppi et al. Sec. 1)
-    from qlearn import tpu
+    from qlearn.hardware import tpu
     assert (tpu.fp16_variant().rows, tpu.fp16_variant().macs_per_cycle) == (104, 10816)
 
 
 def test_lesson12_course_layer_on_the_array():
-    from qlearn import affine, data, intops, nn
+    from qlearn.hardware import intops
+    from qlearn.networks import data, nn
+    from qlearn.ranges import affine
     d = data.load_digits()
     layer = intops.integer_mlp(nn.pretrained(), d.X_calib).layers[0]
     Xq = affine.quantize(d.X_test[:16], layer.x_qp)

@@ -1,12 +1,12 @@
-"""qlearn.tpu: headline figures derived from the constants, and the layer model's stated behaviour."""
+"""qlearn.hardware.tpu: headline figures derived from the constants, and the layer model's stated behaviour."""
 import dataclasses
 import math
 
 import numpy as np
 import pytest
 
-from qlearn import tpu
-from qlearn.systolic import cycle_count
+from qlearn.hardware import tpu
+from qlearn.hardware.systolic import cycle_count
 
 T = tpu.TPU_V1
 
@@ -202,7 +202,7 @@ def test_lesson13_numbers(course_rows):
 
 
 def ql_digits_test():
-    from qlearn import data
+    from qlearn.networks import data
     return data.load_digits().y_test
 
 

@@ -1,4 +1,4 @@
-"""qlearn.transformer: the character transformer lesson 18 quantizes.
+"""qlearn.modern.transformer: the character transformer lesson 18 quantizes.
 
 Gradients are checked against central finite differences, the deterministic evaluation path
 against an independent straightforward numpy forward (einsum, BLAS), the shipped weights
@@ -9,8 +9,9 @@ import math
 import numpy as np
 import pytest
 
-from qlearn import block_formats, nn
-from qlearn import transformer as tr
+from qlearn.modern import block_formats
+from qlearn.modern import transformer as tr
+from qlearn.networks import nn
 
 
 def tiny(seed=0, *, vocab_size=7, d_model=8, n_heads=2, n_layers=2, context=5, jitter=0.3):

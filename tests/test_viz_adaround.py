@@ -1,7 +1,7 @@
 """Lesson 16's AdaRound explorer: the light-blue dots left out are hidden under a drawn one."""
 import numpy as np
 
-from qlearn.viz import adaround as V
+from qlearn.viz.networks import adaround as V
 
 
 def test_distinct_dots_keeps_one_per_cell_and_every_dot_is_covered():

@@ -1,8 +1,8 @@
-"""The lesson-16 explorer and figure, driven in plain Python: traces equal qlearn.block_formats' results."""
+"""The lesson-16 explorer and figure, driven in plain Python: traces equal qlearn.modern.block_formats' results."""
 import numpy as np
 
-from qlearn import block_formats as B
-from qlearn.viz import block_formats as V
+from qlearn.modern import block_formats as B
+from qlearn.viz.modern import block_formats as V
 
 
 def test_explorer_traces_are_the_core_results():

@@ -1,9 +1,9 @@
-"""Explorers of lesson 04 (qlearn.viz.calibration), driven in plain Python."""
+"""Explorers of lesson 04 (qlearn.viz.ranges.calibration), driven in plain Python."""
 import numpy as np
 import pytest
 
-from qlearn import affine, observers, snr
-from qlearn.viz import calibration as V
+from qlearn.ranges import affine, observers, snr
+from qlearn.viz.ranges import calibration as V
 
 
 def _finite(fig):
@@ -90,18 +90,18 @@ def test_lesson04_prose_figures():
     """Numbers lesson 04 states beyond tests/test_observers.py::test_lesson04_numbers."""
     import qlearn as ql
 
-    x = ql.snr.sample_distribution("laplace", 100_000, seed=0)
-    clip8 = {m: ql.observers.calibrate(x, method=m, bits=8, symmetric=True).range[1]
+    x = ql.ranges.snr.sample_distribution("laplace", 100_000, seed=0)
+    clip8 = {m: ql.ranges.observers.calibrate(x, method=m, bits=8, symmetric=True).range[1]
              for m in ("minmax", "percentile", "mse", "entropy")}
     assert len({round(v, 2) for v in clip8.values()}) == 4 and 6.7 < min(clip8.values()) < 6.85
     # the erratum of section 3 (checked against brute-force integration in tests/test_snr.py)
-    alpha = {m: ql.snr.optimal_clip("gaussian", 4, model=m) for m in ("aciq", "aciq_midrise", "exact")}
+    alpha = {m: ql.ranges.snr.optimal_clip("gaussian", 4, model=m) for m in ("aciq", "aciq_midrise", "exact")}
     assert {m: round(v, 2) for m, v in alpha.items()} == {"aciq": 2.56, "aciq_midrise": 2.69, "exact": 2.68}
-    g = ql.snr.sample_distribution("gaussian", 200_000, seed=0)
-    thr, kl = ql.observers.EntropyObserver(bits=8).fit(g).kl_curve()
+    g = ql.ranges.snr.sample_distribution("gaussian", 200_000, seed=0)
+    thr, kl = ql.ranges.observers.EntropyObserver(bits=8).fit(g).kl_curve()
     assert np.isinf(kl).any() and thr[np.isinf(kl)].min() > 2.9
     W = V.channel_scaled_weights()
     ranges = np.abs(W).max(axis=1)
     assert round(ranges.max() / ranges.min()) == 29
-    qp = ql.observers.calibrate(W, method="minmax", bits=4, symmetric=True, narrow_range=True)
+    qp = ql.ranges.observers.calibrate(W, method="minmax", bits=4, symmetric=True, narrow_range=True)
     assert np.unique(ql.quantize(W[np.argmin(ranges)], qp)).size == 1

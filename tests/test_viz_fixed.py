@@ -1,9 +1,9 @@
-"""Explorers of lesson 06 (qlearn.viz.fixed), driven in plain Python."""
+"""Explorers of lesson 06 (qlearn.viz.numbers.fixed), driven in plain Python."""
 import numpy as np
 
-from qlearn import signals
-from qlearn.fixed import FixedFormat, quantize_fixed
-from qlearn.viz import fixed as V
+from qlearn.numbers import signals
+from qlearn.numbers.fixed import FixedFormat, quantize_fixed
+from qlearn.viz.numbers import fixed as V
 
 
 def test_fixed_point_explorer_wrap_vs_saturate():

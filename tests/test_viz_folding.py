@@ -1,8 +1,8 @@
-"""Lesson 15's folding explorer shows what qlearn.convnet computes."""
+"""Lesson 15's folding explorer shows what qlearn.networks.convnet computes."""
 import numpy as np
 
-from qlearn import convnet
-from qlearn.viz import folding
+from qlearn.networks import convnet
+from qlearn.viz.networks import folding
 
 
 def test_explorer_shows_the_ranges_levels_and_accuracy_qlearn_computes():

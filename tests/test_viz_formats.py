@@ -1,4 +1,4 @@
-"""Explorers and figures of lesson 01 (qlearn.viz.formats), driven in plain Python."""
+"""Explorers and figures of lesson 01 (qlearn.viz.numbers.formats), driven in plain Python."""
 from __future__ import annotations
 
 import math
@@ -7,8 +7,8 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
-from qlearn import formats as F
-from qlearn.viz import formats as V
+from qlearn.numbers import formats as F
+from qlearn.viz.numbers import formats as V
 
 
 def set_code(ex, code, nbits):

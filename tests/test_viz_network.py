@@ -3,11 +3,13 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
-from qlearn import affine, nonuniform, ptq, qat
-from qlearn.data import load_digits
-from qlearn.nn import pretrained
-from qlearn.viz import network as N
-from qlearn.viz import nonuniform as U
+from qlearn.networks import ptq, qat
+from qlearn.networks.data import load_digits
+from qlearn.networks.nn import pretrained
+from qlearn.numbers import nonuniform
+from qlearn.ranges import affine
+from qlearn.viz.networks import network as N
+from qlearn.viz.numbers import nonuniform as U
 
 M = pretrained()
 D = load_digits()

@@ -15,7 +15,7 @@ from qlearn.viz.predict import LESSON_PREDICTIONS, Prediction, lesson_prediction
 
 
 def _sine_8bit():
-    return ql.snr.sine_sqnr_db(8)  # measured by qlearn, not typed here
+    return ql.ranges.snr.sine_sqnr_db(8)  # measured by qlearn, not typed here
 
 
 def test_numeric_prediction_unfolds_after_commit_with_guess_and_measured():
@@ -61,7 +61,7 @@ def test_a_fraction_is_read_as_a_person_means_it():
 
 
 def test_choice_prediction_marks_the_choice_the_measurement_supports():
-    stats = ql.rounding.error_stats([0.5, 1.5, 2.5, 3.5], "half_away")
+    stats = ql.numbers.rounding.error_stats([0.5, 1.5, 2.5, 3.5], "half_away")
     biased = "biased up" if stats["mean"] > 0 else "unbiased"
     p = predict("Half-away on positive ties is...", measured=f"mean error {stats['mean']:+.2f}",
                 choices=["unbiased", "biased up", "biased down"], answer=biased, explanation="Ties all go up.")

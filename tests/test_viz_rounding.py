@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from qlearn.viz.rounding import MODE_LABELS, rounding_explorer
+from qlearn.viz.numbers.rounding import MODE_LABELS, rounding_explorer
 
 # numpy's own rounding functions as the reference (np.round rounds half to even)
 REFERENCE = {"half_even": np.round, "floor": np.floor, "ceil": np.ceil, "toward_zero": np.trunc}

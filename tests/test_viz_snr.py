@@ -1,9 +1,10 @@
-"""Explorers of lesson 05 (qlearn.viz.snr), driven in plain Python."""
+"""Explorers of lesson 05 (qlearn.viz.ranges.snr), driven in plain Python."""
 import numpy as np
 import pytest
 
-from qlearn import signals, snr
-from qlearn.viz import snr as V
+from qlearn.numbers import signals
+from qlearn.ranges import snr
+from qlearn.viz.ranges import snr as V
 
 
 def test_sqnr_table_is_noise_decomposition_vectorised():

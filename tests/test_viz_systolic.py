@@ -1,8 +1,8 @@
 """Explorers of lesson 12, driven in plain Python."""
 import numpy as np
 
-from qlearn import systolic
-from qlearn.viz.systolic import dataflow_explorer, shape_for, systolic_explorer, tiling_explorer
+from qlearn.hardware import systolic
+from qlearn.viz.hardware.systolic import dataflow_explorer, shape_for, systolic_explorer, tiling_explorer
 
 
 def test_systolic_explorer_scrubs_the_simulated_trace():

@@ -2,9 +2,9 @@
 import numpy as np
 import pytest
 
-from qlearn import intops, tpu
-from qlearn.viz.intops import accumulator_explorer, requantize_explorer
-from qlearn.viz.tpu import capstone_explorer, tpu_roofline_explorer
+from qlearn.hardware import intops, tpu
+from qlearn.viz.hardware.intops import accumulator_explorer, requantize_explorer
+from qlearn.viz.hardware.tpu import capstone_explorer, tpu_roofline_explorer
 
 
 def test_roofline_explorer_places_layers_under_the_roof():

@@ -2,7 +2,7 @@
 
 The learner writes the asymmetric scale and zero point of a range, then the quantizer
 ``clip(round(x / scale) + zero_point, qmin, qmax)``. The checks compare them with
-:func:`qlearn.affine.compute_qparams` and :func:`qlearn.affine.quantize`.
+:func:`qlearn.ranges.affine.compute_qparams` and :func:`qlearn.ranges.affine.quantize`.
 
 Examples
 --------
@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from qlearn import affine
 from qlearn.exercises.checking import Case, CheckResult, Mistake, Task
 from qlearn.exercises.solutions import affine as _sol
+from qlearn.ranges import affine
 
 SCAFFOLD_COMPUTE_QPARAMS = '''def compute_qparams(x_min, x_max, bits=8, signed=True):
     """Asymmetric scale and zero point mapping the real range [x_min, x_max] onto bits-bit codes.
@@ -223,10 +223,11 @@ TASK_QUANTIZE = Task("quantize", lesson="03_scale_zero_point.ipynb", title="Quan
 
 def check_compute_qparams(learner_fn) -> CheckResult:
     """Check a learner's ``compute_qparams(x_min, x_max, bits, signed) -> (scale, zero_point)``
-    against :func:`qlearn.affine.compute_qparams` (asymmetric)."""
+    against :func:`qlearn.ranges.affine.compute_qparams` (asymmetric)."""
     return TASK_QPARAMS.check(learner_fn)
 
 
 def check_quantize(learner_fn) -> CheckResult:
-    """Check a learner's ``quantize(x, scale, zero_point, qmin, qmax)`` against :func:`qlearn.affine.quantize`."""
+    """Check a learner's ``quantize(x, scale, zero_point, qmin, qmax)`` against
+    :func:`qlearn.ranges.affine.quantize`."""
     return TASK_QUANTIZE.check(learner_fn)

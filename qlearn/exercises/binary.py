@@ -1,6 +1,6 @@
 """Build it yourself, lesson 10: XNOR-Net's binary weights and their scale alpha.
 
-``xnor_binarize(W)`` is checked against :func:`qlearn.nonuniform.binarize` (``axis=0``).
+``xnor_binarize(W)`` is checked against :func:`qlearn.numbers.nonuniform.binarize` (``axis=0``).
 
 Examples
 --------
@@ -17,7 +17,7 @@ import numpy as np
 
 from qlearn.exercises.checking import Case, CheckResult, Mistake, Task, same_numbers
 from qlearn.exercises.solutions import binary as _sol
-from qlearn.nonuniform import binarize
+from qlearn.numbers.nonuniform import binarize
 
 SCAFFOLD_XNOR_BINARIZE = '''def xnor_binarize(W):
     """XNOR-Net binary weights for W (shape (out, in)): W is approximated by alpha[i] * B[i, :]
@@ -104,9 +104,9 @@ TASK = Task("xnor_binarize", lesson="10_nonuniform_and_binary.ipynb", title="XNO
             arg_names=["W"], scaffold=SCAFFOLD_XNOR_BINARIZE, solution=_sol.xnor_binarize,
             intro=("Write XNOR-Net's binary weights: the signs $B$ and the least-squares scale $\\alpha$ of each "
                    "output channel."),
-            reference_name="ql.nonuniform.binarize")
+            reference_name="ql.numbers.nonuniform.binarize")
 
 
 def check_xnor_binarize(learner_fn) -> CheckResult:
-    """Check a learner's ``xnor_binarize(W) -> (alpha, B)`` against :func:`qlearn.nonuniform.binarize`."""
+    """Check a learner's ``xnor_binarize(W) -> (alpha, B)`` against :func:`qlearn.numbers.nonuniform.binarize`."""
     return TASK.check(learner_fn)

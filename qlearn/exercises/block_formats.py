@@ -1,11 +1,11 @@
 """Build it yourself, lesson 17: the MX shared exponent of a block, and two 4-bit codes per byte.
 
 ``mx_shared_exponent(blocks, emax_elem)`` is checked against
-:func:`qlearn.block_formats.mx_shared_exponent` applied to each block's largest magnitude (OCP
+:func:`qlearn.modern.block_formats.mx_shared_exponent` applied to each block's largest magnitude (OCP
 Microscaling Formats (MX) v1.0, sec. 6.3: ``floor(log2(amax)) - emax_elem``, E8M0 limits: at least
 -127, NaN above 127 or for a non-finite block); the element formats' ``emax_elem`` come from
 ml_dtypes (``floor(log2(finfo.max))``). ``pack_nibbles(codes)`` is checked against
-:func:`qlearn.block_formats.pack_nibbles` (code ``2i`` in the low nibble of byte ``i``).
+:func:`qlearn.modern.block_formats.pack_nibbles` (code ``2i`` in the low nibble of byte ``i``).
 
 Examples
 --------
@@ -24,9 +24,9 @@ import math
 
 import numpy as np
 
-from qlearn import block_formats
 from qlearn.exercises.checking import Case, CheckResult, Mistake, Task, as_float_array, same_numbers
 from qlearn.exercises.solutions import block_formats as _sol
+from qlearn.modern import block_formats
 
 SCAFFOLD_MX_SHARED_EXPONENT = '''def mx_shared_exponent(blocks, emax_elem):
     """The shared exponent of each MX block (OCP MX v1.0): floor(log2(amax)) - emax_elem, where
@@ -179,7 +179,7 @@ TASK_MX = Task("mx_shared_exponent", lesson="17_block_formats.ipynb", title="The
                solution=_sol.mx_shared_exponent,
                intro=("Write the shared exponent of MX blocks: the power of two that one E8M0 byte stores for a "
                       "whole block, chosen from the block's largest magnitude."),
-               reference_name="ql.block_formats.mx_shared_exponent")
+               reference_name="ql.modern.block_formats.mx_shared_exponent")
 
 
 # -- pack_nibbles -----------------------------------------------------------------------------------
@@ -287,15 +287,15 @@ TASK_PACK = Task("pack_nibbles", lesson="17_block_formats.ipynb", title="Two 4-b
                  solution=_sol.pack_nibbles,
                  intro=("Pack 4-bit codes (FP4 or int4) two per byte, the way a 4-bit format is stored: half "
                         "the memory of int8."),
-                 reference_name="ql.block_formats.pack_nibbles")
+                 reference_name="ql.modern.block_formats.pack_nibbles")
 
 
 def check_mx_shared_exponent(learner_fn) -> CheckResult:
     """Check a learner's ``mx_shared_exponent(blocks, emax_elem)`` against
-    :func:`qlearn.block_formats.mx_shared_exponent` of each block's largest magnitude."""
+    :func:`qlearn.modern.block_formats.mx_shared_exponent` of each block's largest magnitude."""
     return TASK_MX.check(learner_fn)
 
 
 def check_pack_nibbles(learner_fn) -> CheckResult:
-    """Check a learner's ``pack_nibbles(codes)`` against :func:`qlearn.block_formats.pack_nibbles`."""
+    """Check a learner's ``pack_nibbles(codes)`` against :func:`qlearn.modern.block_formats.pack_nibbles`."""
     return TASK_PACK.check(learner_fn)

@@ -1,6 +1,6 @@
 """Build it yourself, lesson 04: a percentile calibrator and TensorRT's KL divergence.
 
-``percentile_amax(x, percentile)`` is checked against :class:`qlearn.observers.PercentileObserver`
+``percentile_amax(x, percentile)`` is checked against :class:`qlearn.ranges.observers.PercentileObserver`
 (symmetric: the percentile of ``|x|``). qlearn reads the percentile off a 2048-bin histogram,
 linear inside a bin, so it differs from the exact percentile of the samples: by a fraction of a bin
 in the body of the data, by several bins in a sparse tail (11 bins measured at the 99.9th
@@ -9,8 +9,8 @@ widths of qlearn's, and every case has at least 20,000 samples; the known mistak
 away.
 
 ``kl_divergence(P, Q)`` is checked against the divergence that
-:func:`qlearn.observers.kl_divergence_curve` computes for the pair that
-:func:`qlearn.observers.kl_distributions` builds (TensorRT's entropy calibration).
+:func:`qlearn.ranges.observers.kl_divergence_curve` computes for the pair that
+:func:`qlearn.ranges.observers.kl_distributions` builds (TensorRT's entropy calibration).
 
 Examples
 --------
@@ -26,7 +26,7 @@ import numpy as np
 
 from qlearn.exercises.checking import Approx, Case, CheckResult, Mistake, Task, same_numbers
 from qlearn.exercises.solutions import calibration as _sol
-from qlearn.observers import PercentileObserver, kl_distributions, kl_divergence_curve
+from qlearn.ranges.observers import PercentileObserver, kl_distributions, kl_divergence_curve
 
 SCAFFOLD_PERCENTILE_AMAX = '''def percentile_amax(x, percentile):
     """The clipping threshold amax of a symmetric percentile calibrator: the given percentile
@@ -108,7 +108,7 @@ TASK_PERCENTILE = Task("percentile_amax", lesson="04_histograms_calibration.ipyn
                        scaffold=SCAFFOLD_PERCENTILE_AMAX, solution=_sol.percentile_amax,
             intro=("Write the symmetric percentile calibrator: the threshold that keeps a given percentage of $|x|$ "
                    "inside $[-a, a]$."),
-            reference_name="ql.observers.PercentileObserver")
+            reference_name="ql.ranges.observers.PercentileObserver")
 
 # -- KL -----------------------------------------------------------------------------------------
 
@@ -190,7 +190,7 @@ TASK_KL = Task("kl_divergence", lesson="04_histograms_calibration.ipynb", title=
                scaffold=SCAFFOLD_KL_DIVERGENCE, solution=_sol.kl_divergence,
             intro=("Write the divergence TensorRT's entropy calibrator minimises, $KL(P\\,\\|\\,Q) = \\sum P "
                    "\\log(P/Q)$, with the two cases that need care: bins where $P = 0$ and bins where $Q = 0 < P$."),
-            reference_name="ql.observers.kl_divergence_curve")
+            reference_name="ql.ranges.observers.kl_divergence_curve")
 
 
 def _same_kl(expected, got):
@@ -198,10 +198,11 @@ def _same_kl(expected, got):
 
 
 def check_percentile_amax(learner_fn) -> CheckResult:
-    """Check a learner's ``percentile_amax(x, percentile)`` against :class:`qlearn.observers.PercentileObserver`."""
+    """Check a learner's ``percentile_amax(x, percentile)`` against
+    :class:`qlearn.ranges.observers.PercentileObserver`."""
     return TASK_PERCENTILE.check(learner_fn)
 
 
 def check_kl_divergence(learner_fn) -> CheckResult:
-    """Check a learner's ``kl_divergence(P, Q)`` against :func:`qlearn.observers.kl_divergence_curve`."""
+    """Check a learner's ``kl_divergence(P, Q)`` against :func:`qlearn.ranges.observers.kl_divergence_curve`."""
     return TASK_KL.check(learner_fn)

@@ -1,10 +1,10 @@
 """Build it yourself, lesson 15: fold a batch norm into the layer before it; a convolution's output size.
 
 ``fold_batchnorm(W, b, gamma, beta, mean, var, eps)`` is checked against
-:func:`qlearn.batchnorm.fold_batchnorm` on dense ``(out, in)``, convolution ``(out, in, kh, kw)``
+:func:`qlearn.networks.batchnorm.fold_batchnorm` on dense ``(out, in)``, convolution ``(out, in, kh, kw)``
 and depthwise ``(C, 1, kh, kw)`` weights (Jacob et al. 2018, sec. 3.2: ``k = gamma / sqrt(var +
 eps)``, ``W_fold[c] = k[c] W[c]``, ``b_fold = k (b - mean) + beta``), and
-``conv_output_size(size, kernel, stride, padding)`` against :func:`qlearn.conv.output_size`.
+``conv_output_size(size, kernel, stride, padding)`` against :func:`qlearn.networks.conv.output_size`.
 
 Examples
 --------
@@ -21,9 +21,9 @@ import math
 
 import numpy as np
 
-from qlearn import batchnorm, conv
 from qlearn.exercises.checking import Case, CheckResult, Mistake, Task, as_float_array, same_numbers
 from qlearn.exercises.solutions import conv as _sol
+from qlearn.networks import batchnorm, conv
 
 SCAFFOLD_FOLD_BATCHNORM = '''def fold_batchnorm(W, b, gamma, beta, mean, var, eps):
     """Fold an inference-mode batch norm y = gamma * (z - mean) / sqrt(var + eps) + beta into the
@@ -145,7 +145,7 @@ TASK_FOLD = Task("fold_batchnorm", lesson="15_convolutions_and_folding.ipynb", t
                  intro=("Fold an inference-mode batch norm into the dense, convolution or depthwise layer before "
                         "it: one weight tensor and one bias that compute the same outputs, which is what an "
                         "integer engine runs."),
-                 reference_name="ql.batchnorm.fold_batchnorm")
+                 reference_name="ql.networks.batchnorm.fold_batchnorm")
 
 
 # -- conv_output_size -------------------------------------------------------------------------------
@@ -209,15 +209,16 @@ TASK_SIZE = Task("conv_output_size", lesson="15_convolutions_and_folding.ipynb",
                  scaffold=SCAFFOLD_CONV_OUTPUT_SIZE, solution=_sol.conv_output_size,
                  intro=("Count the outputs of a convolution along one axis: how many windows fit, given the "
                         "kernel, the stride and the padding. It sets the im2col matrix's number of rows."),
-                 reference_name="ql.conv.output_size")
+                 reference_name="ql.networks.conv.output_size")
 
 
 def check_fold_batchnorm(learner_fn) -> CheckResult:
     """Check a learner's ``fold_batchnorm(W, b, gamma, beta, mean, var, eps)`` against
-    :func:`qlearn.batchnorm.fold_batchnorm`."""
+    :func:`qlearn.networks.batchnorm.fold_batchnorm`."""
     return TASK_FOLD.check(learner_fn)
 
 
 def check_conv_output_size(learner_fn) -> CheckResult:
-    """Check a learner's ``conv_output_size(size, kernel, stride, padding)`` against :func:`qlearn.conv.output_size`."""
+    """Check a learner's ``conv_output_size(size, kernel, stride, padding)`` against
+    :func:`qlearn.networks.conv.output_size`."""
     return TASK_SIZE.check(learner_fn)

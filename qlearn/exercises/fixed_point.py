@@ -1,6 +1,6 @@
 """Build it yourself, lesson 06: put a value into a signed Qm.n format, saturating.
 
-``to_fixed(x, int_bits, frac_bits)`` is checked against :func:`qlearn.fixed.quantize_fixed` with
+``to_fixed(x, int_bits, frac_bits)`` is checked against :func:`qlearn.numbers.fixed.quantize_fixed` with
 ``FixedFormat(1 + int_bits + frac_bits, frac_bits)``, ``overflow="saturate"``, ``rounding="half_even"``.
 
 Examples
@@ -18,7 +18,7 @@ import numpy as np
 
 from qlearn.exercises.checking import Case, CheckResult, Mistake, Task
 from qlearn.exercises.solutions import fixed_point as _sol
-from qlearn.fixed import FixedFormat, quantize_fixed
+from qlearn.numbers.fixed import FixedFormat, quantize_fixed
 
 SCAFFOLD_TO_FIXED = '''def to_fixed(x, int_bits, frac_bits):
     """The values of the array x in the signed format Q<int_bits>.<frac_bits>: a word of
@@ -100,9 +100,9 @@ TASK = Task("to_fixed", lesson="06_fixed_point.ipynb", title="Qm.n with saturati
             solution=_sol.to_fixed,
             intro=("Write the conversion of real values into a signed $Qm.n$ format with saturation: round to the "
                    "nearest code, then clamp to the word's range."),
-            reference_name="ql.fixed.quantize_fixed")
+            reference_name="ql.numbers.fixed.quantize_fixed")
 
 
 def check_to_fixed(learner_fn) -> CheckResult:
-    """Check a learner's ``to_fixed(x, int_bits, frac_bits)`` against :func:`qlearn.fixed.quantize_fixed`."""
+    """Check a learner's ``to_fixed(x, int_bits, frac_bits)`` against :func:`qlearn.numbers.fixed.quantize_fixed`."""
     return TASK.check(learner_fn)

@@ -1,7 +1,7 @@
 """Build it yourself, lesson 11: TFLite's fixed-point multiplier and gemmlowp's rounding shift.
 
-``quantize_multiplier(M)`` is checked against :func:`qlearn.intops.quantize_multiplier` and
-``rounding_divide_by_pot(x, exponent)`` against :func:`qlearn.intops.rounding_divide_by_pot`.
+``quantize_multiplier(M)`` is checked against :func:`qlearn.hardware.intops.quantize_multiplier` and
+``rounding_divide_by_pot(x, exponent)`` against :func:`qlearn.hardware.intops.rounding_divide_by_pot`.
 
 Examples
 --------
@@ -19,9 +19,9 @@ import math
 
 import numpy as np
 
-from qlearn import intops
 from qlearn.exercises.checking import Case, CheckResult, Mistake, Task, same_numbers
 from qlearn.exercises.solutions import intops as _sol
+from qlearn.hardware import intops
 
 SCAFFOLD_QUANTIZE_MULTIPLIER = '''def quantize_multiplier(M):
     """A real multiplier M >= 0 as an int32 m0 and a shift, M ~= m0 * 2**(shift - 31), as TFLite does:
@@ -126,7 +126,7 @@ TASK_QM = Task("quantize_multiplier", lesson="11_integer_inference.ipynb", title
                solution=_sol.quantize_multiplier,
             intro=("Write TFLite's `QuantizeMultiplier`: the real rescale $M$ as an int32 $m_0$ and a shift, "
                    "including its rounding rule and its edge case."),
-            reference_name="ql.intops.quantize_multiplier")
+            reference_name="ql.hardware.intops.quantize_multiplier")
 
 # -- rounding divide by a power of two ----------------------------------------------------------
 
@@ -187,15 +187,16 @@ TASK_RDP = Task("rounding_divide_by_pot", lesson="11_integer_inference.ipynb", t
                 solution=_sol.rounding_divide_by_pot,
             intro=("Write gemmlowp's rounding right shift in integer operations only: the step that turns a plain "
                    "shift (floor) into round-to-nearest."),
-            reference_name="ql.intops.rounding_divide_by_pot")
+            reference_name="ql.hardware.intops.rounding_divide_by_pot")
 
 
 def check_quantize_multiplier(learner_fn) -> CheckResult:
-    """Check a learner's ``quantize_multiplier(M) -> (m0, shift)`` against :func:`qlearn.intops.quantize_multiplier`."""
+    """Check a learner's ``quantize_multiplier(M) -> (m0, shift)`` against
+    :func:`qlearn.hardware.intops.quantize_multiplier`."""
     return TASK_QM.check(learner_fn)
 
 
 def check_rounding_divide_by_pot(learner_fn) -> CheckResult:
     """Check a learner's ``rounding_divide_by_pot(x, exponent)`` against
-    :func:`qlearn.intops.rounding_divide_by_pot`."""
+    :func:`qlearn.hardware.intops.rounding_divide_by_pot`."""
     return TASK_RDP.check(learner_fn)

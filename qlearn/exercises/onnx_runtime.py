@@ -2,7 +2,7 @@
 
 ``quantize_linear(x, scale, zero_point)`` is checked against ONNX's own reference
 implementation (``onnx.reference.ReferenceEvaluator`` running a one-node ``QuantizeLinear``
-model, opset :data:`qlearn.onnx_export.OPSET`), written by the ONNX project, not here. The
+model, opset :data:`qlearn.hardware.onnx_export.OPSET`), written by the ONNX project, not here. The
 operator's rule (ONNX operator spec): ``saturate(round_half_to_even(x / scale) + zero_point)``,
 ``x / scale`` computed in float32 (``x`` and ``scale`` are float32 tensors), the output type
 and its range given by the zero point's type (uint8 ``[0, 255]`` or int8 ``[-128, 127]``).
@@ -43,7 +43,7 @@ def _reference(x, scale, zero_point):
     from onnx import TensorProto, helper, numpy_helper
     from onnx.reference import ReferenceEvaluator
 
-    from qlearn.onnx_export import IR_VERSION, OPSET
+    from qlearn.hardware.onnx_export import IR_VERSION, OPSET
 
     x = np.asarray(x, dtype=np.float32)
     zp = np.asarray(zero_point)

@@ -1,7 +1,7 @@
 """Build it yourself, lesson 07: one symmetric scale per output channel.
 
 ``per_channel_scales(W, bits)`` is checked against
-:func:`qlearn.affine.minmax_qparams` ``(W, bits=bits, symmetric=True, axis=0).scale``.
+:func:`qlearn.ranges.affine.minmax_qparams` ``(W, bits=bits, symmetric=True, axis=0).scale``.
 
 Examples
 --------
@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from qlearn.affine import minmax_qparams
 from qlearn.exercises.checking import Case, CheckResult, Mistake, Task
 from qlearn.exercises.solutions import per_channel as _sol
+from qlearn.ranges.affine import minmax_qparams
 
 SCAFFOLD_PER_CHANNEL_SCALES = '''def per_channel_scales(W, bits=8):
     """One symmetric scale per output channel of the weights W (shape (out, in)):
@@ -100,9 +100,10 @@ TASK = Task("per_channel_scales", lesson="07_per_channel.ipynb", title="Per-chan
             scaffold=SCAFFOLD_PER_CHANNEL_SCALES, solution=_sol.per_channel_scales,
             intro=("Write symmetric min/max scales with one scale per output channel (row of $W$), the scheme this "
                    "lesson measured."),
-            reference_name="ql.affine.minmax_qparams(W, symmetric=True, axis=0)")
+            reference_name="ql.ranges.affine.minmax_qparams(W, symmetric=True, axis=0)")
 
 
 def check_per_channel_scales(learner_fn) -> CheckResult:
-    """Check a learner's ``per_channel_scales(W, bits)`` against :func:`qlearn.affine.minmax_qparams` (axis=0)."""
+    """Check a learner's ``per_channel_scales(W, bits)`` against :func:`qlearn.ranges.affine.minmax_qparams`
+    (axis=0)."""
     return TASK.check(learner_fn)

@@ -1,6 +1,6 @@
 """Build it yourself, lesson 08: the int32 bias of a full-integer layer.
 
-``quantize_bias(b, x_scale, w_scale)`` is checked against :func:`qlearn.intops.quantize_bias`:
+``quantize_bias(b, x_scale, w_scale)`` is checked against :func:`qlearn.hardware.intops.quantize_bias`:
 the bias is added straight into the int32 accumulator, so its scale is ``x_scale * w_scale``.
 
 Examples
@@ -17,7 +17,7 @@ import numpy as np
 
 from qlearn.exercises.checking import Case, CheckResult, Mistake, Task
 from qlearn.exercises.solutions import ptq as _sol
-from qlearn.intops import quantize_bias
+from qlearn.hardware.intops import quantize_bias
 
 SCAFFOLD_QUANTIZE_BIAS = '''def quantize_bias(b, x_scale, w_scale):
     """The float biases b (shape (out,)) as int32 codes for a full-integer layer. The bias is
@@ -84,9 +84,9 @@ TASK = Task("quantize_bias", lesson="08_post_training_quantization.ipynb", title
             arg_names=["b", "x_scale", "w_scale"], scaffold=SCAFFOLD_QUANTIZE_BIAS, solution=_sol.quantize_bias,
             intro=("Write the conversion of a layer's float biases into the int32 codes a full-integer model "
                    "stores: they are added into the accumulator, so they share its scale."),
-            reference_name="ql.intops.quantize_bias")
+            reference_name="ql.hardware.intops.quantize_bias")
 
 
 def check_quantize_bias(learner_fn) -> CheckResult:
-    """Check a learner's ``quantize_bias(b, x_scale, w_scale)`` against :func:`qlearn.intops.quantize_bias`."""
+    """Check a learner's ``quantize_bias(b, x_scale, w_scale)`` against :func:`qlearn.hardware.intops.quantize_bias`."""
     return TASK.check(learner_fn)

@@ -1,6 +1,6 @@
 """Build it yourself, lesson 09: the straight-through estimator.
 
-``ste_grad(x, scale, zero_point, qmin, qmax)`` is checked against :func:`qlearn.qat.ste_grad`.
+``ste_grad(x, scale, zero_point, qmin, qmax)`` is checked against :func:`qlearn.networks.qat.ste_grad`.
 
 Examples
 --------
@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from qlearn import affine
 from qlearn.exercises.checking import Case, CheckResult, Mistake, Task
 from qlearn.exercises.solutions import qat as _sol
-from qlearn.qat import ste_grad
+from qlearn.networks.qat import ste_grad
+from qlearn.ranges import affine
 
 SCAFFOLD_STE_GRAD = '''def ste_grad(x, scale, zero_point, qmin, qmax):
     """The straight-through estimate of d fake_quantize(x) / dx for every value of x:
@@ -89,9 +89,9 @@ TASK = Task("ste_grad", lesson="09_quantization_aware_training.ipynb", title="Th
             solution=_sol.ste_grad,
             intro=("Write the straight-through estimator's gradient: rounding is treated as the identity, clipping "
                    "as a wall."),
-            reference_name="ql.qat.ste_grad")
+            reference_name="ql.networks.qat.ste_grad")
 
 
 def check_ste_grad(learner_fn) -> CheckResult:
-    """Check a learner's ``ste_grad(x, scale, zero_point, qmin, qmax)`` against :func:`qlearn.qat.ste_grad`."""
+    """Check a learner's ``ste_grad(x, scale, zero_point, qmin, qmax)`` against :func:`qlearn.networks.qat.ste_grad`."""
     return TASK.check(learner_fn)

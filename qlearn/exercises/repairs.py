@@ -1,6 +1,6 @@
 """Build it yourself, lesson 16: the scales of cross-layer equalization.
 
-``equalization_scales(r1, r2)`` is checked against :func:`qlearn.equalization.equalization_scales`
+``equalization_scales(r1, r2)`` is checked against :func:`qlearn.networks.equalization.equalization_scales`
 (Nagel et al. 2019: ``s_i = sqrt(r1_i r2_i) / r2_i``, so that dividing output channel ``i`` of the
 first layer by ``s_i`` and multiplying input channel ``i`` of the second by ``s_i`` leaves both
 with the range ``sqrt(r1_i r2_i)``; 1 for a dead channel, where either range is 0).
@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from qlearn import equalization
 from qlearn.exercises.checking import Case, CheckResult, Mistake, Task, same_numbers
 from qlearn.exercises.solutions import repairs as _sol
+from qlearn.networks import equalization
 
 SCAFFOLD_EQUALIZATION_SCALES = '''def equalization_scales(r1, r2):
     """Cross-layer equalization's scale for each channel i between two layers.
@@ -95,9 +95,10 @@ TASK = Task("equalization_scales", lesson="16_ptq_repairs.ipynb", title="The sca
             arg_names=["r1", "r2"], scaffold=SCAFFOLD_EQUALIZATION_SCALES, solution=_sol.equalization_scales,
             intro=("Write the rule at the heart of cross-layer equalization: the scale that makes a channel's "
                    "range equal in the two layers it connects."),
-            reference_name="ql.equalization.equalization_scales")
+            reference_name="ql.networks.equalization.equalization_scales")
 
 
 def check_equalization_scales(learner_fn) -> CheckResult:
-    """Check a learner's ``equalization_scales(r1, r2)`` against :func:`qlearn.equalization.equalization_scales`."""
+    """Check a learner's ``equalization_scales(r1, r2)`` against
+    :func:`qlearn.networks.equalization.equalization_scales`."""
     return TASK.check(learner_fn)

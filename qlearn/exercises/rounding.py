@@ -1,7 +1,7 @@
 """Build it yourself, lesson 02: round half to even.
 
 The learner writes ``round_half_even(x)``; :func:`check_round_half_even` compares it with
-:func:`qlearn.rounding.round_` (``mode="half_even"``) on ties, near-ties, negatives, huge values and
+:func:`qlearn.numbers.rounding.round_` (``mode="half_even"``) on ties, near-ties, negatives, huge values and
 seeded random inputs, and names the rounding mode the learner's function actually implements.
 
 Examples
@@ -18,7 +18,7 @@ import numpy as np
 
 from qlearn.exercises.checking import Case, CheckResult, Mistake, Task
 from qlearn.exercises.solutions import rounding as _sol
-from qlearn.rounding import round_
+from qlearn.numbers.rounding import round_
 
 SCAFFOLD_ROUND_HALF_EVEN = '''def round_half_even(x):
     """Round every value of the array x to the nearest integer; a tie (a fraction of exactly .5)
@@ -119,7 +119,7 @@ TASK = Task("round_half_even", lesson="02_rounding.ipynb", title="Round half to 
 
 
 def check_round_half_even(learner_fn) -> CheckResult:
-    """Check a learner's ``round_half_even(x)`` against ``qlearn.rounding.round_(x, "half_even")``.
+    """Check a learner's ``round_half_even(x)`` against ``qlearn.numbers.rounding.round_(x, "half_even")``.
 
     Returns a :class:`~qlearn.exercises.checking.CheckResult`; never raises on the learner's bugs.
     """

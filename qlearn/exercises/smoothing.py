@@ -1,7 +1,7 @@
 """Build it yourself, lesson 18: SmoothQuant's per-channel smoothing scales.
 
 ``smoothing_scales(x_absmax, w_absmax, alpha)`` is checked against the scales of
-:func:`qlearn.smoothquant.smooth` (Xiao et al. 2022, eq. 4: ``s_j = max|X_j|^alpha / max|W_j|^(1-alpha)``,
+:func:`qlearn.modern.smoothquant.smooth` (Xiao et al. 2022, eq. 4: ``s_j = max|X_j|^alpha / max|W_j|^(1-alpha)``,
 with the reference implementation's floor of ``1e-5`` on the weight maxima and on the scales).
 
 Examples
@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from qlearn import smoothquant
 from qlearn.exercises.checking import Case, CheckResult, Mistake, Task, same_numbers
 from qlearn.exercises.solutions import smoothing as _sol
+from qlearn.modern import smoothquant
 
 SCAFFOLD_SMOOTHING_SCALES = '''def smoothing_scales(x_absmax, w_absmax, alpha):
     """SmoothQuant's scale s[j] for each input channel j: the activations become X / s, the
@@ -88,9 +88,10 @@ TASK = Task("smoothing_scales", lesson="18_llm_weights.ipynb", title="SmoothQuan
             solution=_sol.smoothing_scales,
             intro=("Write SmoothQuant's migration rule: the per-channel scale that moves part of the activations' "
                    "range into the weights."),
-            reference_name="ql.smoothquant.smooth")
+            reference_name="ql.modern.smoothquant.smooth")
 
 
 def check_smoothing_scales(learner_fn) -> CheckResult:
-    """Check a learner's ``smoothing_scales(x_absmax, w_absmax, alpha)`` against :func:`qlearn.smoothquant.smooth`."""
+    """Check a learner's ``smoothing_scales(x_absmax, w_absmax, alpha)`` against
+    :func:`qlearn.modern.smoothquant.smooth`."""
     return TASK.check(learner_fn)

@@ -1,6 +1,6 @@
 """Build it yourself, lesson 05: the signal-to-quantization-noise ratio in dB.
 
-``sqnr_db(x, x_hat)`` is checked against :func:`qlearn.metrics.sqnr_db`.
+``sqnr_db(x, x_hat)`` is checked against :func:`qlearn.ranges.metrics.sqnr_db`.
 
 Examples
 --------
@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from qlearn import affine, metrics, snr
 from qlearn.exercises.checking import Case, CheckResult, Mistake, Task, same_numbers
 from qlearn.exercises.solutions import snr as _sol
+from qlearn.ranges import affine, metrics, snr
 
 SCAFFOLD_SQNR_DB = '''def sqnr_db(x, x_hat):
     """Signal-to-quantization-noise ratio in dB: 10 log10(sum x**2 / sum (x - x_hat)**2).
@@ -89,5 +89,5 @@ TASK = Task("sqnr_db", lesson="05_snr.ipynb", title="SQNR in dB", reference=metr
 
 
 def check_sqnr_db(learner_fn) -> CheckResult:
-    """Check a learner's ``sqnr_db(x, x_hat)`` against :func:`qlearn.metrics.sqnr_db`."""
+    """Check a learner's ``sqnr_db(x, x_hat)`` against :func:`qlearn.ranges.metrics.sqnr_db`."""
     return TASK.check(learner_fn)

@@ -1,6 +1,6 @@
 """Build it yourself, lesson 12: the cycles of a weight-stationary systolic array.
 
-``ws_cycles(M, K, N, rows, cols)`` is checked against :func:`qlearn.systolic.cycle_count`
+``ws_cycles(M, K, N, rows, cols)`` is checked against :func:`qlearn.hardware.systolic.cycle_count`
 (``dataflow="weight_stationary"``, no overlap): SCALE-Sim's closed form.
 
 Examples
@@ -17,7 +17,7 @@ import numpy as np
 
 from qlearn.exercises.checking import Case, CheckResult, Mistake, Task, same_numbers
 from qlearn.exercises.solutions import systolic as _sol
-from qlearn.systolic import cycle_count
+from qlearn.hardware.systolic import cycle_count
 
 SCAFFOLD_WS_CYCLES = '''def ws_cycles(M, K, N, rows, cols):
     """Cycles for (M x K) @ (K x N) on a rows x cols weight-stationary array, no overlap.
@@ -78,9 +78,9 @@ TASK = Task("ws_cycles", lesson="12_systolic_array.ipynb", title="Cycles of a we
             cases=_cases(), mistakes=MISTAKES, compare=lambda e, g: same_numbers(e, g, rtol=0, atol=0),
             arg_names=["M", "K", "N", "rows", "cols"], scaffold=SCAFFOLD_WS_CYCLES, solution=_sol.ws_cycles,
             intro="Write the cycle count of a weight-stationary array, folds included.",
-            reference_name="ql.systolic.cycle_count")
+            reference_name="ql.hardware.systolic.cycle_count")
 
 
 def check_ws_cycles(learner_fn) -> CheckResult:
-    """Check a learner's ``ws_cycles(M, K, N, rows, cols)`` against :func:`qlearn.systolic.cycle_count`."""
+    """Check a learner's ``ws_cycles(M, K, N, rows, cols)`` against :func:`qlearn.hardware.systolic.cycle_count`."""
     return TASK.check(learner_fn)

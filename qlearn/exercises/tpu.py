@@ -1,7 +1,7 @@
 """Build it yourself, lesson 13: a point on the TPU v1 roofline, and its ridge.
 
-``attainable_tops(intensity, peak_tops, bandwidth)`` is checked against :func:`qlearn.tpu.roofline`
-and ``ridge_point(peak_tops, bandwidth)`` against :attr:`qlearn.tpu.TPUv1.ridge_point`, for the TPU
+``attainable_tops(intensity, peak_tops, bandwidth)`` is checked against :func:`qlearn.hardware.tpu.roofline`
+and ``ridge_point(peak_tops, bandwidth)`` against :attr:`qlearn.hardware.tpu.TPUv1.ridge_point`, for the TPU
 v1 (Jouppi et al. 2017: 92 TOPS, 34 GB/s) and for variants with another clock or memory.
 Intensity is in MACs per weight byte (the paper's x axis; equal to the batch for an MLP layer).
 
@@ -19,9 +19,9 @@ import dataclasses
 
 import numpy as np
 
-from qlearn import tpu
 from qlearn.exercises.checking import Case, CheckResult, Mistake, Task, same_numbers
 from qlearn.exercises.solutions import tpu as _sol
+from qlearn.hardware import tpu
 
 SCAFFOLD_ATTAINABLE_TOPS = '''def attainable_tops(intensity, peak_tops, bandwidth):
     """The roofline: attainable TOPS (1e12 ops/s) of a layer that does `intensity` MACs per weight
@@ -122,21 +122,22 @@ TASK_TOPS = Task("attainable_tops", lesson="13_tpu_v1_capstone.ipynb", title="A 
                  solution=_sol.attainable_tops,
             intro=("Write one point of the roofline: what a layer of a given intensity can reach on a chip with a "
                    "given peak and memory bandwidth."),
-            reference_name="ql.tpu.roofline")
+            reference_name="ql.hardware.tpu.roofline")
 
 TASK_RIDGE = Task("ridge_point", lesson="13_tpu_v1_capstone.ipynb", title="The ridge of the roofline",
                   reference=_ref_ridge, cases=_ridge_cases(), mistakes=RIDGE_MISTAKES,
                   compare=lambda e, g: same_numbers(e, g, rtol=1e-9, atol=0),
                   arg_names=["peak_tops", "bandwidth"], scaffold=SCAFFOLD_RIDGE_POINT, solution=_sol.ridge_point,
             intro="Write the ridge of the roofline: the intensity at which a layer stops waiting for memory.",
-            reference_name="ql.tpu.TPU_V1.ridge_point")
+            reference_name="ql.hardware.tpu.TPU_V1.ridge_point")
 
 
 def check_attainable_tops(learner_fn) -> CheckResult:
-    """Check a learner's ``attainable_tops(intensity, peak_tops, bandwidth)`` against :func:`qlearn.tpu.roofline`."""
+    """Check a learner's ``attainable_tops(intensity, peak_tops, bandwidth)`` against
+    :func:`qlearn.hardware.tpu.roofline`."""
     return TASK_TOPS.check(learner_fn)
 
 
 def check_ridge_point(learner_fn) -> CheckResult:
-    """Check a learner's ``ridge_point(peak_tops, bandwidth)`` against :attr:`qlearn.tpu.TPUv1.ridge_point`."""
+    """Check a learner's ``ridge_point(peak_tops, bandwidth)`` against :attr:`qlearn.hardware.tpu.TPUv1.ridge_point`."""
     return TASK_RIDGE.check(learner_fn)

@@ -200,7 +200,7 @@ def predict(question: str, *, measured, choices=None, answer=None, explanation: 
 def _p02():
     import numpy as np
 
-    from qlearn import rounding
+    from qlearn.numbers import rounding
 
     mean = rounding.error_stats(np.linspace(0, 50, 10_001), "toward_zero")["mean"]
     return predict("Truncating 10,001 values spread evenly over [0, 50]: what is the average error, in steps?",
@@ -213,7 +213,7 @@ def _p02():
 def _p03():
     import numpy as np
 
-    from qlearn import affine
+    from qlearn.ranges import affine
 
     qp = affine.compute_qparams(-1.0, 2.5, bits=3)
     n = int(np.unique(affine.fake_quantize(np.linspace(-1.0, 2.5, 10_001), qp)).size)
@@ -224,7 +224,7 @@ def _p03():
 
 
 def _p04():
-    from qlearn import snr
+    from qlearn.ranges import snr
 
     best = snr.optimal_clip("gaussian", 4, model="exact")
     choices = ["2 sigma", "3 sigma", "4 sigma"]
@@ -237,7 +237,7 @@ def _p04():
 
 
 def _p05():
-    from qlearn import snr
+    from qlearn.ranges import snr
 
     g = snr.sample_distribution("gaussian", 200_000, seed=0)
     measured = snr.noise_decomposition(g, 16, 4.0)["sqnr_db"]
@@ -249,7 +249,7 @@ def _p05():
 
 
 def _p06():
-    from qlearn import fixed
+    from qlearn.numbers import fixed
 
     x_hat, _ = fixed.quantize_fixed([9.0], fixed.FixedFormat(8, 4), overflow="wrap")
     return predict("In Q3.4 (range [-8, 7.9375]), what does 9.0 become with wrap-around?", measured=float(x_hat[0]),
@@ -260,7 +260,7 @@ def _p06():
 def _p07():
     import numpy as np
 
-    from qlearn import nn
+    from qlearn.networks import nn
 
     r = np.abs(nn.pretrained().layers[0].W).max(axis=1)
     return predict("Layer 0 at 4 bits (7 positive levels), one scale for the whole tensor: how many positive "
@@ -271,7 +271,7 @@ def _p07():
 
 
 def _p08():
-    from qlearn import data, nn, ptq
+    from qlearn.networks import data, nn, ptq
 
     d, model = data.load_digits(), nn.pretrained()
     acc = {cal: ptq.quantize_model(model, mode="full_integer", bits=4, calibration=cal,
@@ -285,7 +285,7 @@ def _p08():
 
 
 def _p09():
-    from qlearn import data, qat
+    from qlearn.networks import data, qat
 
     d = data.load_digits()
     acc = qat.pretrained_qat(2, False).accuracy(d.X_test, d.y_test)
@@ -300,7 +300,7 @@ def _p09():
 def _p09b():
     import numpy as np
 
-    from qlearn import data, ptq
+    from qlearn.networks import data, ptq
 
     study = ptq.load_regularization_study()  # shipped: eight seeds' float models, PTQ at five widths
     delta = np.round(study["delta"] * len(data.load_digits().y_test)).astype(int)  # PTQ minus float, in images
@@ -319,7 +319,7 @@ def _p09b():
 def _p09c():
     import numpy as np
 
-    from qlearn import data, qat
+    from qlearn.networks import data, qat
 
     ns = qat.load_noise_study()  # shipped: four seeds fine-tuned by QAT at 16, 8 and 4 bits
     img = np.round(ns["accuracy"] * len(data.load_digits().y_test)).astype(int)
@@ -336,7 +336,8 @@ def _p09c():
 
 
 def _p10():
-    from qlearn import data, nn, nonuniform
+    from qlearn.networks import data, nn
+    from qlearn.numbers import nonuniform
 
     d, model = data.load_digits(), nn.pretrained()
     acc = nonuniform.compress_model(model, "kmeans", 2).accuracy(d.X_test, d.y_test)
@@ -347,7 +348,7 @@ def _p10():
 
 
 def _p11():
-    from qlearn import intops
+    from qlearn.hardware import intops
 
     return predict("A layer sums K = 64 products of a 9-bit input and an 8-bit weight. How many bits does the "
                    "accumulator need in the worst case?", measured=intops.accumulator_bits_needed(64, 9, 8),
@@ -358,7 +359,7 @@ def _p11():
 
 
 def _p12():
-    from qlearn import systolic
+    from qlearn.hardware import systolic
 
     cycles = {df: systolic.cycle_count(1, 256, 256, 128, 128, df) for df in systolic.DATAFLOWS}
     fewest = [df for df in systolic.DATAFLOWS if cycles[df] == min(cycles.values())]
@@ -371,7 +372,7 @@ def _p12():
 
 
 def _p13():
-    from qlearn import tpu
+    from qlearn.hardware import tpu
 
     share = 100 * tpu.model_cost(tpu.mlp0_layers(), 200).tops / tpu.TPU_V1.peak_tops
     return predict("MLP0 at batch 200 on the TPU v1: what share of the peak TOPS does it reach, in percent?",
@@ -382,7 +383,7 @@ def _p13():
 
 
 def _p02b():
-    from qlearn import rounding
+    from qlearn.numbers import rounding
 
     end = float(rounding.accumulate([0.1] * 2000, step=1.0, mode="half_even")[-1])
     return predict("2,000 updates of +0.1 step each, added to a register of whole steps and rounded to nearest "
@@ -394,7 +395,7 @@ def _p02b():
 def _p03b():
     import numpy as np
 
-    from qlearn import affine
+    from qlearn.ranges import affine
 
     data = np.random.default_rng(0).normal(size=100_000)
     mse = {c: affine.quantization_error(data, affine.compute_qparams(-c, c, bits=4, symmetric=True))["mse"]
@@ -411,8 +412,8 @@ def _p03b():
 def _p04b():
     import numpy as np
 
-    from qlearn import affine, observers
-    from qlearn.viz import calibration
+    from qlearn.ranges import affine, observers
+    from qlearn.viz.ranges import calibration
 
     W = calibration.channel_scaled_weights()
     qp = observers.calibrate(W, method="minmax", bits=4, symmetric=True, narrow_range=True)
@@ -427,7 +428,7 @@ def _p04b():
 def _p06b():
     import numpy as np
 
-    from qlearn import fixed, signals
+    from qlearn.numbers import fixed, signals
 
     out, _ = signals.iir_fixed(np.r_[6.0, np.zeros(119)], -0.9, fixed.FixedFormat(12, 4))
     tail = out[-4:]
@@ -448,7 +449,7 @@ def _p06b():
 def _p06c():
     import numpy as np
 
-    from qlearn import signals
+    from qlearn.numbers import signals
 
     sky = signals.sky_image()
     rms = {"the banded one": float(np.sqrt(np.mean((signals.reduce_bit_depth(sky, 3) - sky) ** 2))),
@@ -463,7 +464,8 @@ def _p06c():
 def _p09a():
     import numpy as np
 
-    from qlearn import affine, qat
+    from qlearn.networks import qat
+    from qlearn.ranges import affine
 
     qp = affine.compute_qparams(-1.0, 1.0, bits=2, symmetric=True, narrow_range=True)
     x = np.linspace(0.0, 3.0, 3001)
@@ -475,7 +477,7 @@ def _p09a():
 
 
 def _p12c():
-    from qlearn import systolic
+    from qlearn.hardware import systolic
 
     ratio = systolic.cycle_count(64, 129, 129, 128, 128) / systolic.cycle_count(64, 128, 128, 128, 128)
     return predict("M = 64 on a 128 x 128 array: how many times longer does a 129 x 129 layer take than a "
@@ -486,7 +488,7 @@ def _p12c():
 
 #: lesson -> [(a phrase of the lesson's Predict paragraph the widget follows, builder)]
 def _p16():
-    from qlearn import convnet, equalization
+    from qlearn.networks import convnet, equalization
 
     eq = equalization.equalize(convnet.pretrained().fold())
     r = convnet.channel_ranges(eq.model.quant_layers()[3].W)
@@ -497,7 +499,7 @@ def _p16():
 
 
 def _p16b():
-    from qlearn import bias_correction
+    from qlearn.networks import bias_correction
 
     table = bias_correction.load_repair_table()
     return predict("Test images correct with 4-bit per-tensor weights after CLE + bias correction (of 539)?",
@@ -509,7 +511,7 @@ def _p16b():
 def _p16c():
     import numpy as np
 
-    from qlearn import adaround
+    from qlearn.networks import adaround
 
     r = adaround.convnet_layer(4, bits=4)
     n, size = int(r.flipped.sum()), int(r.flipped.size)
@@ -531,8 +533,8 @@ def _p16c():
 def _p16d():
     import numpy as np
 
-    from qlearn import convnet, lsq
-    from qlearn.data import load_digits
+    from qlearn.networks import convnet, lsq
+    from qlearn.networks.data import load_digits
 
     q = convnet.quantize(convnet.pretrained().fold(), load_digits().X_calib, weight_bits=3)
     codes = np.concatenate([L.W_q.ravel() for L in q.layers if isinstance(L, convnet.QLayer)])
@@ -556,7 +558,7 @@ def _p16d():
 
 
 def _p18():
-    from qlearn import gptq
+    from qlearn.modern import gptq
 
     int3 = {r["method"]: r for r in gptq.shipped_method_table()}["rtn_int3_pc"]["perplexity"]
     return predict("Every linear layer rounded to 3 bits, one scale and zero point per row: what perplexity "
@@ -567,7 +569,7 @@ def _p18():
 
 
 def _p18b():
-    from qlearn.viz import llm
+    from qlearn.viz.modern import llm
 
     pre = llm.gptq_precomputed()[3]
     pct = 100 * pre["err_gptq"] / pre["err_rtn"]
@@ -580,7 +582,7 @@ def _p18b():
 
 
 def _p18c():
-    from qlearn.viz import llm
+    from qlearn.viz.modern import llm
 
     alpha = llm.awq_precomputed()[3]["alpha"]
     choices = [0.0, 0.4, 0.95]
@@ -592,7 +594,7 @@ def _p18c():
 
 
 def _p18e():
-    from qlearn.viz import llm
+    from qlearn.viz.modern import llm
 
     p = llm.outlier_precomputed()  # cached: the explorer below shows the same numbers
     k = list(p["thresholds"]).index(6.0)
@@ -609,7 +611,7 @@ def _p18e():
 
 
 def _p18f():
-    from qlearn.viz import llm
+    from qlearn.viz.modern import llm
 
     q = llm.smoothquant_precomputed()  # cached: the explorer below shows the same numbers
     alphas = list(llm.SQ_ALPHAS)
@@ -623,7 +625,7 @@ def _p18f():
 
 
 def _p15():
-    from qlearn import conv_mapping as cm
+    from qlearn.hardware import conv_mapping as cm
 
     dw, pw = (cm.conv_on_array(cm.EXAMPLES[i], 128, 128)["utilization"] for i in (3, 4))
     ratio = dw / pw
@@ -637,7 +639,7 @@ def _p15():
 
 
 def _p18d():
-    from qlearn import decode_roofline as dr
+    from qlearn.modern import decode_roofline as dr
 
     sp = float(dr.speedups([1])[dr.SCHEMES[2].name][0])
     choices = ["about 4x", "about 2x", "not at all: it still multiplies in 16 bits"]
@@ -649,7 +651,7 @@ def _p18d():
 
 
 def _p01():
-    from qlearn import formats
+    from qlearn.numbers import formats
 
     stored = {f: float(formats.cast(70_000, f)) for f in ("bf16", "fp16")}
     finite = [f.upper() for f, v in stored.items() if v == v and abs(v) != float("inf")]
@@ -664,7 +666,7 @@ def _p01():
 
 
 def _p01b():
-    from qlearn import formats
+    from qlearn.numbers import formats
 
     floats = [f for f in formats.FLOAT_FORMATS if f != "tf32"]  # tf32 shares fp32's exponent
     tiny = {f: formats.get_format(f).min_subnormal for f in floats}
@@ -678,7 +680,7 @@ def _p01b():
 
 
 def _p01c():
-    from qlearn import formats
+    from qlearn.numbers import formats
 
     f = formats.fields(0.003, "fp8_e4m3")
     choices = ["0000: a subnormal", "0001: the smallest normal binade", "none: 0.003 is rounded to 0"]
@@ -691,7 +693,8 @@ def _p01c():
 
 
 def _p04a():
-    from qlearn import fake_quantize, observers, snr, sqnr_db
+    from qlearn import fake_quantize, sqnr_db
+    from qlearn.ranges import observers, snr
 
     x = snr.sample_distribution("laplace", 100_000, seed=0)
     methods = ("minmax", "percentile", "mse", "entropy")
@@ -708,7 +711,7 @@ def _p04a():
 def _p04c():
     import numpy as np
 
-    from qlearn import observers, snr
+    from qlearn.ranges import observers, snr
 
     obs = observers.EntropyObserver(bits=8).fit(snr.sample_distribution("gaussian", 200_000, seed=0))
     thresholds, kl = obs.kl_curve()
@@ -727,7 +730,8 @@ def _p04c():
 
 
 def _p10b():
-    from qlearn import data, nn, nonuniform
+    from qlearn.networks import data, nn
+    from qlearn.numbers import nonuniform
 
     d, model = data.load_digits(), nn.pretrained()
     acc = {(m, b): nonuniform.compress_model(model, m, b).accuracy(d.X_test, d.y_test)
@@ -744,7 +748,8 @@ def _p10b():
 
 
 def _p10c():
-    from qlearn import nn, nonuniform
+    from qlearn.networks import nn
+    from qlearn.numbers import nonuniform
 
     model = nn.pretrained()
     binary = nonuniform.compress_model(model, "binary")  # train_codes' model stores its weights the same way
@@ -760,7 +765,8 @@ def _p10c():
 def _p11a():
     import numpy as np
 
-    from qlearn import data, intops, nn
+    from qlearn.hardware import intops
+    from qlearn.networks import data, nn
 
     d = data.load_digits()
     imlp = intops.integer_mlp(nn.pretrained(), d.X_calib)
@@ -786,8 +792,8 @@ def _p11a():
 def _p11b():
     import numpy as np
 
-    from qlearn import intops
-    from qlearn.viz.intops import _rescale
+    from qlearn.hardware import intops
+    from qlearn.viz.hardware.intops import _rescale
 
     acc = np.arange(-2000, 2001)
     diff = _rescale(acc, 0.0123, "floor", 0)[0] - intops.real_requantize(acc, 0.0123, 0)
@@ -803,7 +809,7 @@ def _p11b():
 
 
 def _p11c():
-    from qlearn import matmul_speed
+    from qlearn.hardware import matmul_speed
 
     row = matmul_speed.measure_matmul_speed((128,), repeat=3).rows[0]
     ratio = row.int8_matmul_s / row.float32_s
@@ -820,7 +826,7 @@ def _p11c():
 def _p12a():
     import numpy as np
 
-    from qlearn import systolic
+    from qlearn.hardware import systolic
 
     tr = systolic.SystolicArray(4, 4).matmul(np.ones((4, 4), int), np.ones((4, 4), int), trace=True).trace
     first = int(np.argmax(tr.active.reshape(tr.cycles, -1), axis=0).reshape(4, 4)[3, 3])
@@ -832,7 +838,8 @@ def _p12a():
 
 
 def _p13b():
-    from qlearn import nn, tpu
+    from qlearn.hardware import tpu
+    from qlearn.networks import nn
 
     course = [(layer.W.shape[1], layer.W.shape[0]) for layer in nn.pretrained().layers]
     share = {"MLP0's 2000 x 2000": tpu.model_cost(tpu.mlp0_layers(), 200).rescale_share_of_arith_energy,
@@ -845,7 +852,7 @@ def _p13b():
 
 
 def _p13c():
-    from qlearn import tpu
+    from qlearn.hardware import tpu
 
     lat = {B: tpu.hardware_costs(tpu.mlp0_layers(), B) for B in (200, 1)}
     groups = {"the TPU's int8 bars": "int8 per-tensor", "the FP16 bar (the same chip without int8)": "fp16 chip",
@@ -861,7 +868,7 @@ def _p13c():
 
 
 def _p13d():
-    from qlearn import convnet, data
+    from qlearn.networks import convnet, data
 
     d, folded = data.load_digits(), convnet.pretrained().fold()
     n = len(d.y_test)
@@ -880,7 +887,8 @@ def _p13d():
 
 
 def _p13e():
-    from qlearn import convnet, tpu
+    from qlearn.hardware import tpu
+    from qlearn.networks import convnet
 
     gemm = tpu.gemm_model_cost(convnet.gemm_shapes(convnet.pretrained()), 200)
     dw = [layer for layer in gemm["layers"] if layer["kind"] == "depthwise"]
@@ -899,7 +907,8 @@ def _p13e():
 def _p05b():
     import numpy as np
 
-    from qlearn import signals, snr
+    from qlearn.numbers import signals
+    from qlearn.ranges import snr
 
     lsb = snr.step_size(8, 1.0)
     x = 0.7 * lsb * np.sin(2 * np.pi * (1 / 64 + 0.37 / 4096) * np.arange(4096))
@@ -923,8 +932,9 @@ def _p05b():
 
 
 def _p14():
-    from qlearn import data, intops, nn
-    from qlearn import onnx_export as ox
+    from qlearn.hardware import intops
+    from qlearn.hardware import onnx_export as ox
+    from qlearn.networks import data, nn
 
     d = data.load_digits()
     report = ox.compare_with_integer_engine(intops.integer_mlp(nn.pretrained(), d.X_calib), d.X_test)
@@ -942,8 +952,9 @@ def _p14():
 def _p14d():
     import numpy as np
 
-    from qlearn import data, intops, nn
-    from qlearn import onnx_export as ox
+    from qlearn.hardware import intops
+    from qlearn.hardware import onnx_export as ox
+    from qlearn.networks import data, nn
 
     d = data.load_digits()
     imlp = intops.integer_mlp(nn.pretrained(), d.X_calib)
@@ -964,8 +975,8 @@ def _p14d():
 
 
 def _p14b():
-    from qlearn import data, nn
-    from qlearn import onnx_export as ox
+    from qlearn.hardware import onnx_export as ox
+    from qlearn.networks import data, nn
 
     d, model = data.load_digits(), nn.pretrained()
     scale = {m: [qp.scale for qp in ox.ort_qparams(ox.ort_quantize_static(model, d.X_calib, method=m), 3)
@@ -984,7 +995,7 @@ def _p14b():
 
 
 def _p14c():
-    from qlearn import onnx_export as ox
+    from qlearn.hardware import onnx_export as ox
 
     row = ox.speed_table(wide=512, batches=(64,), repeat=1, min_time=0.002)[-1]
     faster = {k: row[k] < 1 for k in ("ORT static / float", "ORT dynamic / float", "numpy int8 / float")}
@@ -1002,7 +1013,7 @@ def _p14c():
 
 
 def _p15b():
-    from qlearn import bn_folding_qat, convnet, data
+    from qlearn.networks import bn_folding_qat, convnet, data
 
     d, net = data.load_digits(), convnet.pretrained()
     pw, bn = net.layers[12], net.layers[13]  # the last pointwise convolution and its batch norm
@@ -1024,7 +1035,7 @@ def _p15b():
 
 
 def _p15a():
-    from qlearn import convnet
+    from qlearn.networks import convnet
 
     net = convnet.pretrained()
     r0, r1 = (convnet.channel_ranges(m.quant_layers()[3].W) for m in (net, net.fold()))
@@ -1041,8 +1052,8 @@ def _p15a():
 
 
 def _p17():
-    from qlearn import block_formats as bf
-    from qlearn import nn
+    from qlearn.modern import block_formats as bf
+    from qlearn.networks import nn
 
     x = nn.pretrained().layers[0].W.reshape(-1)
     db = {k: bf.tradeoff_table(x, schemes=("mxfp4",), block_sizes=(k,))[0]["sqnr_db"] for k in (16, 128)}

@@ -166,7 +166,7 @@ def write_widget_course(directory: Path) -> list[str]:
                                      code(f'ql.viz.lesson_quiz("{PROGRESS_LESSON}")')],
         PREDICT_PAGE: [md("# Predictions"), code("import numpy as np\nimport qlearn as ql"),
                        code("ql.viz.predict.predict('SQNR of a full-scale sine at 8 bits, in dB?', "
-                            "measured=ql.snr.sine_sqnr_db(8), unit='dB', explanation='6.02 N + 1.76.')"),
+                            "measured=ql.ranges.snr.sine_sqnr_db(8), unit='dB', explanation='6.02 N + 1.76.')"),
                        code("ql.viz.predict.predict('Truncation is...', measured='mean error -0.5 step', "
                             "choices=['unbiased', 'biased down'], answer='biased down', explanation='Always down.')"),
                        *task],
