@@ -1,6 +1,8 @@
 """One look for every figure: colours, sizes and the base layout."""
 from __future__ import annotations
 
+import textwrap
+
 import plotly.graph_objects as go
 
 #: Colour of each role, the same in every lesson (colour-blind safe, Okabe-Ito).
@@ -48,6 +50,78 @@ FIGURE_CONFIG = {"responsive": True, "displaylogo": False}
 
 
 def make_responsive(fig):
-    """Give a FigureWidget the course's plotly.js config (in place) and return it."""
+    """Give a FigureWidget the course's plotly.js config (in place, with :func:`fit_text`) and return it."""
     fig._config = {**(fig._config or {}), **FIGURE_CONFIG}
+    fit_text(fig)
+    return fig
+
+
+#: Characters per line of a panel's title and x-axis title, by panels side by side: what a phone
+#: (390 px, figures ~340 px wide) shows at :data:`FONT_SIZE` without running into the next panel.
+LINE_CHARS = {1: 40, 2: 18, 3: 11}
+#: ... and of a figure's title (a larger font).
+TITLE_CHARS = 32
+#: Pixels a line of figure text takes.
+LINE_PX = 20
+
+
+def wrap_text(text: str, width: int) -> str:
+    """``text`` broken into lines of at most ``width`` characters (plotly's ``<br>``), between words.
+
+    Examples
+    --------
+    >>> wrap_text("output error on the calibration set", 18)
+    'output error on<br>the calibration<br>set'
+    >>> wrap_text("regularizer", 18)
+    'regularizer'
+    """
+    if not text or "<br>" in text or len(text) <= width:
+        return text
+    return "<br>".join(textwrap.wrap(text, width, break_long_words=False, break_on_hyphens=False))
+
+
+def _lines(text) -> int:
+    return (text or "").count("<br>") + 1 if text else 0
+
+
+def fit_text(fig):
+    """Make ``fig``'s texts fit a phone's width and stay clear of each other (in place; returns it).
+
+    Panel titles (``make_subplots(subplot_titles=...)``) and x-axis titles are wrapped to
+    :data:`LINE_CHARS` per line for the number of panels side by side, the figure's top margin grows
+    to hold the top row's titles, and when the top holds titles (a figure title or panel titles) the
+    legend moves below the bottom axes, where it cannot cover them (plotly grows the bottom margin
+    for it). A figure without titles keeps its legend above the plot.
+    """
+    lay = fig.layout
+    axes = [k for k in lay if k.startswith("xaxis")]
+    starts = {round(float(lay[k].domain[0]), 3) for k in axes if lay[k].domain is not None} or {0.0}
+    across = max(1, len(starts))
+    width = LINE_CHARS.get(across, min(LINE_CHARS.values()))
+    titles = [a for a in (lay.annotations or ()) if a.xref == "paper" and a.yref == "paper"
+              and a.showarrow is False and a.yanchor == "bottom" and a.text]
+    for a in titles:
+        a.text = wrap_text(a.text, width)
+        a.font.size = FONT_SIZE
+    bottom_lines = 1
+    for k in axes:
+        t = lay[k].title.text
+        if t:
+            lay[k].title.text = wrap_text(t, width)
+            bottom_lines = max(bottom_lines, _lines(lay[k].title.text))
+    top_titles = [a for a in titles if float(a.y) >= 0.999]
+    has_title = bool(lay.title.text)
+    if has_title:
+        lay.title.text = wrap_text(lay.title.text, TITLE_CHARS)
+    if top_titles or has_title:
+        top = max((_lines(a.text) for a in top_titles), default=0) * LINE_PX + 10
+        if has_title:
+            top += _lines(lay.title.text) * LINE_PX + 16
+        lay.margin.t = max(lay.margin.t or 0, top)
+        below = 34 + bottom_lines * LINE_PX + 14  # tick labels, then the x-axis title
+        # the legend's y is a fraction of the plot's height, which shrinks as plotly grows the bottom
+        # margin to hold the legend: reckon with that margin
+        height = lay.height or HEIGHT
+        plot = max(height - (lay.margin.t or 0) - (lay.margin.b or 0) - below, 100)
+        lay.legend.update(orientation="h", x=0, xanchor="left", y=-below / plot, yanchor="top")
     return fig

@@ -108,8 +108,10 @@ def page_facts(page, maths_timeout_ms: int = 15_000) -> dict:
 
 
 def record(notebook: str, page) -> dict:
-    """Read ``page``'s facts and keep them for the content and navigation tests."""
+    """Read ``page``'s facts (with its :func:`text_overlaps`) and keep them for the content and
+    navigation tests."""
     facts = page_facts(page)
+    facts["overlaps"] = text_overlaps(page)
     PAGE_FACTS[notebook] = facts
     return facts
 
@@ -143,6 +145,7 @@ def content_problems(facts: dict) -> list[str]:
         for pattern, what in RAW_REPR:
             if pattern.search(text):
                 problems.append(f"output: {what} in {_excerpt(text, pattern)!r}")
+    problems += [f"drawn: {p}" for p in facts.get("overlaps", [])]
     return problems
 
 
@@ -241,8 +244,9 @@ FIGURE_WIDTHS_JS = """() => Array.from(document.querySelectorAll('.qlearn-explor
 
 def layout_lessons(names) -> list[str]:
     """The lessons whose figures are checked at every width: lesson 03 (the staircase explorer: a figure
-    in every width), else the first lesson that is not the course map."""
-    wanted = [n for n in names if n.startswith("03_")]
+    in every width) and 05 (a prediction whose choices wrap on a phone, two-panel figures), else the
+    first lesson that is not the course map."""
+    wanted = [n for n in names if n.startswith(("03_", "05_"))]
     return wanted or [n for n in names if n != "00_index.ipynb"][:1]
 
 
@@ -268,9 +272,12 @@ def assert_figures_fit(page, where: str, timeout_ms: int = 150_000) -> None:
 
 
 def check_layout(page, lesson: str) -> None:
-    """``page``, opened at :data:`PHONE` width and drawn: the figures fit there, and again after each
-    resize in :data:`LAYOUT_RESIZES` (they follow the window)."""
+    """``page``, opened at :data:`PHONE` width and drawn: the figures fit there, their texts and the
+    radio choices do not collide (:func:`text_overlaps`), and the figures fit again after each resize
+    in :data:`LAYOUT_RESIZES` (they follow the window)."""
     assert_figures_fit(page, f"{lesson} at {PHONE['width']} px")
+    overlaps = text_overlaps(page)
+    assert not overlaps, f"{lesson} at {PHONE['width']} px: " + "; ".join(overlaps)
     for w, h in LAYOUT_RESIZES:
         page.set_viewport_size({"width": w, "height": h})
         assert_figures_fit(page, f"{lesson} resized to {w} px")
@@ -285,3 +292,64 @@ def record_layout(lesson: str, page) -> None:
         LAYOUT_RESULTS[lesson] = f"{type(e).__name__}: {e}"
     else:
         LAYOUT_RESULTS[lesson] = None
+
+
+# ----------------------------------------------------------------------------- text that collides
+
+#: Texts a reader must be able to read: in each figure its title, subplot titles and other
+#: annotations, axis titles and legend entries; on the page each choice of a radio list. Two that
+#: overlap (by more than 2 px both ways), or a figure text cut by the figure's edge, is a defect.
+OVERLAPS_JS = """() => {
+  const rect = e => e.getBoundingClientRect();
+  const hit = (a, b) => Math.min(a.right, b.right) - Math.max(a.left, b.left) > 2
+                     && Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top) > 2;
+  const problems = [];
+  const label = e => (e.textContent || '').trim().slice(0, 40);
+  document.querySelectorAll('.js-plotly-plot').forEach((plot, i) => {
+    const svg = plot.querySelector('.main-svg');
+    if (!svg || !svg.getBoundingClientRect().width) { return; }
+    const box = rect(svg);
+    const texts = Array.from(plot.querySelectorAll(
+        '.g-gtitle text, .annotation-text, .g-xtitle text, .g-ytitle text, .g-x2title text, '
+        + '.g-y2title text, [class*="title"] > text.xtitle, [class*="title"] > text.ytitle, .legendtext'))
+      .filter((e, k, all) => all.indexOf(e) === k && label(e) && rect(e).width > 0);
+    for (const e of texts) {
+      const r = rect(e);
+      if (r.left < box.left - 1 || r.right > box.right + 1 || r.top < box.top - 1 || r.bottom > box.bottom + 1) {
+        problems.push(`figure ${i}: "${label(e)}" is cut by the figure's edge`);
+      }
+    }
+    for (let a = 0; a < texts.length; a++) {
+      for (let b = a + 1; b < texts.length; b++) {
+        if (hit(rect(texts[a]), rect(texts[b]))) {
+          problems.push(`figure ${i}: "${label(texts[a])}" overlaps "${label(texts[b])}"`);
+        }
+      }
+    }
+  });
+  document.querySelectorAll('.widget-radio-box, .qlearn-w-radio').forEach((list, i) => {
+    const items = Array.from(list.querySelectorAll('label')).filter(l => rect(l).height > 0);
+    for (const l of items) {
+      if (l.scrollHeight > l.clientHeight + 2) {
+        problems.push(`radio list ${i}: "${label(l)}" is taller than its line`);
+      }
+    }
+    for (let k = 0; k + 1 < items.length; k++) {
+      if (hit(rect(items[k]), rect(items[k + 1]))) {
+        problems.push(`radio list ${i}: "${label(items[k])}" overlaps "${label(items[k + 1])}"`);
+      }
+    }
+  });
+  return problems;
+}"""
+
+
+def text_overlaps(page, settle_s: float = 1.5) -> list[str]:
+    """What on ``page`` cannot be read as drawn: figure texts that overlap or are cut, radio choices
+    that run into each other (:data:`OVERLAPS_JS`). A figure being redrawn (after a resize) can be
+    caught half-way: what is found is measured again ``settle_s`` later, and that is the answer."""
+    found = page.evaluate(OVERLAPS_JS)
+    if found:
+        page.wait_for_timeout(settle_s * 1000)
+        found = page.evaluate(OVERLAPS_JS)
+    return found

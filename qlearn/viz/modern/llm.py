@@ -92,7 +92,7 @@ def gptq_explorer() -> Explorer:
     W, X = gptq_layer()
     pre = gptq_precomputed()
     out_f, in_f = W.shape
-    fig = go.FigureWidget(make_subplots(rows=3, cols=1, row_heights=[0.38, 0.3, 0.32], vertical_spacing=0.1,
+    fig = go.FigureWidget(make_subplots(rows=3, cols=1, row_heights=[0.38, 0.3, 0.32], vertical_spacing=0.17,
                                         subplot_titles=[f"moved so far: W_k - W (8 x 24 layer, {SYNTH})",
                                                         "pushed by this step into the columns not yet quantized",
                                                         "output error ||(W - W_k) X^T||^2 / n after k steps"]))

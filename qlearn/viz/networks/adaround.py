@@ -67,9 +67,9 @@ def trajectory_figure(tr: Trajectory, index: int = -1) -> go.Figure:
     """A pure figure of snapshot ``index``: loss curves, regularizer, ``h`` vs ``frac(W/s)``, error per channel."""
     r, hist = tr.result, tr.result.history
     it = tr.iteration
-    fig = make_subplots(rows=2, cols=2, vertical_spacing=0.16, horizontal_spacing=0.1,
-                        subplot_titles=("output error on the calibration set", "regularizer",
-                                        "h(V) of every weight vs frac(W / s)", "output error per channel"))
+    fig = make_subplots(rows=2, cols=2, vertical_spacing=0.24, horizontal_spacing=0.12,
+                        subplot_titles=("output error (calibration set)", "regularizer",
+                                        "h(V) vs frac(W / s), every weight", "error per output channel"))
     top = max(float(np.max(hist["rec"])), float(np.max(hist["error_hard"])), r.error_rtn) * 1.05
     fig.add_scatter(x=it, y=hist["rec"], mode="lines", name="soft weights (the objective)",
                     line=dict(color=COLORS["float"]), row=1, col=1)
@@ -94,10 +94,10 @@ def trajectory_figure(tr: Trajectory, index: int = -1) -> go.Figure:
     ch = np.arange(tr.row_error_rtn.size)
     fig.add_bar(x=ch, y=tr.row_error_rtn, name="RTN", marker_color=COLORS["grid"], row=2, col=2)
     fig.add_bar(x=ch, y=tr.row_error[i], name="AdaRound now", marker_color=COLORS["quant"], row=2, col=2)
-    base_layout(fig, height=640)
+    base_layout(fig, height=720)
     fig.update_layout(barmode="group")
-    fig.update_xaxes(title_text="iteration", row=1, col=1)
-    fig.update_xaxes(title_text="iteration", row=1, col=2)
+    fig.update_xaxes(title_text="iteration", nticks=4, tickangle=0, row=1, col=1)  # upright on a phone
+    fig.update_xaxes(title_text="iteration", nticks=4, tickangle=0, row=1, col=2)
     fig.update_yaxes(range=[0, top], row=1, col=1)
     fig.update_yaxes(range=[0, reg_top], row=1, col=2)
     fig.update_xaxes(title_text="frac(W / s): RTN rounds up right of 0.5", range=[-0.02, 1.02], row=2, col=1)
