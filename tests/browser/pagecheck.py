@@ -333,6 +333,10 @@ OVERLAPS_JS = """() => {
       if (l.scrollHeight > l.clientHeight + 2) {
         problems.push(`radio list ${i}: "${label(l)}" is taller than its line`);
       }
+      const dot = l.querySelector('input');
+      if (dot && rect(dot).left > rect(l).left + 12) {
+        problems.push(`radio list ${i}: the button of "${label(l)}" is not before its text`);
+      }
     }
     for (let k = 0; k + 1 < items.length; k++) {
       if (hit(rect(items[k]), rect(items[k + 1]))) {
