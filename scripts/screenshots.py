@@ -6,7 +6,8 @@ Serves notebooks/ with ``qlearn serve`` on a free loopback port, opens each less
 headless Chromium at each viewport, waits until every figure is drawn, and writes a full-page PNG per
 lesson and viewport to ``--out`` (default ``/tmp/qlearn-shots``). Also prints, per page, the error
 outputs Voila showed and what a reader should not see (raw markdown or TeX, a heading twice, a repr such
-as ``np.float64(``: the checks of tests/browser/test_page_content.py, in tests/browser/pagecheck.py).
+as ``np.float64(``: the checks of tests/browser/test_page_content.py, in tests/browser/pagecheck.py),
+and the figure texts or radio choices that collide (``pagecheck.text_overlaps``).
 Uses the browser tests' helpers (tests/browser/qbrowser.py). Nothing leaves the machine.
 """
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "browser"))
 
-from pagecheck import content_problems, page_facts  # noqa: E402
+from pagecheck import content_problems, page_facts, text_overlaps  # noqa: E402
 from qbrowser import (  # noqa: E402
     CHROMIUM_ARGS,
     NOTEBOOKS_DIR,
@@ -77,8 +78,11 @@ def main(argv=None) -> int:
                                             clip={"x": 0, "y": y, "width": w, "height": min(h, height - y)})
                     raw = content_problems(page_facts(page, maths_timeout_ms=5_000))  # as test_page_content
                     errors = error_outputs(page)
-                    problems += bool(raw or errors)
-                    print(f"{path}  errors={errors or 'none'}  raw={raw or 'none'}")
+                    drawn = text_overlaps(page)  # figure texts or radio choices that collide
+                    problems += bool(raw or errors or drawn)
+                    print(f"{path}  errors={errors or 'none'}  raw={raw or 'none'}  collisions={len(drawn)}")
+                    for d in drawn:
+                        print(f"    {d}")
                     ctx.close()
             browser.close()
     finally:
