@@ -8,16 +8,9 @@ Mirrors :mod:`qlearn.ranges`:
 """
 from __future__ import annotations
 
-import importlib
+from qlearn._lazy import submodule_getattr
 
-
-def __getattr__(name):  # submodules on first use
-    try:
-        return importlib.import_module(f"{__name__}.{name}")
-    except ModuleNotFoundError as exc:
-        if exc.name == f"{__name__}.{name}":
-            raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
-        raise
+__getattr__ = submodule_getattr(__name__)  # submodules on first use
 
 
 __all__ = ["affine", "calibration", "snr"]
