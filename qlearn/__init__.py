@@ -16,8 +16,7 @@ the few names every lesson uses are here directly (``ql.quantize``, ``ql.sqnr_db
 """
 from __future__ import annotations
 
-import importlib
-
+from qlearn._lazy import submodule_getattr
 from qlearn.numbers.rounding import ROUNDING_MODES, round_
 from qlearn.ranges.affine import QParams, compute_qparams, dequantize, fake_quantize, quantize
 from qlearn.ranges.metrics import mse, sqnr_db, theoretical_sqnr_db
@@ -38,18 +37,15 @@ MOVED = {
     "outliers": "modern", "transformer": "modern", "decode_roofline": "modern",
 }
 
+_submodule = submodule_getattr(__name__)
+
 
 def __getattr__(name):  # PEP 562: parts and modules on first use
     if name in MOVED:  # an older notebook's ``ql.snr``: say where it is now
         raise AttributeError(f"qlearn.{name} is now qlearn.{MOVED[name]}.{name} (the modules are grouped by "
                              f"the course's parts: {', '.join(PARTS)})")
     if not name.startswith("_"):
-        try:
-            return importlib.import_module(f"qlearn.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"qlearn.{name}":
-                raise AttributeError(f"module 'qlearn' has no attribute {name!r}") from None
-            raise
+        return _submodule(name)
     raise AttributeError(f"module 'qlearn' has no attribute {name!r}")
 
 

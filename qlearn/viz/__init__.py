@@ -6,8 +6,7 @@ display nothing; explorer builders (names ending in ``_explorer``) return an
 """
 from __future__ import annotations
 
-import importlib
-
+from qlearn._lazy import submodule_getattr
 from qlearn.viz.explorer import Explorer
 from qlearn.viz.quiz import Question, lesson_quiz, quiz
 
@@ -27,13 +26,7 @@ def widget(fig):
     return FigureBox(go.FigureWidget(fig))
 
 
-def __getattr__(name):  # submodules and explorers on first use
-    try:
-        return importlib.import_module(f"qlearn.viz.{name}")
-    except ModuleNotFoundError as exc:
-        if exc.name == f"qlearn.viz.{name}":
-            raise AttributeError(f"module 'qlearn.viz' has no attribute {name!r}") from None
-        raise
+__getattr__ = submodule_getattr(__name__)  # the parts and building blocks on first use
 
 
 __all__ = ["Explorer", "Question", "lesson_quiz", "quiz", "widget"]
