@@ -461,7 +461,7 @@ def voila_config(options: ServeOptions | None = None, notebooks_dir: str | os.Pa
         v.default_pool_size = 0
         c.VoilaKernelManager.kernel_pools_config = pools
         # A taken kernel's replacement waits 1 s (Voila's default) or, when a ready kernel is left for
-        # the next learner, until the page is drawn: qlearn.server.pools.refill_delay.
+        # the next learner, 5 s (about when the page is drawn): qlearn.server.pools.refill_delay.
     return c
 
 

@@ -44,7 +44,8 @@ INTERVAL = 1.0
 REFILL_DELAY_EMPTY = 1.0
 #: ... and when a ready one is left: the replacement (a kernel starting and executing the lesson,
 #: seconds of CPU) waits until the learner's page is drawn, as the keeper does (QUIET_SECONDS). On 2
-#: cores shared with the browser, lessons' first figures came 0.3-0.8 s sooner (bench_voila.py).
+#: cores shared with the browser, first figures came ~0.5-0.8 s sooner on average (bench_voila.py;
+#: docs/hosting.md gives the runs, and the cost: key presses right after the page meet the replacement).
 REFILL_DELAY_SPARE = QUIET_SECONDS
 
 
