@@ -31,7 +31,8 @@ def test_panel_titles_and_axis_titles_are_wrapped_to_the_panel_width():
 
 def test_the_legend_leaves_the_top_to_the_titles():
     fig = fit_text(_two_panels())
-    assert fig.layout.legend.yanchor == "top" and fig.layout.legend.y < 0  # below the axes
+    legend = fig.layout.legend  # at the figure's bottom edge, below the axes, whatever the margins
+    assert (legend.yref, legend.y, legend.yanchor) == ("container", 0, "bottom")
     lines = max(a.text.count("<br>") + 1 for a in fig.layout.annotations)
     assert fig.layout.margin.t >= 20 * lines  # the top row's titles are inside the figure
 
@@ -48,7 +49,7 @@ def test_fit_text_is_idempotent_and_every_explorer_figure_gets_it():
     once = fig.to_plotly_json()["layout"]
     assert fit_text(fig).to_plotly_json()["layout"] == once
     w = make_responsive(go.FigureWidget(_two_panels()))
-    assert w.layout.legend.y < 0 and "<br>" in w.layout.annotations[0].text
+    assert w.layout.legend.yref == "container" and "<br>" in w.layout.annotations[0].text
 
 
 @pytest.mark.parametrize("width", [5, 18, 40])

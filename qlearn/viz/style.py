@@ -103,12 +103,10 @@ def fit_text(fig):
     for a in titles:
         a.text = wrap_text(a.text, width)
         a.font.size = FONT_SIZE
-    bottom_lines = 1
     for k in axes:
         t = lay[k].title.text
         if t:
             lay[k].title.text = wrap_text(t, width)
-            bottom_lines = max(bottom_lines, _lines(lay[k].title.text))
     top_titles = [a for a in titles if float(a.y) >= 0.999]
     has_title = bool(lay.title.text)
     if has_title:
@@ -118,10 +116,8 @@ def fit_text(fig):
         if has_title:
             top += _lines(lay.title.text) * LINE_PX + 16
         lay.margin.t = max(lay.margin.t or 0, top)
-        below = 34 + bottom_lines * LINE_PX + 14  # tick labels, then the x-axis title
-        # the legend's y is a fraction of the plot's height, which shrinks as plotly grows the bottom
-        # margin to hold the legend: reckon with that margin
-        height = lay.height or HEIGHT
-        plot = max(height - (lay.margin.t or 0) - (lay.margin.b or 0) - below, 100)
-        lay.legend.update(orientation="h", x=0, xanchor="left", y=-below / plot, yanchor="top")
+        # at the figure's bottom edge (container coordinates): plotly grows the bottom margin to hold
+        # it under the tick labels and x-axis titles, however many rows it wraps into at this width
+        # (a paper-relative y drifts as that margin grows: seen overlapping the x titles on another machine)
+        lay.legend.update(orientation="h", x=0, xanchor="left", yref="container", y=0, yanchor="bottom")
     return fig
