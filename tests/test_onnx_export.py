@@ -407,9 +407,10 @@ def test_speed_figure_draws_every_measured_entry():
     fig = runtime.speed_figure(rows)
     assert [t.name for t in fig.data] == list(ox.SPEED_METHODS)
     for t in fig.data:
-        assert list(t.y) == [r[t.name] * 1e6 for r in rows]
-        assert list(t.x) == ["course 64-64-32-10, batch 2", "wide 16-16-10, batch 2"]
-    assert fig.layout.yaxis.type == "log"
+        assert t.orientation == "h"
+        assert list(t.x) == [r[t.name] * 1e6 for r in rows]
+        assert list(t.y) == ["course 64-64-32-10<br>batch 2", "wide 16-16-10<br>batch 2"]
+    assert fig.layout.xaxis.type == "log"
     with pytest.raises(ValueError, match="rows is empty"):
         runtime.speed_figure([])
     with pytest.raises(ValueError, match="missing columns"):

@@ -242,11 +242,39 @@ FIGURE_WIDTHS_JS = """() => Array.from(document.querySelectorAll('.qlearn-explor
 })"""
 
 
+#: Lessons checked at phone width and resized: 03 (the staircase explorer), 05 (a prediction whose
+#: choices wrap on a phone, two-panel figures), 16 (long bar labels, a 2x2 figure) and 18 (five
+#: two-panel figures, stacked on a phone, side by side again when resized).
+LAYOUT_PREFIXES = ("03_", "05_", "16_", "18_")
+#: Narrowest a figure's panel may be drawn at phone width (side-by-side panels are stacked there).
+MIN_PANEL_PX = 150
+
+PANEL_WIDTHS_JS = r"""() => Array.from(document.querySelectorAll('.js-plotly-plot')).flatMap((g, i) => {
+  const fl = g._fullLayout;
+  if (!fl || !fl._subplots || !g.getBoundingClientRect().width) { return []; }
+  return (fl._subplots.cartesian || []).map(id => {
+    const xa = fl[id.replace(/y\d*$/, '').replace('x', 'xaxis')];
+    return {figure: i, panel: id, width: Math.round(xa ? xa._length : 0)};
+  });
+})"""
+
+
+#: Figures the page template drew with stacked panels (index.html.j2, qlearn-narrow).
+STACKED_JS = "Array.from(document.querySelectorAll('.js-plotly-plot')).map((g, i) => g._qlearnStacked ? i : -1)" \
+             ".filter(i => i >= 0)"
+
+
+def narrow_panels(page, min_px: int = MIN_PANEL_PX) -> list[str]:
+    """Figure panels on ``page`` narrower than ``min_px``: side-by-side panels left unstacked on a
+    phone, or a plot squeezed by its axis labels."""
+    return [f"figure {p['figure']}: panel {p['panel']} is {p['width']} px wide (under {min_px})"
+            for p in page.evaluate(PANEL_WIDTHS_JS) if p["width"] < min_px]
+
+
 def layout_lessons(names) -> list[str]:
-    """The lessons whose figures are checked at every width: lesson 03 (the staircase explorer: a figure
-    in every width) and 05 (a prediction whose choices wrap on a phone, two-panel figures), else the
+    """The lessons whose figures are checked at every width (:data:`LAYOUT_PREFIXES`), else the
     first lesson that is not the course map."""
-    wanted = [n for n in names if n.startswith(("03_", "05_"))]
+    wanted = [n for n in names if n.startswith(LAYOUT_PREFIXES)]
     return wanted or [n for n in names if n != "00_index.ipynb"][:1]
 
 
@@ -273,14 +301,21 @@ def assert_figures_fit(page, where: str, timeout_ms: int = 150_000) -> None:
 
 def check_layout(page, lesson: str) -> None:
     """``page``, opened at :data:`PHONE` width and drawn: the figures fit there, their texts and the
-    radio choices do not collide (:func:`text_overlaps`), and the figures fit again after each resize
-    in :data:`LAYOUT_RESIZES` (they follow the window)."""
+    radio choices do not collide (:func:`text_overlaps`), no panel is squeezed (:func:`narrow_panels`:
+    side-by-side panels are stacked), and the figures fit again after each resize in
+    :data:`LAYOUT_RESIZES` (they follow the window), their panels side by side again."""
     assert_figures_fit(page, f"{lesson} at {PHONE['width']} px")
-    overlaps = text_overlaps(page)
+    overlaps = text_overlaps(page) + narrow_panels(page)
     assert not overlaps, f"{lesson} at {PHONE['width']} px: " + "; ".join(overlaps)
     for w, h in LAYOUT_RESIZES:
         page.set_viewport_size({"width": w, "height": h})
         assert_figures_fit(page, f"{lesson} resized to {w} px")
+        try:  # the template's resize handler (debounced) puts stacked panels side by side again
+            page.wait_for_function(STACKED_JS + ".length === 0", timeout=10_000, polling=200)
+        except Exception:
+            pass
+        stacked = page.evaluate(STACKED_JS)
+        assert not stacked, f"{lesson} resized to {w} px: figures {stacked} still have their panels stacked"
 
 
 def record_layout(lesson: str, page) -> None:

@@ -7,7 +7,7 @@ from qlearn.viz.style import CYCLE, base_layout
 
 
 def speed_figure(rows) -> go.Figure:
-    """Grouped bars of :func:`qlearn.hardware.onnx_export.speed_table`: microseconds per forward pass, log scale.
+    """Grouped horizontal bars of :func:`qlearn.hardware.onnx_export.speed_table`: microseconds per pass, log scale.
 
     One group per (network, batch), one bar per method; within each engine the float32 bar
     comes first and its int8 bars follow, so "shorter than its float32 neighbour" reads as
@@ -20,12 +20,17 @@ def speed_figure(rows) -> go.Figure:
     missing = [m for m in SPEED_METHODS if m not in rows[0]]
     if missing:
         raise ValueError(f"rows must come from speed_table (missing columns {missing})")
-    groups = [f"{r['network'].split()[0]} {r['network'].split()[-1]}, batch {r['batch']}" for r in rows]
+    # horizontal bars: the group names sit on two short lines at the left, where a phone's narrow
+    # figure keeps them upright (vertical bars turned them sideways and left the bars 60 px tall)
+    groups = [f"{r['network'].split()[0]} {r['network'].split()[-1]}<br>batch {r['batch']}" for r in rows]
     fig = go.Figure()
     for k, method in enumerate(SPEED_METHODS):
-        fig.add_trace(go.Bar(name=method, x=groups, y=[r[method] * 1e6 for r in rows], marker_color=CYCLE[k],
-                             hovertemplate="%{x}<br>" + method + ": %{y:.1f} us<extra></extra>"))
+        fig.add_trace(go.Bar(name=method, y=groups, x=[r[method] * 1e6 for r in rows], orientation="h",
+                             marker_color=CYCLE[k],
+                             hovertemplate="%{y}, " + method + ": %{x:.1f} us<extra></extra>"))
     fig.update_layout(barmode="group")
-    fig.update_yaxes(type="log")
-    return base_layout(fig, title="Measured on this machine: microseconds per forward pass (log scale)",
-                       yaxis_title="microseconds", height=430)
+    base_layout(fig, title="Measured on this machine: microseconds per forward pass",
+                xaxis_title="µs per pass (log scale)", height=120 + 26 * len(SPEED_METHODS) * len(rows))
+    fig.update_xaxes(type="log")
+    fig.update_yaxes(autorange="reversed")  # the table's order, top to bottom
+    return fig

@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 from qlearn.networks import bias_correction, convnet, equalization
 from qlearn.viz import controls as C
 from qlearn.viz.explorer import Explorer
-from qlearn.viz.style import COLORS, base_layout
+from qlearn.viz.style import COLORS, base_layout, wrap_text
 
 
 @lru_cache(maxsize=1)
@@ -85,18 +85,19 @@ def repairs_figure(bits: int = 4) -> go.Figure:
     bits."""
     t = bias_correction.load_repair_table()
     names = list(bias_correction.REPAIRS)
-    labels = [bias_correction.REPAIR_LABELS[n] for n in names]
+    # wrapped, so the labels leave a phone's bars most of the width
+    labels = [wrap_text(bias_correction.REPAIR_LABELS[n], 26) for n in names]
     acc = [100 * t[n, bits] for n in names]
     colors = [COLORS["muted"] if n.startswith("per_channel") else COLORS["quant"] for n in names]
     fig = go.Figure()
     fig.add_bar(x=acc, y=labels, orientation="h", marker_color=colors, name="test accuracy",
-                text=[f"{a:.1f}%" for a in acc], textposition="outside")
+                text=[f"{a:.1f}%" for a in acc], textposition="auto", cliponaxis=False)
     fl = 100 * t["float_folded"]
     fig.add_scatter(x=[fl, fl], y=[labels[0], labels[-1]], mode="lines", name=f"float {fl:.1f}%",
                     line=dict(color=COLORS["float"], dash="dash"))
-    base_layout(fig, xaxis_title="test accuracy (%)", height=420)
+    base_layout(fig, xaxis_title="test accuracy (%)", height=520)
     fig.update_xaxes(range=[0, 105])
-    fig.update_yaxes(autorange="reversed")
+    fig.update_yaxes(autorange="reversed", tickfont=dict(size=13))
     return fig
 
 

@@ -94,15 +94,16 @@ def float_bits_explorer(fmt: str = "bf16", value: float = 0.1, *, k: int = 3) ->
 
     fig = go.FigureWidget()
     fig.add_scatter(x=[0.0], y=[0.0], mode="markers+text", name="representable values", text=[""],
-                    textposition="top center", marker=dict(color=COLORS["grid"], size=11, symbol="line-ns-open",
-                                                           line=dict(width=3)))
+                    textposition="top center", textfont=dict(size=12),
+                    marker=dict(color=COLORS["grid"], size=11, symbol="line-ns-open",
+                                line=dict(width=3)))
     fig.add_scatter(x=[0.0], y=[0.0], mode="markers", name="x_hat (stored value)",
                     marker=dict(color=COLORS["quant"], size=14))
     fig.add_scatter(x=[0.0], y=[0.0], mode="markers", name="x (typed)",
                     marker=dict(color=COLORS["float"], size=12, symbol="diamond"))
-    fig.add_scatter(x=[0.0, 1.0], y=[-0.7, -0.7], mode="lines+text", name="1 ULP at x_hat",
+    fig.add_scatter(x=[0.0, 1.0], y=[-0.8, -0.8], mode="lines+text", name="1 ULP at x_hat",
                     text=["", "1 ULP"], textposition="middle right", line=dict(color=COLORS["dark"], width=4))
-    base_layout(fig, xaxis_title="distance from x_hat, in ULPs of x_hat", height=260)
+    base_layout(fig, xaxis_title="distance from x_hat (ULPs of x_hat)", height=280)
     fig.update_yaxes(visible=False, range=[-1.0, 0.9])
     fig.update_xaxes(zeroline=False)
 
@@ -154,12 +155,17 @@ def float_bits_explorer(fmt: str = "bf16", value: float = 0.1, *, k: int = 3) ->
             pos = (nb - x_hat) / u
             fig.data[0].x, fig.data[0].y = pos, np.zeros(nb.size)
             fig.data[0].text = [f"{w:.6g}" for w in nb]
+            # every other value's label under its tick: on a phone seven labels in a row run together
+            centre = int(np.argmin(np.abs(pos)))
+            fig.data[0].textposition = ["top center" if (i - centre) % 2 == 0 else "bottom center"
+                                        for i in range(nb.size)]
             fig.data[1].x, fig.data[1].y = [0.0], [0.0]
+            lim = float(np.max(np.abs(pos))) + 0.5 if pos.size else 1.0
             if math.isfinite(x):
-                lim = float(np.max(np.abs(pos))) + 0.5 if pos.size else 1.0
-                fig.data[2].x, fig.data[2].y = [float(np.clip((x - x_hat) / u, -lim, lim))], [-0.3]
+                fig.data[2].x, fig.data[2].y = [float(np.clip((x - x_hat) / u, -lim, lim))], [-0.5]
             else:
                 fig.data[2].x, fig.data[2].y = [], []
+            fig.layout.xaxis.range = [-lim - 0.5, lim + 0.5]  # room for the outer values' labels
         head = (f"<b>{html.escape(f.name)}</b> bits: {colored_bits(bits, f)} &nbsp; code {code} "
                 f"(0x{code:0{(f.bits + 3) // 4}X})")
         if special:
