@@ -332,8 +332,8 @@ def record_layout(lesson: str, page) -> None:
 # ----------------------------------------------------------------------------- text that collides
 
 #: Texts a reader must be able to read: in each figure its title, subplot titles and other
-#: annotations, axis titles and legend entries; on the page each choice of a radio list. Two that
-#: overlap (by more than 2 px both ways), or a figure text cut by the figure's edge, is a defect.
+#: annotations, axis titles, legend entries and tick labels; on the page each choice of a radio list.
+#: Two that overlap (by more than 2 px both ways), or a figure text cut by the figure's edge, is a defect.
 OVERLAPS_JS = """() => {
   const rect = e => e.getBoundingClientRect();
   const hit = (a, b) => Math.min(a.right, b.right) - Math.max(a.left, b.left) > 2
@@ -360,6 +360,13 @@ OVERLAPS_JS = """() => {
           problems.push(`figure ${i}: "${label(texts[a])}" overlaps "${label(texts[b])}"`);
         }
       }
+    }
+    // tick labels (plotly keeps them clear of each other, not of the titles and legend)
+    const ticks = Array.from(plot.querySelectorAll('.xaxislayer-above text, .yaxislayer-above text'))
+      .filter(e => label(e) && rect(e).width > 0);
+    for (const t of ticks) {
+      const hitBy = texts.find(e => hit(rect(t), rect(e)));
+      if (hitBy) { problems.push(`figure ${i}: tick label "${label(t)}" overlaps "${label(hitBy)}"`); }
     }
   });
   document.querySelectorAll('.widget-radio-box, .qlearn-w-radio').forEach((list, i) => {

@@ -113,7 +113,7 @@ def gptq_explorer() -> Explorer:
         fig.update_xaxes(title_text="input column", row=r, col=1)
         fig.update_yaxes(title_text="output row", autorange="reversed", row=r, col=1)
     fig.update_xaxes(title_text="columns quantized (k)", row=3, col=1)
-    fig.update_yaxes(title_text="output error", type="log", row=3, col=1)
+    fig.update_yaxes(title_text="output error", type="log", dtick=1, row=3, col=1)  # powers of ten only
     controls = {"step": C.int_slider("step k (columns done)", min=0, max=in_f, value=0),
                 "bits": C.dropdown("bits", list(GPTQ_BITS), 3)}
 
