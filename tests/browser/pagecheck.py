@@ -14,6 +14,7 @@ widths of :func:`layout_lessons` (``check_layout``: opened at phone width, then 
 from __future__ import annotations
 
 import re
+import warnings
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -271,6 +272,13 @@ def narrow_panels(page, min_px: int = MIN_PANEL_PX) -> list[str]:
             for p in page.evaluate(PANEL_WIDTHS_JS) if p["width"] < min_px]
 
 
+FIT_STATE_JS = """() => ({visibility: document.visibilityState, innerWidth: window.innerWidth,
+    figures: Array.from(document.querySelectorAll('.qlearn-explorer .js-plotly-plot')).map(g => ({
+        width: g._fullLayout && g._fullLayout.width, layoutWidth: g.layout && g.layout.width,
+        autosize: g.layout && g.layout.autosize, responsive: !!(g._context && g._context.responsive),
+        handler: !!g._responsiveChartHandler, stacked: !!g._qlearnStacked}))})"""
+
+
 def layout_lessons(names) -> list[str]:
     """The lessons whose figures are checked at every width (:data:`LAYOUT_PREFIXES`), else the
     first lesson that is not the course map."""
@@ -284,12 +292,22 @@ def assert_figures_fit(page, where: str, timeout_ms: int = 150_000) -> None:
                            timeout=timeout_ms)
     # the resize is announced debounced (60 ms) and plotly redraws: on a loaded machine that can take
     # seconds, so wait (up to 20 s) until every figure fits, then check and report what is there
+    fits = (f"() => {{ const w = ({FIGURE_WIDTHS_JS})(); return w.length > 0 && "
+            f"w.every(f => Math.abs(f.figure - f.box) <= 4 && f.right <= window.innerWidth + 1); }}")
     try:
-        page.wait_for_function(f"() => {{ const w = ({FIGURE_WIDTHS_JS})(); return w.length > 0 && "
-                               f"w.every(f => Math.abs(f.figure - f.box) <= 4 && f.right <= window.innerWidth + 1); }}",
-                               timeout=20_000, polling=200)
+        page.wait_for_function(fits, timeout=20_000, polling=200)
     except Exception:
-        pass  # the assertions below say which figure does not fit
+        # Seen once on CI (2026-12-01, two lessons at 1920 px, not reproduced in three local runs):
+        # a figure still at the previous width 20 s after the resize. Say what the page held, then
+        # announce the resize once more (a real window drag sends dozens) and wait again; the
+        # assertions below fail if the figure does not follow even then.
+        warnings.warn(f"{where}: figures not fitted 20 s after the resize: {page.evaluate(FIT_STATE_JS)}; "
+                      "announcing the resize again (shown in pytest's warnings summary)", stacklevel=2)
+        page.evaluate("() => window.dispatchEvent(new Event('resize'))")
+        try:
+            page.wait_for_function(fits, timeout=10_000, polling=200)
+        except Exception:
+            pass  # the assertions below say which figure does not fit
     widths = page.evaluate(FIGURE_WIDTHS_JS)
     assert widths, f"{where}: no explorer figure"
     viewport = page.viewport_size["width"]
