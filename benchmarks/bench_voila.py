@@ -123,6 +123,7 @@ def first_render(context, url: str, timeout_ms: int = 180_000):
     page = context.new_page()
     page.set_default_timeout(timeout_ms)
     page.errors = []
+    page.breakdown = None
     page.on("pageerror", lambda e: page.errors.append(str(e)))
     meter = Bytes(context, page)
     t0 = time.perf_counter()
@@ -143,6 +144,7 @@ def first_render(context, url: str, timeout_ms: int = 180_000):
                 "() => Array.from(document.querySelectorAll('.js-plotly-plot'))"
                 ".some(p => p.data && p.data.length > 0)", polling="raf", timeout=GIVE_UP_MS)
             t_first = time.perf_counter() - t0
+            page.breakdown = page.evaluate(BREAKDOWN_JS, SERVED_MARKS)
         # every figure drawn: as many drawn figures as figures, unchanged for a second
         last, t_change = None, time.perf_counter()
         while time.perf_counter() - t0 < GIVE_UP_MS / 1000:
@@ -160,6 +162,15 @@ def first_render(context, url: str, timeout_ms: int = 180_000):
     return t_first, t_all, page, meter
 
 
+BREAKDOWN_JS = """(names) => {
+    const n = performance.getEntriesByType('navigation')[0];
+    const at = (k) => { const e = performance.getEntriesByName(k); return e.length ? e[0].startTime / 1000 : null; };
+    return [n ? n.responseStart / 1000 : null, at(names[0]), at(names[1])];
+}"""
+SERVED_MARKS = ["qlearn-plotly-module", "qlearn-preview-drawn"]
+STATIC_MARKS = ["plotly-ready", "drawn"]
+
+
 FIGURE_JSON_JS = """() => {
     const p = Array.from(document.querySelectorAll('.js-plotly-plot')).find(p => p.data && p.data.length > 0);
     if (!p) return null;
@@ -170,12 +181,13 @@ FIGURE_JSON_JS = """() => {
 
 STATIC_PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title}</title><script src="plotly.min.js"></script></head>
+<title>{title}</title><script src="plotly.min.js"></script>
+<script>performance.mark("plotly-ready");</script></head>
 <body style="margin: 0 auto; max-width: 1200px; font-family: sans-serif">
 <h1>{title}</h1><div id="figure" style="width: 100%; height: {height}px"></div>
 <script>
 const f = {figure};
-Plotly.newPlot("figure", f.data, f.layout, {{responsive: true}});
+Plotly.newPlot("figure", f.data, f.layout, {{responsive: true}}).then(() => performance.mark("drawn"));
 </script></body></html>
 """
 
@@ -211,16 +223,18 @@ def serve_static(directory: Path):
     return f"http://{LOOPBACK}:{httpd.server_address[1]}/", httpd
 
 
-def static_first_figure(context, url: str, timeout_ms: int = 60_000) -> float:
-    """Seconds from navigation to the static page's figure drawn (the same test as first_render)."""
+def static_first_figure(context, url: str, timeout_ms: int = 60_000) -> tuple[float, list]:
+    """Seconds from navigation to the static page's figure drawn (the same test as first_render),
+    and the page's own marks (first byte, plotly.js evaluated, figure drawn; seconds)."""
     page = context.new_page()
     t0 = time.perf_counter()
     page.goto(url, wait_until="commit", timeout=timeout_ms)
     page.wait_for_function("() => Array.from(document.querySelectorAll('.js-plotly-plot'))"
                            ".some(p => p.data && p.data.length > 0)", polling="raf", timeout=timeout_ms)
     t = time.perf_counter() - t0
+    marks = page.evaluate(BREAKDOWN_JS, STATIC_MARKS)
     page.close()
-    return t
+    return t, marks
 
 
 def settle(page, meter, quiet_s: float = 2.0, limit_s: float = 60.0) -> None:
@@ -594,6 +608,7 @@ def main() -> int:
                     t_first, t_all, page, meter = first_render(ctx, base + name)
                     if t_first is not None:
                         r["render_s"][name] = t_first
+                        r.setdefault("marks", {})[name] = page.breakdown
                         if kind == "qlearn" and args.static:
                             fig_json = page.evaluate(FIGURE_JSON_JS)
                             if fig_json:
@@ -623,8 +638,9 @@ def main() -> int:
             static_base, httpd = serve_static(static_dir)
             try:
                 ctx = browser.new_context(viewport={"width": 1280, "height": 900})
-                results["static"] = {"render_s": {
-                    name: static_first_figure(ctx, static_base + Path(name).stem + ".html") for name in figures}}
+                static = {name: static_first_figure(ctx, static_base + Path(name).stem + ".html") for name in figures}
+                results["static"] = {"render_s": {n: t for n, (t, _) in static.items()},
+                                     "marks": {n: m for n, (_, m) in static.items()}}
                 ctx.close()
             finally:
                 httpd.shutdown()
@@ -666,6 +682,13 @@ def main() -> int:
             f"{n.split('_')[0]} {served[n]:.2f}/{static[n]:.2f}={ratios[n]:.2f}" for n in ratios))
         print(f"  median ratio {statistics.median(ratios.values()):.2f}, max {max(ratios.values()):.2f}; "
               f"lessons within 1.25x: {sum(v <= 1.25 for v in ratios.values())}/{len(ratios)}")
+        sm, tm = results["qlearn"].get("marks", {}), results["static"].get("marks", {})
+
+        def marks(m):
+            return "/".join("-" if x is None else f"{x:.2f}" for x in (m or [None] * 3))
+        print("  where the time goes, in the page (s from navigation: first byte / plotly.js evaluated / "
+              "figure drawn), served vs static: " + ", ".join(
+                  f"{n.split('_')[0]} {marks(sm.get(n))} vs {marks(tm.get(n))}" for n in ratios))
     for kind, r in results.items():
         if kind == "static":
             continue

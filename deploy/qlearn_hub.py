@@ -509,6 +509,7 @@ def configure(c, environ=None, euid: int | None = None, prepare: bool = True) ->
         "JUPYTER_PATH": serve.jupyter_path_with_template(env.get("JUPYTER_PATH")),
         "PATH": f"{bin_dir}{os.pathsep}/usr/bin:/bin",
         serve.BUNDLE_ENV: bundle_path,
+        **serve.KERNEL_ENV,
     }
     c.Spawner.pre_spawn_hook = _pre_spawn_hook
     c.Spawner.mem_limit = parse_bytes(env.get("QLEARN_HUB_MEM_LIMIT", "3G"), "QLEARN_HUB_MEM_LIMIT")

@@ -445,6 +445,11 @@ def voila_config(options: ServeOptions | None = None, notebooks_dir: str | os.Pa
     e.cell_error_instruction = ERROR_INSTRUCTION
     e.cell_timeout_instruction = TIMEOUT_INSTRUCTION
 
+    if os.name == "posix":
+        # Kernels talk to the server over Unix sockets beside their connection files (readable by
+        # this account only), not loopback TCP ports any local account could listen to; ipykernel
+        # warns about unencrypted TCP in the log at every kernel start.
+        c.KernelManager.transport = "ipc"
     k = c.MappingKernelManager
     k.cull_idle_timeout = o.cull_idle_timeout
     k.cull_interval = o.cull_interval
@@ -812,6 +817,10 @@ def make_app(notebooks_dir: str | os.PathLike, options: ServeOptions | None = No
         os.environ[BUNDLE_ENV] = BUNDLE_ROUTE + bundle_name
         o = replace(o, plotly_module=BUNDLE_ROUTE + bundle_name)
 
+    # Kernels confirm no widget change back to the page (ipywidgets' echo): a served kernel has one
+    # page, which needs no confirmation of what it sent; each slider step was sent back (figures'
+    # browser reports included, ~10 kB a step).
+    os.environ.update(KERNEL_ENV)
     config = voila_config(o, nb_dir)
     config.merge(guard_config(o, config))
     from .server.logs import install_cell_logging
@@ -911,7 +920,9 @@ def server_extension_config(options: ServeOptions | None = None):
 
     full = voila_config(replace(options or ServeOptions(), preheat=[]))
     c = Config()
-    for section in ("VoilaConfiguration", "VoilaExecutor", "MappingKernelManager"):
+    for section in ("VoilaConfiguration", "VoilaExecutor", "MappingKernelManager", "KernelManager"):
+        if section not in full:
+            continue
         c[section] = Config({k: v for k, v in full[section].items()
                              if k not in ("preheat_kernel", "default_pool_size")})
     return c
@@ -938,8 +949,12 @@ def binder_env(config_dir: str | os.PathLike, where: str | os.PathLike | None = 
         "IPYTHONDIR": str(kernel_startup_dir(root / "ipython")),
         BUNDLE_ENV: bundle_path,
         STATIC_ENV: str(static_dir),
+        **KERNEL_ENV,
     }
 
+
+#: Environment of served kernels (``qlearn serve``, Binder, the class server): ipywidgets' echo off.
+KERNEL_ENV = {"JUPYTER_WIDGETS_ECHO": "0"}
 
 #: Environment variable naming the directory Jupyter Server serves plotly's module from (Binder).
 STATIC_ENV = "QLEARN_STATIC_DIR"

@@ -81,6 +81,17 @@ def _assert_views_start_from_current_state(ex):
                                                   np.asarray(mine, dtype=object))
 
 
+def _assert_display_keeps_trace_ids(widget, figs):
+    """Displaying (the page's widget state plus its server-rendered preview) leaves every trace's
+    uid in the state a browser view starts from: the browser reports its redraws by uid, and an
+    unknown one is an error in the kernel on every redraw (plotly's to_json once popped them)."""
+    widget._repr_mimebundle_()
+    for fig in figs:
+        state = fig.get_state()["_widget_data"]
+        assert [t.get("uid") for t in state] == [t.uid for t in fig.data]
+        assert all(t.uid for t in fig.data)
+
+
 @pytest.mark.parametrize("builder", _explorers())
 def test_explorer_sweeps_every_control(builder):
     ex = builder()
@@ -88,6 +99,7 @@ def test_explorer_sweeps_every_control(builder):
     assert ex.controls, "an explorer needs at least one control"
     _assert_figure_finite(ex, "initial state")
     _assert_views_start_from_current_state(ex)
+    _assert_display_keeps_trace_ids(ex, ex.figures())
     defaults = ex.values
     for name, c in ex.controls.items():
         for value in _sweep_values(c):
@@ -108,3 +120,12 @@ def test_discovery_finds_the_explorers():
     names = {p.id for p in _explorers()}
     assert {"ranges.affine.staircase_explorer", "numbers.rounding.rounding_explorer",
             "modern.llm.gptq_explorer"} <= names
+
+
+def test_figure_box_keeps_trace_ids():
+    import plotly.graph_objects as go
+
+    from qlearn.viz.explorer import FigureBox
+
+    box = FigureBox(go.FigureWidget([go.Scatter(x=[0, 1], y=[1, 2]), go.Bar(x=[0], y=[3])]))
+    _assert_display_keeps_trace_ids(box, [box.fig])

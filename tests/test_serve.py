@@ -61,6 +61,9 @@ def test_every_setting_names_a_real_trait():
     from jupyter_server.services.kernels.kernelmanager import MappingKernelManager
 
     classes["MappingKernelManager"] = MappingKernelManager
+    from jupyter_client.manager import KernelManager
+
+    classes["KernelManager"] = KernelManager
     c = serve.voila_config()
     for section in c:
         cls = classes[section]
@@ -166,6 +169,7 @@ def test_cli_args_parse_back_to_the_same_settings(server_extension):
     app = ServerApp()
     app.parse_command_line(serve.voila_cli_args(server_extension=server_extension))
     parsed, expected = app.config, serve.voila_config()
+    from jupyter_client.ioloop.manager import AsyncIOLoopKernelManager
     from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
 
     readers = {
@@ -173,6 +177,7 @@ def test_cli_args_parse_back_to_the_same_settings(server_extension):
         "VoilaConfiguration": lambda: VoilaConfiguration(config=parsed),
         "VoilaExecutor": lambda: VoilaExecutor(nbformat.v4.new_notebook(), config=parsed),
         "MappingKernelManager": lambda: AsyncMappingKernelManager(config=parsed),
+        "KernelManager": lambda: AsyncIOLoopKernelManager(config=parsed),
         "VoilaExporter": lambda: VoilaExporter(config=parsed),
     }
     seen = 0

@@ -50,8 +50,11 @@ def figure_preview(figures, *, controls=(), readout: str = "") -> dict:
 
     specs = []
     for fig in figures:
+        # remove_uids=False: plotly's default pops "uid" from the dicts it is given, here the live
+        # figure's own state, and the browser then reports its changes under ids the kernel does
+        # not know (an error in the kernel on every redraw)
         spec = json.loads(pio.to_json({"data": fig._widget_data, "layout": fig._widget_layout},
-                                      validate=False, engine="json"))
+                                      validate=False, remove_uids=False, engine="json"))
         spec["config"] = dict(fig._config or {})
         specs.append(spec)
     return {"controls": [list(c) for c in controls], "figures": specs, "readout": readout or ""}
@@ -64,6 +67,22 @@ def sync_figure(fig) -> None:
     fig._widget_data = deepcopy(fig._data)
 
 
+def ignore_browser_defaults(fig) -> None:
+    """Stop ``fig`` (a FigureWidget) from taking in the defaults the browser fills in after each
+    redraw: plotly.js reports every trace's and the layout's computed defaults (~10-20 kB) after
+    every update, and plotly's Python side merges them into the figure, work on the learner's kernel
+    between two slider steps that no explorer reads, and which raises inside plotly for some traces
+    (``if not input_val`` on a NumPy array, plotly.py issue 4160), an error on every redraw.
+    The reports still arrive; nothing handles them."""
+    from plotly.basewidget import BaseFigureWidget
+
+    for name in ("_js2py_traceDeltas", "_js2py_layoutDelta"):
+        handler = BaseFigureWidget.__dict__[f"_handler{name}"]
+        handlers = fig._trait_notifiers.get(name, {}).get("change", [])
+        if handler in handlers:
+            fig.unobserve(handler, names=name)
+
+
 class FigureBox(widgets.VBox):
     """A figure with no controls (``ql.viz.widget``): a FigureWidget in a box that, like an
     explorer, sends a server-rendered preview with its widget view."""
@@ -72,6 +91,7 @@ class FigureBox(widgets.VBox):
         from qlearn.viz.style import make_responsive
 
         self.fig = make_responsive(fig)
+        ignore_browser_defaults(fig)
         super().__init__([fig])
 
     def _repr_mimebundle_(self, **kwargs):
@@ -116,6 +136,7 @@ class Explorer(widgets.VBox):
 
         for f in self.figures():
             make_responsive(f)
+            ignore_browser_defaults(f)
         for c in self.controls.values():
             c.observe(self.refresh, names="value")
         self.refresh()

@@ -265,6 +265,19 @@ class Server:
             time.sleep(0.3)
         raise RuntimeError(f"server not ready after {timeout} s:\n{self.log_tail()}")
 
+    def log_size(self) -> int:
+        try:
+            return self.log_path.stat().st_size
+        except OSError:
+            return 0
+
+    def log_since(self, offset: int) -> str:
+        """The server log written after ``offset`` bytes (see :meth:`log_size`)."""
+        try:
+            return self.log_path.read_bytes()[offset:].decode("utf-8", "replace")
+        except OSError:
+            return ""
+
     def log_tail(self, n: int = 4000) -> str:
         try:
             return self.log_path.read_bytes()[-n:].decode("utf-8", "replace")

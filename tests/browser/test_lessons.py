@@ -60,6 +60,7 @@ def test_landing_redirect(lesson_server, pw_browser):
 def test_lesson(notebook, lesson_server, learner):
     context, guard = learner
     guard.reset()
+    log_start = lesson_server.log_size()
     layout = notebook in layout_lessons(lesson_names())
     page, n_widgets = open_lesson(context, lesson_server.url, notebook, viewport=PHONE if layout else None)
     try:
@@ -77,6 +78,11 @@ def test_lesson(notebook, lesson_server, learner):
             check_question(page, questions.nth(i))
         assert not error_outputs(page), f"{notebook}: error output after interaction"
         guard.assert_clean()
+        # the kernel raised nowhere, not even where the page shows nothing (a widget message handler:
+        # plotly's handling of the browser's redraw reports once failed on every redraw)
+        page.wait_for_timeout(500)
+        log = lesson_server.log_since(log_start)
+        assert "error in kernel" not in log and "Traceback" not in log, f"{notebook}: server log:\n{log[-3000:]}"
     finally:
         page.close()
 
