@@ -6,8 +6,9 @@ For each server, in headless Chromium on loopback:
     each opened once the server is quiet (the previous lesson's pool refilled, as it is when a
     learner has spent minutes on a lesson); the page's own pool refill runs while it loads;
   * the same first figure as a static page (its data and layout taken from the served page, drawn
-    by the same plotly.js served from loopback by a static file server), one profile going through
-    the same lessons; the ratio served / static is the figure that matters on a shared machine;
+    by the same plotly.js served from loopback by a static file server), in a second profile, each
+    static load right after a served one (`--repeats` pairs per lesson, medians): the ratio
+    served / static is the figure that matters on a shared machine;
   * key press on a slider to redrawn figure, in the page (keydown event to plotly_afterplot),
     median and p95 over 20 presses, for every explorer with a slider, once the server is quiet
     again after the page was opened (the pool's replacement kernel has executed the lesson: it
@@ -183,7 +184,7 @@ FIGURE_JSON_JS = """() => {
 
 STATIC_PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title}</title><script src="plotly.min.js"></script>
+<title>{title}</title><link rel="icon" href="data:,"><script src="plotly.min.js"></script>
 <script>performance.mark("plotly-ready");</script></head>
 <body style="margin: 0 auto; max-width: 1200px; font-family: sans-serif">
 <h1>{title}</h1><div id="figure" style="width: 100%; height: {height}px"></div>
@@ -526,6 +527,8 @@ def main() -> int:
     ap.add_argument("--static", action=argparse.BooleanOptionalAction, default=True,
                     help="also time each lesson's first figure as a static page (served by qlearn's figure)")
     ap.add_argument("--keys", type=int, default=20, help="key presses per explorer (0: skip)")
+    ap.add_argument("--repeats", type=int, default=3,
+                    help="first-figure loads per lesson, each followed by its static page (medians)")
     ap.add_argument("--tabs", action=argparse.BooleanOptionalAction, default=False,
                     help="also time the 1st, 2nd and 3rd tab on the same lesson (one after another and at "
                          "once) with `qlearn serve` as it is and with --pool-burst 1 (one ready kernel per "
@@ -603,30 +606,59 @@ def main() -> int:
                 # (browser cache warm after the first page); then every explorer's key latency
                 ctx = browser.new_context(viewport={"width": 1280, "height": 900})
                 r["render_s"], r["all_s"], r["key_ms"] = {}, {}, {}
+                runs, static_runs = {}, {}
+                paired = kind == "qlearn" and args.static
+                if paired:  # the static page of each lesson, loaded right after the served one
+                    static_dir = log_dir / "static"
+                    static_dir.mkdir(parents=True, exist_ok=True)
+                    static_base, httpd = serve_static(static_dir)
+                    static_ctx = browser.new_context(viewport={"width": 1280, "height": 900})
                 for name in names:
-                    # a learner spends minutes on a lesson: the server has finished refilling the
-                    # previous lesson's pool (and executing it) before the next lesson is opened
-                    settled(server)
-                    t_first, t_all, page, meter = first_render(ctx, base + name)
-                    if t_first is not None:
-                        r["render_s"][name] = t_first
-                        r.setdefault("marks", {})[name] = page.breakdown
-                        if kind == "qlearn" and args.static:
-                            fig_json = page.evaluate(FIGURE_JSON_JS)
-                            if fig_json:
-                                figures[name] = fig_json
-                    r["all_s"][name] = t_all if t_all is not None else float("inf")
-                    r["errors"] += page.errors
-                    if args.keys:
-                        settle(page, meter, quiet_s=1.0)
-                        # the learner reads before touching a slider: the kernel that replaces the
-                        # one this page took (started 1-5 s after it, executing the lesson: seconds
-                        # of CPU on the cores the browser also uses here) has finished
+                    for rep in range(args.repeats if paired else 1):
+                        # a learner spends minutes on a lesson: the server has finished refilling the
+                        # previous page's pool (and executing it) before the next page is opened
                         settled(server)
-                        for i, lat in lesson_key_latencies(page, args.keys).items():
-                            if lat:
-                                r["key_ms"][f"{name.split('_')[0]}#{i}"] = [x * 1000 for x in lat]
-                    page.close()
+                        t_first, t_all, page, meter = first_render(ctx, base + name)
+                        if t_first is not None:
+                            runs.setdefault(name, []).append((t_first, page.breakdown))
+                            if paired and name not in figures:
+                                fig_json = page.evaluate(FIGURE_JSON_JS)
+                                if fig_json:
+                                    figures[name] = fig_json
+                                    static_pages({name: fig_json}, static_dir)
+                        if rep == 0:
+                            r["all_s"][name] = t_all if t_all is not None else float("inf")
+                        r["errors"] += page.errors
+                        if args.keys and rep == 0:
+                            settle(page, meter, quiet_s=1.0)
+                            # the learner reads before touching a slider: the kernel that replaces
+                            # the one this page took (started 1-5 s after it, executing the lesson:
+                            # seconds of CPU on the cores the browser also uses here) has finished
+                            settled(server)
+                            for i, lat in lesson_key_latencies(page, args.keys).items():
+                                if lat:
+                                    r["key_ms"][f"{name.split('_')[0]}#{i}"] = [x * 1000 for x in lat]
+                        page.close()
+                        if paired and name in figures:  # the same figure as a static page, same conditions
+                            settled(server)
+                            static_runs.setdefault(name, []).append(
+                                static_first_figure(static_ctx, static_base + Path(name).stem + ".html"))
+                        elif paired:
+                            break  # a page without figures: nothing to compare
+                for name, rs in runs.items():  # the run with the median time (its marks with it)
+                    t, marks = sorted(rs, key=lambda x: x[0])[(len(rs) - 1) // 2]
+                    r["render_s"][name] = t
+                    r.setdefault("marks", {})[name] = marks
+                    r.setdefault("render_runs", {})[name] = [x[0] for x in rs]
+                if paired:
+                    static_ctx.close()
+                    httpd.shutdown()
+                    results["static"] = {"render_s": {}, "marks": {}, "render_runs": {}}
+                    for name, rs in static_runs.items():
+                        t, marks = sorted(rs, key=lambda x: x[0])[(len(rs) - 1) // 2]
+                        results["static"]["render_s"][name] = t
+                        results["static"]["marks"][name] = marks
+                        results["static"]["render_runs"][name] = [x[0] for x in rs]
                 ctx.close()
                 time.sleep(2)
                 r["rss_mb"] = kernel_rss_mb(server)
@@ -638,18 +670,6 @@ def main() -> int:
                     time.sleep(5)
             finally:
                 server.stop()
-        if figures:
-            static_dir = log_dir / "static"
-            static_pages(figures, static_dir)
-            static_base, httpd = serve_static(static_dir)
-            try:
-                ctx = browser.new_context(viewport={"width": 1280, "height": 900})
-                static = {name: static_first_figure(ctx, static_base + Path(name).stem + ".html") for name in figures}
-                results["static"] = {"render_s": {n: t for n, (t, _) in static.items()},
-                                     "marks": {n: m for n, (_, m) in static.items()}}
-                ctx.close()
-            finally:
-                httpd.shutdown()
         if args.class_pool and "qlearn" in args.servers:
             r = results["qlearn-class"] = {"concurrent": {}, "server_loads": {}}
             server, r["start_s"] = start("qlearn-class", notebooks, log_dir, "--preheat", heavy,
@@ -683,7 +703,8 @@ def main() -> int:
     if "static" in results and results.get("qlearn", {}).get("render_s"):
         served, static = results["qlearn"]["render_s"], results["static"]["render_s"]
         ratios = {n: served[n] / static[n] for n in static if n in served}
-        print("\n== first figure: qlearn serve / the same figure as a static page (same browser, one run)")
+        print("\n== first figure: qlearn serve / the same figure as a static page (same browser, one run; "
+              f"per lesson the median of {args.repeats} loads, each served load followed by the static one)")
         print("  per lesson (served s / static s = ratio): " + ", ".join(
             f"{n.split('_')[0]} {served[n]:.2f}/{static[n]:.2f}={ratios[n]:.2f}" for n in ratios))
         print(f"  median ratio {statistics.median(ratios.values()):.2f}, max {max(ratios.values()):.2f}; "

@@ -171,10 +171,41 @@ def plotly_bundle_file() -> Path:
 
 
 def plotly_bundle_name() -> str:
-    """A versioned file name, so the browser may cache it for good."""
+    """A versioned file name, so the browser may cache it for good (``-q1``: with
+    :func:`quiet_plotly_bundle` applied)."""
     import plotly
 
-    return f"plotly-widget-{plotly.__version__}.js"
+    return f"plotly-widget-{plotly.__version__}-q1.js"
+
+
+#: The two methods of plotly's figure view that, after every redraw, diff the whole drawn figure
+#: against the widget's state and send the difference to the kernel (``_js2py_traceDeltas``,
+#: ``_js2py_layoutDelta``: the defaults plotly.js filled in), which the course's figures ignore
+#: (:func:`qlearn.viz.explorer.ignore_browser_defaults`).
+QUIET_METHODS = ("_sendTraceDeltas", "_sendLayoutDelta")
+
+
+def quiet_plotly_bundle(source: str) -> str:
+    """plotly's widget module with :data:`QUIET_METHODS` returning at once: on a served page each
+    key press then costs the redraw only, not a diff of every trace and of the layout computed on
+    the page's main thread before the redraw is reported, plus a 10-20 kB message. Raises
+    ValueError when plotly's module no longer has each method exactly once (a plotly upgrade:
+    ``tests/test_serve.py`` runs this on the installed module).
+
+    Examples
+    --------
+    >>> quiet_plotly_bundle("class V{_sendTraceDeltas(e){work(e)}_sendLayoutDelta(t){work(t)}}")
+    'class V{_sendTraceDeltas(e){return;work(e)}_sendLayoutDelta(t){return;work(t)}}'
+    """
+    import re
+
+    for name in QUIET_METHODS:
+        pattern = re.compile(re.escape(name) + r"\((\w+)\)\{")
+        if len(pattern.findall(source)) != 1:
+            raise ValueError(f"plotly's widget module: expected one method {name}(x){{, found "
+                             f"{len(pattern.findall(source))}")
+        source = pattern.sub(lambda m: m.group(0) + "return;", source)
+    return source
 
 
 def plotly_bundle_shim(path: str) -> str:
@@ -215,9 +246,7 @@ def bundle_static_dir(where: str | os.PathLike) -> tuple[Path, str]:
     target = d / "qlearn" / plotly_bundle_name()
     target.parent.mkdir(parents=True, exist_ok=True)
     if not target.exists():
-        import shutil
-
-        shutil.copyfile(plotly_bundle_file(), target)
+        target.write_text(quiet_plotly_bundle(plotly_bundle_file().read_text("utf-8")), "utf-8")
     return d, "static/qlearn/" + plotly_bundle_name()
 
 
@@ -671,7 +700,7 @@ def make_app(notebooks_dir: str | os.PathLike, options: ServeOptions | None = No
                 self.set_status(404)
                 return
             if BundleHandler._body is None:
-                BundleHandler._body = plotly_bundle_file().read_bytes()
+                BundleHandler._body = quiet_plotly_bundle(plotly_bundle_file().read_text("utf-8")).encode()
             self.set_header("Content-Type", "text/javascript; charset=utf-8")
             self.set_header("Cache-Control", "public, max-age=31536000, immutable")
             self.set_header("Access-Control-Allow-Origin", "*")  # localhost vs 127.0.0.1 pages
@@ -838,6 +867,7 @@ def make_app(notebooks_dir: str | os.PathLike, options: ServeOptions | None = No
         app.qlearn_keeper_args = dict(base=base, burst=o.pool_burst, landing=LANDING if LANDING in base else None,
                                       order=sorted(base))
     app.initialize([str(nb_dir)])
+    app.log.addFilter(_not_trust_warning)
     import logging
 
     guard_log = logging.getLogger("qlearn.serve")  # refusals, kernel stderr, failing cells
@@ -845,6 +875,20 @@ def make_app(notebooks_dir: str | os.PathLike, options: ServeOptions | None = No
     guard_log.setLevel(logging.INFO)
     guard_log.propagate = False
     return app
+
+
+def _not_trust_warning(record) -> bool:
+    """False for Jupyter Server's "Notebook X is not trusted", logged at every page view: a notebook's
+    trust signature covers the JavaScript and HTML outputs saved in the file (the course commits no
+    outputs, and the server runs every lesson afresh), so it says nothing to whoever reads the log.
+
+    Examples
+    --------
+    >>> import logging
+    >>> _not_trust_warning(logging.makeLogRecord({"msg": "Notebook %s is not trusted", "args": ("a",)}))
+    False
+    """
+    return record.msg != "Notebook %s is not trusted"
 
 
 def staged_pools(config) -> tuple[str | None, list[str], dict]:
