@@ -129,3 +129,22 @@ def test_figure_box_keeps_trace_ids():
 
     box = FigureBox(go.FigureWidget([go.Scatter(x=[0, 1], y=[1, 2]), go.Bar(x=[0], y=[3])]))
     _assert_display_keeps_trace_ids(box, [box.fig])
+
+
+def test_browser_redraw_reports_are_ignored():
+    """What plotly.js reports after a redraw (defaults it filled in, keyed by trace uid) is not
+    merged into the figure: with an id the kernel does not know, or NumPy properties (plotly.py
+    issue 4160), plotly's merge raised in the kernel on every redraw."""
+    import numpy as np
+    import plotly.graph_objects as go
+
+    from qlearn.viz.explorer import FigureBox
+
+    box = FigureBox(go.FigureWidget([go.Bar(x=[0, 1], y=[3, 4], marker_color=np.array([1.0, 2.0]))]))
+    fig = box.fig
+    fig._js2py_traceDeltas = {"trace_deltas": [{"uid": "unknown", "marker": {"color": {"a": 1}}}],
+                              "trace_edit_id": fig._last_trace_edit_id}
+    fig._js2py_layoutDelta = {"layout_delta": {"xaxis": {"range": [0, 1]}},
+                              "layout_edit_id": fig._last_layout_edit_id}
+    assert fig.layout.xaxis.range is None  # nothing merged
+    FigureBox(fig)  # the same figure in a second box: no error either

@@ -77,10 +77,10 @@ def ignore_browser_defaults(fig) -> None:
     from plotly.basewidget import BaseFigureWidget
 
     for name in ("_js2py_traceDeltas", "_js2py_layoutDelta"):
-        handler = BaseFigureWidget.__dict__[f"_handler{name}"]
-        handlers = fig._trait_notifiers.get(name, {}).get("change", [])
-        if handler in handlers:
-            fig.unobserve(handler, names=name)
+        try:
+            fig.unobserve(BaseFigureWidget.__dict__[f"_handler{name}"], names=name)
+        except ValueError:  # already ignored (a figure shown in two boxes)
+            pass
 
 
 class FigureBox(widgets.VBox):

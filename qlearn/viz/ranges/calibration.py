@@ -154,6 +154,11 @@ def clipping_curves(x, bits: int, clips) -> dict:
     return out
 
 
+def _unit_variance_scale(kind: str) -> float:
+    """The ``scale`` of :mod:`qlearn.ranges.snr`'s densities for unit variance: sigma 1, Laplace b 1/sqrt 2."""
+    return 1.0 if kind == "gaussian" else 1 / np.sqrt(2)
+
+
 def clipping_explorer(*, n: int = 20_000, seed: int = 0, bits: int = 4) -> Explorer:
     """Rounding error vs clipping error as the clip moves: the trade every calibrator makes.
 
@@ -166,10 +171,10 @@ def clipping_explorer(*, n: int = 20_000, seed: int = 0, bits: int = 4) -> Explo
 
     def curves(kind, b):
         if (kind, b) not in cache:
-            scale = 1.0 if kind == "gaussian" else 1 / np.sqrt(2)  # Laplace b of a unit-variance Laplace
             for bb in range(controls["bits"].min, controls["bits"].max + 1):
                 cache[(kind, bb)] = clipping_curves(data[kind], bb, clips)
-                cache[(kind, bb, "exact")] = snr.optimal_clip(kind, bb, scale=scale, model="exact")
+                cache[(kind, bb, "exact")] = snr.optimal_clip(kind, bb, scale=_unit_variance_scale(kind),
+                                                              model="exact")
         return cache[(kind, b)]
 
     fig = go.FigureWidget()
@@ -199,11 +204,8 @@ def clipping_explorer(*, n: int = 20_000, seed: int = 0, bits: int = 4) -> Explo
         best = int(np.argmin(cv["total"]))
         fig.data[4].x, fig.data[4].y = [clips[best]], [max(cv["total"][best], floor)]
         banner = snr.BANNER_2019_ALPHA[kind].get(b)
-        scale = 1.0 if kind == "gaussian" else 1 / np.sqrt(2)  # Laplace b of a unit-variance Laplace
-        if (kind, b, "exact") not in cache:
-            cache[(kind, b, "exact")] = snr.optimal_clip(kind, b, scale=scale, model="exact")
         note = f"; exact optimum for the {kind} density: {cache[(kind, b, 'exact')]:.2f}"
-        note += (f"; Banner et al. 2019 (ACIQ) formula: {banner * scale:.2f}" if banner else "")
+        note += (f"; Banner et al. 2019 (ACIQ) formula: {banner * _unit_variance_scale(kind):.2f}" if banner else "")
         return (f"alpha = {clips[j]:.2f}: granular {cv['granular'][j]:.2e} + overload {cv['overload'][j]:.2e}"
                 f" = <b>{cv['total'][j]:.2e}</b><br>best clip on this sample: <b>{clips[best]:.2f}</b> std"
                 + note)
