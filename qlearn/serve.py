@@ -45,6 +45,9 @@ MAX_KERNELS = 1000
 #: Seconds a sent page has to connect to its kernel before the kernel is freed (``--unconnected-timeout``;
 #: a page connects within seconds of arriving; the reaper runs every 10 s, so such a kernel goes within a minute).
 UNCONNECTED_TIMEOUT = 50
+#: The server log's line format: time, then what Jupyter Server and Voila print.
+LOG_FORMAT = "%(asctime)s.%(msecs)03d [%(name)s]%(highlevel)s %(message)s"
+LOG_DATEFMT = "%Y-%m-%d %H:%M:%S"
 #: Seconds a kernel may sit idle with no page connected before it is shut down.
 CULL_IDLE_TIMEOUT = 600
 #: Seconds between two culling passes.
@@ -773,12 +776,14 @@ def make_app(notebooks_dir: str | os.PathLike, options: ServeOptions | None = No
             super().start()
 
         def init_handlers(self):
+            from jupyter_server.services.kernels.handlers import KernelHandler
             from tornado.routing import Rule
             from tornado.web import StaticFileHandler
             from voila.request_info_handler import RequestInfoSocketHandler
             from voila.tornado.kernel_websocket_handler import VoilaKernelWebsocketHandler
 
             from .server.hosts import HostPolicy, RefusedHost, RefusedHostHandler
+            from .server.kernels import page_kernel_handler
             from .server.websocket import GuardedKernelWebsocketHandler, GuardedRequestInfoHandler
 
             # gzip every HTTP response (plotly.js: 4.8 MB -> 1.5 MB). `compress_response` in
@@ -794,6 +799,8 @@ def make_app(notebooks_dir: str | os.PathLike, options: ServeOptions | None = No
             for h in super().init_handlers():
                 if len(h) >= 2 and h[1] is TornadoVoilaHandler:
                     h = (h[0], LessonHandler, *h[2:])
+                elif len(h) >= 2 and h[1] is KernelHandler:
+                    h = (h[0], page_kernel_handler(KernelHandler), *h[2:])
                 elif len(h) >= 2 and h[1] is VoilaKernelWebsocketHandler:
                     h = (h[0], GuardedKernelWebsocketHandler, *h[2:])
                 elif len(h) >= 2 and h[1] is RequestInfoSocketHandler:
@@ -852,6 +859,9 @@ def make_app(notebooks_dir: str | os.PathLike, options: ServeOptions | None = No
     os.environ.update(KERNEL_ENV)
     config = voila_config(o, nb_dir)
     config.merge(guard_config(o, config))
+    # every line with its time: a teacher reading the log after a class can tell when a page waited
+    config.Application.log_format = LOG_FORMAT
+    config.Application.log_datefmt = LOG_DATEFMT
     from .server.logs import install_cell_logging
 
     install_cell_logging()  # a cell past its timeout, or whose kernel died, is logged with its lesson too

@@ -576,6 +576,52 @@ def test_reaper_frees_unconnected_and_abandoned_kernels_only():
     assert km.lesson_of("open") == "01.ipynb" and km.lesson_of("unknown") == "?"
 
 
+def test_reaper_keeps_a_slow_page_that_shows_signs_of_life():
+    """A page that is open but slow to connect (a class opening one lesson at once on 2 cores:
+    40-65 s from arriving to connecting) keeps its kernel while its watchdog asks about it or its
+    handshake is in progress; once it falls silent it has unconnected_timeout like any page."""
+    km = _km(unconnected_timeout=50, disconnected_timeout=120)
+    names = ("silent", "pinging", "handshake", "pinged_then_gone")
+    km._kernels.update({k: object() for k in names})
+    for k in names:
+        km.record_handout(k, "10.0.0.1", "18.ipynb")
+        km._kernel_connections[k] = 0
+        km.page_sent(k)
+    t0 = km._handouts["silent"].sent
+    for k in names:
+        km._handouts[k].sent = t0
+    km.page_seen("pinging")
+    km._handouts["pinging"].seen = t0 + 45
+    km.page_seen("pinged_then_gone")
+    km._handouts["pinged_then_gone"].seen = t0 + 10
+    km.connecting("handshake", +1)
+    doomed = dict(km.doomed(now=t0 + 70))
+    assert set(doomed) == {"silent", "pinged_then_gone"}, doomed
+    assert "no sign of it for 60 s" in doomed["pinged_then_gone"]
+    now = t0 + 70
+    assert not km.awaiting_page("silent", now) and km.awaiting_page("pinging", now)
+    assert km.awaiting_page("handshake", now)
+    km.connecting("handshake", -1)  # the handshake failed: from then on, 50 s like any page
+    km._handouts["handshake"].seen = t0 + 65
+    assert "handshake" not in dict(km.doomed(now=t0 + 110))
+    assert "handshake" in dict(km.doomed(now=t0 + 116))
+    km.notify_connect("pinging")  # connected: signs of life no longer matter, the connection does
+    km.page_seen("pinging")
+    assert km._handouts["pinging"].seen == t0 + 45
+    assert "pinging" not in dict(km.doomed(now=t0 + 1000))
+    km.page_seen("unknown")
+    km.connecting("unknown", +1)  # kernels never handed out (the pool's) are not tracked
+
+
+def test_kernel_model_request_is_a_sign_of_life():
+    from jupyter_server.services.kernels.handlers import KernelHandler
+
+    from qlearn.server.kernels import page_kernel_handler
+
+    handler = page_kernel_handler(KernelHandler)
+    assert issubclass(handler, KernelHandler) and handler.__name__ == "PageKernelHandler"
+
+
 def test_bounded_log_caps_what_a_client_can_write(caplog):
     import logging
 

@@ -11,8 +11,11 @@ still starts one, and a kernel whose page never connects lived until the idle cu
 * ``max_kernels_per_client``: most kernels handed to one client address (HTTP 429 past it); not
   applied to 127.0.0.1 and ::1 (this machine's browser, or a reverse proxy on it).
 * kernels handed to a page that never connects are shut down ``unconnected_timeout`` seconds after
-  the page was sent; kernels whose page went away (websocket closed, no unload) after
-  ``disconnected_timeout``; kernels with a page connected but idle after ``connected_idle_timeout``.
+  the page was sent, or after the page's last sign of life (:meth:`QlearnKernelManager.page_seen`:
+  its watchdog asks about its kernel every few seconds while it loads; a handshake in progress
+  counts too), so a page that is only slow on a loaded server keeps its kernel; kernels whose page
+  went away (websocket closed, no unload) after ``disconnected_timeout``; kernels with a page
+  connected but idle after ``connected_idle_timeout``.
 
 The page handler (``qlearn.serve``) asks :meth:`QlearnKernelManager.admit` before Voila touches a
 kernel, so a query string (``?x=1``) or an empty pool cannot skip the limits. See ``docs/hosting.md``.
@@ -122,6 +125,15 @@ class Handout:
     sent: float | None = None  # page fully sent
     connected_ever: bool = False
     disconnected: float | None = None  # last time its connection count fell to 0
+    seen: float | None = None  # last sign of life from its page before it connected (page_seen)
+    connecting: int = 0  # its page's websocket handshakes in progress (waiting for the kernel)
+
+    def quiet_since(self) -> float | None:
+        """Since when the page that has not connected yet has given no sign of life (None: still
+        being sent, or a handshake is in progress)."""
+        if self.sent is None or self.connecting > 0:
+            return None
+        return self.sent if self.seen is None else max(self.sent, self.seen)
 
 
 def busy_page(title: str, message: str, retry_after: int = 60) -> str:
@@ -247,6 +259,24 @@ class QlearnKernelManager(AsyncMappingKernelManager):
         if h is not None and h.sent is None:
             h.sent = time.monotonic()
 
+    def page_seen(self, kernel_id: str) -> None:
+        """The page of ``kernel_id`` asked about its kernel (its watchdog, every few seconds from the
+        moment the page starts): it is open, only slow to connect. On a loaded server (a class opening
+        the same lesson at once, pages and kernels sharing two cores) a page took over 50 s from
+        arriving to connecting, and the reaper freed its kernel under it."""
+        h = self._handouts.get(kernel_id)
+        if h is not None and not h.connected_ever:
+            h.seen = time.monotonic()
+
+    def connecting(self, kernel_id: str, delta: int) -> None:
+        """A websocket handshake for ``kernel_id`` started (+1) or ended (-1): jupyter_server waits for
+        the kernel's answer before completing it (up to a minute when the kernel is busy)."""
+        h = self._handouts.get(kernel_id)
+        if h is not None:
+            h.connecting = max(0, h.connecting + delta)
+            if delta < 0 and not h.connected_ever:
+                h.seen = time.monotonic()
+
     def lesson_of(self, kernel_id: str) -> str:
         h = self._handouts.get(kernel_id)
         if h is not None:
@@ -295,8 +325,10 @@ class QlearnKernelManager(AsyncMappingKernelManager):
                 del self._handouts[kid]
                 continue
             conns = self._kernel_connections.get(kid, 0)
-            if conns == 0 and not h.connected_ever and h.sent is not None and now - h.sent > self.unconnected_timeout:
-                out.append((kid, f"its page never connected ({now - h.sent:.0f} s)"))
+            quiet = h.quiet_since()
+            if conns == 0 and not h.connected_ever and quiet is not None and now - quiet > self.unconnected_timeout:
+                out.append((kid, f"its page never connected ({now - h.sent:.0f} s after it was sent, "
+                                 f"no sign of it for {now - quiet:.0f} s)"))
             elif conns == 0 and h.disconnected is not None and now - h.disconnected > self.disconnected_timeout:
                 out.append((kid, f"its page went away {now - h.disconnected:.0f} s ago"))
             elif conns > 0:
@@ -305,14 +337,16 @@ class QlearnKernelManager(AsyncMappingKernelManager):
                     out.append((kid, "idle with a page connected for too long"))
         return out
 
-    def awaiting_page(self, kernel_id: str) -> bool:
+    def awaiting_page(self, kernel_id: str, now: float | None = None) -> bool:
         """True while ``kernel_id`` was handed to a page that has not connected to it yet and may still
         (it is being rendered or sent, or was sent less than ``unconnected_timeout`` ago): the reaper's
         to free, not the idle culler's."""
         h = self._handouts.get(kernel_id)
         if h is None or h.connected_ever:
             return False
-        return h.sent is None or time.monotonic() - h.sent <= self.unconnected_timeout
+        quiet = h.quiet_since()
+        now = time.monotonic() if now is None else now
+        return quiet is None or now - quiet <= self.unconnected_timeout
 
     async def cull_kernel_if_idle(self, kernel_id):
         """jupyter_server's idle cull, skipping
@@ -339,3 +373,18 @@ class QlearnKernelManager(AsyncMappingKernelManager):
             # its place is free only now (its process may have exited a moment earlier)
             self.log.info("qlearn: kernel %s freed; %d of %d places taken", kid, len(self) + self._starting,
                           self.max_kernels)
+
+
+def page_kernel_handler(base):
+    """``base`` (jupyter_server's ``KernelHandler``, ``GET /api/kernels/<id>``) that also tells the
+    kernel manager the page asking is alive (:meth:`QlearnKernelManager.page_seen`)."""
+
+    class PageKernelHandler(base):
+        async def get(self, kernel_id):
+            km = self.kernel_manager
+            if hasattr(km, "page_seen"):
+                km.page_seen(kernel_id)
+            return await super().get(kernel_id)
+
+    PageKernelHandler.__name__ = PageKernelHandler.__qualname__ = "PageKernelHandler"
+    return PageKernelHandler

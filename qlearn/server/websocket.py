@@ -225,7 +225,15 @@ class GuardedKernelWebsocketHandler(VoilaKernelWebsocketHandler):
             raise web.HTTPError(400, "the v1 kernel websocket subprotocol is required")
         if kernel_id not in self.kernel_manager:
             raise web.HTTPError(404)
-        return await super().get(kernel_id)
+        # the handshake waits for the kernel's answer: the page is there meanwhile (kernels.py)
+        mark = getattr(self.kernel_manager, "connecting", None)
+        if mark is not None:
+            mark(kernel_id, +1)
+        try:
+            return await super().get(kernel_id)
+        finally:
+            if mark is not None:
+                mark(kernel_id, -1)
 
     def select_subprotocol(self, subprotocols):
         return V1_PROTOCOL if V1_PROTOCOL in subprotocols else None

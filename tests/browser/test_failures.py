@@ -66,7 +66,7 @@ def test_banner_when_the_kernel_is_gone(failing_server, pw_browser):
     page, _ = open_lesson(context, failing_server.url, "00_index.ipynb")
     status = page.evaluate(SHUTDOWN_JS)  # the kernel goes away, as when the culler shuts it down
     assert status in (200, 204), status
-    page.evaluate("window.qlearn_check_kernel()")  # the page also checks by itself every 15 s
+    page.evaluate("window.qlearn_check_kernel()")  # the page also checks by itself every 10 s
     banner = page.wait_for_selector("#qlearn-banner", timeout=30_000)
     assert "stopped" in banner.inner_text() or "died" in banner.inner_text()
     assert page.locator("#qlearn-banner button", has_text="Reload").count() == 1
