@@ -7,8 +7,12 @@ display nothing; explorer builders (names ending in ``_explorer``) return an
 from __future__ import annotations
 
 from qlearn._lazy import submodule_getattr
-from qlearn.viz.explorer import Explorer
-from qlearn.viz.quiz import Question, lesson_quiz, quiz
+from qlearn.viz._deferred_iri import defer_iri_checker
+
+defer_iri_checker()  # before plotly's widget module imports jsonschema: 3 s less per kernel
+
+from qlearn.viz.explorer import Explorer  # noqa: E402
+from qlearn.viz.quiz import Question, lesson_quiz, quiz  # noqa: E402
 
 
 def widget(fig):
