@@ -17,8 +17,9 @@ PKG = Path(qlearn.__file__).parent
 #: The course's machinery, not a topic: it stays at the top.
 TOP_MODULES = {"__init__", "_lazy", "_validate", "answers", "cli", "course", "quizzes", "serve"}
 TOP_PACKAGES = set(qlearn.PARTS) | {"viz", "server", "exercises"}
-#: The widget building blocks every part's explorers share.
-VIZ_TOP_MODULES = {"__init__", "explorer", "controls", "style", "static", "predict", "progress", "quiz"}
+#: The widget building blocks every part's explorers share (and the import-cost stand-in they all need).
+VIZ_TOP_MODULES = {"__init__", "explorer", "controls", "style", "static", "predict", "progress", "quiz",
+                   "_deferred_iri"}
 
 
 def _modules(path: Path) -> set[str]:
