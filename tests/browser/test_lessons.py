@@ -100,8 +100,14 @@ def test_five_concurrent_learners(lesson_server, lesson_dir, pw_browser):
     try:
         started = [start_lesson(ctx, lesson_server.url, notebook) for ctx in contexts]  # all five first
         pages = []
-        for page, resp in started:
-            wait_lesson(page, resp)
+        for i, (page, resp) in enumerate(started):
+            try:
+                wait_lesson(page, resp)
+            except Exception as e:  # say which page and what the server saw (a CI run fails here, not a laptop)
+                drawn = page.evaluate("document.querySelectorAll('.jp-OutputArea-output > .jupyter-widgets,"
+                                      " .jp-OutputArea-output > .js-plotly-plot').length")
+                raise AssertionError(f"learner {i + 1} of 5 on {notebook}: {type(e).__name__}; {drawn} widget outputs"
+                                     f" drawn; server log:\n{lesson_server.log_tail(6000)}") from e
             assert not error_outputs(page)
             pages.append(page)
         for _round in range(2):
