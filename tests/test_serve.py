@@ -611,6 +611,10 @@ def test_reaper_keeps_a_slow_page_that_shows_signs_of_life():
     assert "pinging" not in dict(km.doomed(now=t0 + 1000))
     km.page_seen("unknown")
     km.connecting("unknown", +1)  # kernels never handed out (the pool's) are not tracked
+    # signs of life without ever connecting (a client that only polls) keep a kernel 600 s at most
+    km._handouts["handshake"].seen = t0 + 650
+    assert "handshake" not in dict(km.doomed(now=t0 + 600))
+    assert "never connected (601 s after it was sent)" in dict(km.doomed(now=t0 + 601))["handshake"]
 
 
 def test_kernel_model_request_is_a_sign_of_life():

@@ -13,7 +13,8 @@ still starts one, and a kernel whose page never connects lived until the idle cu
 * kernels handed to a page that never connects are shut down ``unconnected_timeout`` seconds after
   the page was sent, or after the page's last sign of life (:meth:`QlearnKernelManager.page_seen`:
   its watchdog asks about its kernel every few seconds while it loads; a handshake in progress
-  counts too), so a page that is only slow on a loaded server keeps its kernel; kernels whose page
+  counts too), so a page that is only slow on a loaded server keeps its kernel (at most
+  ``unconnected_limit``, 600 s, after it was sent: asking is not connecting); kernels whose page
   went away (websocket closed, no unload) after ``disconnected_timeout``; kernels with a page
   connected but idle after ``connected_idle_timeout``.
 
@@ -169,6 +170,9 @@ class QlearnKernelManager(AsyncMappingKernelManager):
     max_kernels = Int(0, config=True, help="Most kernels at once, pool included (0: from memory).")
     max_kernels_per_client = Int(10, config=True, help="Most kernels per client address (0: no limit).")
     unconnected_timeout = Float(50.0, config=True, help="Seconds a sent page has to connect to its kernel.")
+    unconnected_limit = Float(600.0, config=True,
+                              help="Seconds a sent page may take to connect however often it shows signs of life "
+                                   "(a page that asks about its kernel but never connects does not keep it for ever).")
     disconnected_timeout = Float(120.0, config=True, help="Seconds a kernel outlives its page's connection.")
     connected_idle_timeout = Float(4 * 3600.0, config=True, help="Seconds a connected kernel may stay idle.")
     check_interval = Float(10.0, config=True, help="Seconds between two passes of the kernel reaper.")
@@ -326,7 +330,9 @@ class QlearnKernelManager(AsyncMappingKernelManager):
                 continue
             conns = self._kernel_connections.get(kid, 0)
             quiet = h.quiet_since()
-            if conns == 0 and not h.connected_ever and quiet is not None and now - quiet > self.unconnected_timeout:
+            if conns == 0 and not h.connected_ever and h.sent is not None and now - h.sent > self.unconnected_limit:
+                out.append((kid, f"its page never connected ({now - h.sent:.0f} s after it was sent)"))
+            elif conns == 0 and not h.connected_ever and quiet is not None and now - quiet > self.unconnected_timeout:
                 out.append((kid, f"its page never connected ({now - h.sent:.0f} s after it was sent, "
                                  f"no sign of it for {now - quiet:.0f} s)"))
             elif conns == 0 and h.disconnected is not None and now - h.disconnected > self.disconnected_timeout:
