@@ -618,12 +618,31 @@ def test_reaper_keeps_a_slow_page_that_shows_signs_of_life():
 
 
 def test_kernel_model_request_is_a_sign_of_life():
+    """GET /api/kernels/<id> (the page's watchdog) marks the page alive, then answers as before."""
+    import asyncio
+
     from jupyter_server.services.kernels.handlers import KernelHandler
 
     from qlearn.server.kernels import page_kernel_handler
 
-    handler = page_kernel_handler(KernelHandler)
-    assert issubclass(handler, KernelHandler) and handler.__name__ == "PageKernelHandler"
+    assert issubclass(page_kernel_handler(KernelHandler), KernelHandler)
+    km = _km(unconnected_timeout=50)
+    km._kernels["k"] = object()
+    km._kernel_connections["k"] = 0
+    km.record_handout("k", "10.0.0.1", "18.ipynb")
+    km.page_sent("k")
+    calls = []
+
+    class Base:  # stands in for KernelHandler: its get needs a running server
+        kernel_manager = km
+
+        async def get(self, kernel_id):
+            calls.append((kernel_id, km._handouts[kernel_id].seen))
+            return "model"
+
+    assert km._handouts["k"].seen is None
+    assert asyncio.run(page_kernel_handler(Base)().get("k")) == "model"
+    assert calls[0][0] == "k" and calls[0][1] is not None  # marked before the base answered
 
 
 def test_bounded_log_caps_what_a_client_can_write(caplog):
