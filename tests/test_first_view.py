@@ -79,6 +79,10 @@ def test_tex_to_mathml_structure():
     assert mathml.tex_to_mathml(r"\frac{1}{") is None  # broken TeX: left to MathJax, not an error box
     with pytest.raises(TypeError, match="tex"):
         mathml.tex_to_mathml(3)
+    # sized delimiters: latex2mathml 2.x writes "\Big\lceil" out as the text "\lceil"
+    ceil = mathml.tex_to_mathml(r"\Big\lceil \frac{a}{b} \Big\rceil \bigl\lvert x \bigr\rvert")
+    assert "\\" not in ceil and "\u2308" in ceil and "\u2309" in ceil and ceil.count(">|<") == 2
+    assert mathml._RAW_COMMAND.search('<mo minsize="1.6em">\\lceil</mo>')
 
 
 def _render(markdown: str) -> str:
@@ -112,6 +116,8 @@ def test_every_formula_of_every_lesson_converts():
             html = _render(cell.source)
             total += html.count("<math")
             left += [(le.file, m) for m in re.findall(r"\$[^$]+\$", html)]
+            # a command the converter wrote out as text (drawn as "\lceil" on the page)
+            left += [(le.file, m) for m in re.findall(r"<math.*?</math>", html, re.S) if "\\" in m]
     assert not left, left[:5]
     assert total > 800
 

@@ -11,11 +11,23 @@ typesets it as before.
 from __future__ import annotations
 
 import logging
+import re
 
 from latex2mathml.converter import convert
 from voila.exporter import VoilaMarkdownRenderer
 
 log = logging.getLogger("qlearn.serve")
+
+
+#: Delimiters that latex2mathml (2.x) writes out as raw text, e.g. ``<mo>\\lceil</mo>``, after a size
+#: command (``\\Big\\lceil``), though it converts them alone: given as their characters instead.
+SIZED_DELIMITERS = {"lceil": "\u2308", "rceil": "\u2309", "lfloor": "\u230a", "rfloor": "\u230b",
+                    "langle": "\u27e8", "rangle": "\u27e9", "lvert": "|", "rvert": "|", "vert": "|",
+                    "lVert": "\u2016", "rVert": "\u2016", "Vert": "\u2016"}
+_SIZED = re.compile(r"(\\(?:big|Big|bigg|Bigg)[lrm]?)\s*\\(" + "|".join(sorted(SIZED_DELIMITERS, key=len, reverse=True))
+                    + r")(?![A-Za-z])")
+#: A TeX command left as text inside a MathML element: the converter did not know it.
+_RAW_COMMAND = re.compile(r">\s*\\[A-Za-z]+\s*<")
 
 
 def tex_to_mathml(tex: str, *, display: bool = False) -> str | None:
@@ -30,12 +42,13 @@ def tex_to_mathml(tex: str, *, display: bool = False) -> str | None:
     """
     if not isinstance(tex, str):
         raise TypeError(f"tex must be a str, got {type(tex).__name__}")
+    source = _SIZED.sub(lambda m: m.group(1) + SIZED_DELIMITERS[m.group(2)], tex)
     try:
-        out = convert(tex, display="block" if display else "inline")
+        out = convert(source, display="block" if display else "inline")
     except Exception as exc:  # the converter's errors are of many kinds; keep the TeX for MathJax
         log.warning("qlearn: formula left to MathJax (%s: %s): %.80s", type(exc).__name__, exc, tex)
         return None
-    if "<merror" in out:
+    if "<merror" in out or _RAW_COMMAND.search(out):
         log.warning("qlearn: formula left to MathJax (converter error): %.80s", tex)
         return None
     return out
