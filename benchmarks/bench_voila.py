@@ -5,10 +5,12 @@ For each server, in headless Chromium on loopback:
     page without figures, to the page revealed), one browser profile going through the lessons,
     each opened once the server is quiet (the previous lesson's pool refilled, as it is when a
     learner has spent minutes on a lesson); the page's own pool refill runs while it loads;
-  * the same first figure as a static page (its data and layout taken from the served page, drawn
-    by the same plotly.js served from loopback by a static file server), in a second profile, each
-    static load right after a served one (`--repeats` pairs per lesson, medians): the ratio
-    served / static is the figure that matters on a shared machine;
+  * the same first figure as a static page (its data and layout taken from the served page, plotly.js
+    served from loopback by a static file server), in a second profile, each static load right after
+    a served one (`--repeats` loads per lesson, medians), twice: with plotly.min.js (the full
+    plotly.js, as plotly's `write_html` makes a page) and with the plotly module `qlearn serve` sends
+    (trimmed to the course's trace types: qlearn.server.plotly_bundle); the ratio served / static is
+    the figure that matters on a shared machine;
   * key press on a slider to redrawn figure, in the page (keydown event to plotly_afterplot),
     median and p95 over 20 presses, for every explorer with a slider, once the server is quiet
     again after the page was opened (the pool's replacement kernel has executed the lesson: it
@@ -195,19 +197,45 @@ Plotly.newPlot("figure", f.data, f.layout, {{responsive: true}}).then(() => perf
 """
 
 
+#: The same static page with the plotly.js that ``qlearn serve`` sends (its widget module, which sets
+#: ``window.Plotly``: the trimmed one, qlearn.server.plotly_bundle), imported as the served page does.
+STATIC_MODULE_PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title><link rel="icon" href="data:,"><link rel="modulepreload" href="plotly-served.js"></head>
+<body style="margin: 0 auto; max-width: 1200px; font-family: sans-serif">
+<h1>{title}</h1><div id="figure" style="width: 100%; height: {height}px"></div>
+<script>
+const f = {figure};
+import("./plotly-served.js").then(() => {{
+  performance.mark("plotly-ready");
+  return Plotly.newPlot("figure", f.data, f.layout, {{responsive: true}});
+}}).then(() => performance.mark("drawn"));
+</script></body></html>
+"""
+#: The static pages, by the suffix of their file name: plotly.min.js (the full plotly.js, as plotly's
+#: ``write_html`` makes a page) and the module qlearn serve sends.
+STATIC_KINDS = {"static": "", "static-served-module": "-module"}
+
+
 def static_pages(figures: dict[str, str], out: Path) -> None:
-    """Write one static page per lesson with that lesson's first figure, and plotly.js beside them."""
+    """Write two static pages per lesson with that lesson's first figure (:data:`STATIC_KINDS`), and
+    the two plotly.js files beside them."""
     import json
     import shutil
 
     import plotly
 
+    from qlearn import serve
+
     out.mkdir(parents=True, exist_ok=True)
     shutil.copy(Path(plotly.__file__).parent / "package_data" / "plotly.min.js", out / "plotly.min.js")
+    if not (out / "plotly-served.js").exists():
+        (out / "plotly-served.js").write_text(serve.quiet_plotly_bundle(serve.plotly_bundle_file().read_text("utf-8")))
     for name, fig_json in figures.items():
         height = max(200, int(json.loads(fig_json).get("height") or 450))
-        (out / (Path(name).stem + ".html")).write_text(
-            STATIC_PAGE.format(title=Path(name).stem, figure=fig_json, height=height))
+        for template, suffix in ((STATIC_PAGE, ""), (STATIC_MODULE_PAGE, "-module")):
+            (out / (Path(name).stem + suffix + ".html")).write_text(
+                template.format(title=Path(name).stem, figure=fig_json, height=height))
 
 
 def serve_static(directory: Path):
@@ -640,9 +668,10 @@ def main() -> int:
                                     r["key_ms"][f"{name.split('_')[0]}#{i}"] = [x * 1000 for x in lat]
                         page.close()
                         if paired and name in figures:  # the same figure as a static page, same conditions
-                            settled(server)
-                            static_runs.setdefault(name, []).append(
-                                static_first_figure(static_ctx, static_base + Path(name).stem + ".html"))
+                            for kind_s, suffix in STATIC_KINDS.items():
+                                settled(server)
+                                static_runs.setdefault(kind_s, {}).setdefault(name, []).append(
+                                    static_first_figure(static_ctx, static_base + Path(name).stem + suffix + ".html"))
                         elif paired:
                             break  # a page without figures: nothing to compare
                 for name, rs in runs.items():  # the run with the median time (its marks with it)
@@ -653,12 +682,13 @@ def main() -> int:
                 if paired:
                     static_ctx.close()
                     httpd.shutdown()
-                    results["static"] = {"render_s": {}, "marks": {}, "render_runs": {}}
-                    for name, rs in static_runs.items():
-                        t, marks = sorted(rs, key=lambda x: x[0])[(len(rs) - 1) // 2]
-                        results["static"]["render_s"][name] = t
-                        results["static"]["marks"][name] = marks
-                        results["static"]["render_runs"][name] = [x[0] for x in rs]
+                    for kind_s, by_lesson in static_runs.items():
+                        rk = results[kind_s] = {"render_s": {}, "marks": {}, "render_runs": {}}
+                        for name, rs in by_lesson.items():
+                            t, marks = sorted(rs, key=lambda x: x[0])[(len(rs) - 1) // 2]
+                            rk["render_s"][name] = t
+                            rk["marks"][name] = marks
+                            rk["render_runs"][name] = [x[0] for x in rs]
                 ctx.close()
                 time.sleep(2)
                 r["rss_mb"] = kernel_rss_mb(server)
@@ -700,16 +730,18 @@ def main() -> int:
         if r.get("rss_mb"):
             print(f"  kernels at the end: {r['kernels']}, {sum(r['rss_mb']) / 1024:.2f} GB RSS in all "
                   f"(median {statistics.median(r['rss_mb']):.0f} MB)")
-    if "static" in results and results.get("qlearn", {}).get("render_s"):
-        served, static = results["qlearn"]["render_s"], results["static"]["render_s"]
+    for kind_s in [k for k in STATIC_KINDS if k in results and results.get("qlearn", {}).get("render_s")]:
+        served, static = results["qlearn"]["render_s"], results[kind_s]["render_s"]
         ratios = {n: served[n] / static[n] for n in static if n in served}
-        print("\n== first figure: qlearn serve / the same figure as a static page (same browser, one run; "
-              f"per lesson the median of {args.repeats} loads, each served load followed by the static one)")
+        which = ("plotly.min.js, the full plotly.js, as plotly's write_html makes a page" if kind_s == "static"
+                 else "the plotly module qlearn serve sends, imported as the served page does")
+        print(f"\n== first figure: qlearn serve / the same figure as a static page with {which} (same browser, "
+              f"one run; per lesson the median of {args.repeats} loads, each served load followed by the static ones)")
         print("  per lesson (served s / static s = ratio): " + ", ".join(
             f"{n.split('_')[0]} {served[n]:.2f}/{static[n]:.2f}={ratios[n]:.2f}" for n in ratios))
         print(f"  median ratio {statistics.median(ratios.values()):.2f}, max {max(ratios.values()):.2f}; "
               f"lessons within 1.25x: {sum(v <= 1.25 for v in ratios.values())}/{len(ratios)}")
-        sm, tm = results["qlearn"].get("marks", {}), results["static"].get("marks", {})
+        sm, tm = results["qlearn"].get("marks", {}), results[kind_s].get("marks", {})
 
         def marks(m):
             return "/".join("-" if x is None else f"{x:.2f}" for x in (m or [None] * 3))
@@ -717,7 +749,7 @@ def main() -> int:
               "figure drawn), served vs static: " + ", ".join(
                   f"{n.split('_')[0]} {marks(sm.get(n))} vs {marks(tm.get(n))}" for n in ratios))
     for kind, r in results.items():
-        if kind == "static":
+        if kind in STATIC_KINDS:
             continue
         print(f"\n== {kind}")
         print(f"server ready, pre-heated pools filled: {r['start_s']:.1f} s")

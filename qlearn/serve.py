@@ -167,18 +167,23 @@ BUNDLE_ENV = "QLEARN_PLOTLY_BUNDLE"
 
 
 def plotly_bundle_file() -> Path:
-    """plotly's FigureWidget front-end module (about 5 MB: all of plotly.js)."""
-    import plotly
+    """The FigureWidget front-end module sent to browsers: plotly's own with only the trace types
+    the course draws (1.3 MB; :mod:`qlearn.server.plotly_bundle`) when it was built from the
+    installed plotly, else plotly's (about 5 MB: all of plotly.js)."""
+    from .server.plotly_bundle import bundle_file
 
-    return Path(plotly.__file__).resolve().parent / "package_data" / "widgetbundle.js"
+    return bundle_file()[0]
 
 
 def plotly_bundle_name() -> str:
-    """A versioned file name, so the browser may cache it for good (``-q1``: with
-    :func:`quiet_plotly_bundle` applied)."""
+    """A versioned file name, so the browser may cache it for good (``-t1``: the trimmed module;
+    ``-q1``: with :func:`quiet_plotly_bundle` applied)."""
     import plotly
 
-    return f"plotly-widget-{plotly.__version__}-q1.js"
+    from .server.plotly_bundle import bundle_file
+
+    trimmed = "-t1" if bundle_file()[1] else ""
+    return f"plotly-widget-{plotly.__version__}{trimmed}-q1.js"
 
 
 #: The two methods of plotly's figure view that, after every redraw, diff the whole drawn figure
@@ -884,6 +889,13 @@ def make_app(notebooks_dir: str | os.PathLike, options: ServeOptions | None = No
     guard_log.handlers = list(app.log.handlers)
     guard_log.setLevel(logging.INFO)
     guard_log.propagate = False
+    if o.cached_plotly:
+        from .server.plotly_bundle import bundle_file
+
+        if not bundle_file()[1]:  # still works, just slower: say so once, with the way back
+            guard_log.warning("qlearn: the installed plotly's widget module is not the one the trimmed "
+                              "module was built from: sending plotly's full module (about 5 MB, 1-2 s "
+                              "more per page); rebuild it with tools/plotly_bundle (README there)")
     return app
 
 
