@@ -40,7 +40,8 @@ import("./{module}").then((mod) => {{
   const el = document.getElementById("figure");
   w.render({{el, model}});
   // the view draws into el itself (Plotly.newPlot(el, ...)); drawn once plotly has laid it out
-  const poll = () => (el._fullLayout && el.querySelector(".main-svg") ? performance.mark("drawn") : requestAnimationFrame(poll));
+  const poll = () => (el._fullLayout && el.querySelector(".main-svg")
+                      ? performance.mark("drawn") : requestAnimationFrame(poll));
   requestAnimationFrame(poll);
 }});
 </script></body></html>
@@ -114,8 +115,8 @@ def main() -> int:
         ev = statistics.median(r[0] for r in runs[name])
         dr = statistics.median(r[1] for r in runs[name])
         med[name] = (ev, dr)
-        print(f"  {name:8s} {path.stat().st_size / 1e6:4.2f} MB   module evaluated {ev:5.2f} s   figure drawn {dr:5.2f} s"
-              f"   (drawn, all: {', '.join(f'{r[1]:.2f}' for r in runs[name])})")
+        print(f"  {name:8s} {path.stat().st_size / 1e6:4.2f} MB   module evaluated {ev:5.2f} s   "
+              f"figure drawn {dr:5.2f} s   (drawn, all: {', '.join(f'{r[1]:.2f}' for r in runs[name])})")
     print(f"  trimmed / full: module {med['trimmed'][0] / med['full'][0]:.2f}, figure drawn "
           f"{med['trimmed'][1] / med['full'][1]:.2f}")
     return 0

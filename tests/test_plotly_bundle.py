@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import plotly.graph_objects as go
+
 from qlearn import serve
 from qlearn.server import plotly_bundle as pb
 
