@@ -131,15 +131,22 @@ def _figure_functions():
                 yield f"{info.name}.{name}", fn
 
 
-def _figures_of(obj):
-    if isinstance(obj, go.Figure | go.FigureWidget):
-        yield obj
-        return
-    for attr in ("fig", "figure"):
-        f = getattr(obj, attr, None)
-        if isinstance(f, go.Figure | go.FigureWidget):
-            yield f
-    yield from (f for f in getattr(obj, "extra_figs", []) if isinstance(f, go.Figure | go.FigureWidget))
+def _figures_of(obj) -> list:
+    """The plotly figures a built object holds: a figure itself, an Explorer's (its ``figures()``),
+    or the FigureWidgets inside a plain widget box."""
+    from plotly.basewidget import BaseFigureWidget
+
+    if isinstance(obj, go.Figure):
+        return [obj]
+    if callable(getattr(obj, "figures", None)):
+        return list(obj.figures())
+    found, stack = [], [obj]
+    while stack:
+        w = stack.pop()
+        if isinstance(w, BaseFigureWidget):
+            found.append(w)
+        stack.extend(getattr(w, "children", ()) or ())
+    return found
 
 
 def test_every_figure_the_course_builds_uses_only_the_trimmed_module_s_traces():
@@ -150,5 +157,5 @@ def test_every_figure_the_course_builds_uses_only_the_trimmed_module_s_traces():
             checked += 1
             for trace in fig.data:
                 seen.setdefault(trace.type, where)
-    assert checked > 30
+    assert checked > 40
     assert set(seen) <= set(pb.TRACES), {t: w for t, w in seen.items() if t not in pb.TRACES}
