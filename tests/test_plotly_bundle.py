@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import plotly.graph_objects as go
+import pytest
 
 from qlearn import serve
 from qlearn.server import plotly_bundle as pb
@@ -149,13 +150,31 @@ def _figures_of(obj) -> list:
     return found
 
 
-def test_every_figure_the_course_builds_uses_only_the_trimmed_module_s_traces():
-    """Built, not read: every explorer and figure function in qlearn.viz that needs no argument."""
-    seen, checked = {}, 0
-    for where, fn in _figure_functions():
-        for fig in _figures_of(fn()):
-            checked += 1
-            for trace in fig.data:
-                seen.setdefault(trace.type, where)
-    assert checked > 40
+@pytest.fixture(scope="module")
+def built_figures() -> list:
+    """``(where, figure)`` for every figure of every explorer and figure function in qlearn.viz
+    that needs no argument: built, not read."""
+    return [(where, fig) for where, fn in _figure_functions() for fig in _figures_of(fn())]
+
+
+def test_every_figure_the_course_builds_uses_only_the_trimmed_module_s_traces(built_figures):
+    seen = {}
+    for where, fig in built_figures:
+        for trace in fig.data:
+            seen.setdefault(trace.type, where)
+    assert len(built_figures) > 40
     assert set(seen) <= set(pb.TRACES), {t: w for t, w in seen.items() if t not in pb.TRACES}
+
+
+def test_every_live_figure_skips_plotly_s_quadratic_tick_label_check(built_figures):
+    """A FigureWidget redraws on every slider step; plotly.js's default ``ticklabeloverflow``
+    compares every tick label with every other after placing each (see qlearn.viz.style)."""
+    from plotly.basewidget import BaseFigureWidget
+
+    from qlearn.viz.style import TICKLABEL_OVERFLOW
+
+    live = [(where, fig) for where, fig in built_figures if isinstance(fig, BaseFigureWidget)]
+    assert len(live) > 30
+    wrong = {where: name for where, fig in live for name, ax in fig.layout.to_plotly_json().items()
+             if name.startswith(("xaxis", "yaxis")) and ax.get("ticklabeloverflow") != TICKLABEL_OVERFLOW}
+    assert not wrong, wrong

@@ -49,9 +49,19 @@ def base_layout(fig: go.Figure, *, title: str = "", xaxis_title: str = "", yaxis
 FIGURE_CONFIG = {"responsive": True, "displaylogo": False}
 
 
+#: Every axis's ``ticklabeloverflow``. plotly.js's default for a linear or log axis, "hide past
+#: div", checks each tick label against every other after placing each one (``n**2`` bounding boxes
+#: per axis per redraw): a third of the time a slider step took to redraw lesson 17's two-panel
+#: explorer. The course's margins keep tick labels inside the figure, so there is nothing to hide.
+TICKLABEL_OVERFLOW = "allow"
+
+
 def make_responsive(fig):
-    """Give a FigureWidget the course's plotly.js config (in place, with :func:`fit_text`) and return it."""
+    """Give a FigureWidget the course's plotly.js config and axes (in place, with :func:`fit_text`)
+    and return it."""
     fig._config = {**(fig._config or {}), **FIGURE_CONFIG}
+    fig.update_xaxes(ticklabeloverflow=TICKLABEL_OVERFLOW)
+    fig.update_yaxes(ticklabeloverflow=TICKLABEL_OVERFLOW)
     fit_text(fig)
     return fig
 
