@@ -1,5 +1,8 @@
 """Explorers of lesson 12, driven in plain Python."""
+import re
+
 import numpy as np
+import pytest
 
 from qlearn.hardware import systolic
 from qlearn.viz.hardware.systolic import dataflow_explorer, shape_for, systolic_explorer, tiling_explorer
@@ -55,3 +58,23 @@ def test_dataflow_explorer_names_every_dataflow_in_a_tie():
     assert "<b>weight stationary</b> and <b>output stationary</b> and <b>input stationary</b>" in ex.readout.value
     c["M"].value = 1024                                          # a long batch: weight stationary alone
     assert "fewest cycles with <b>weight stationary</b>" in ex.readout.value
+
+
+def test_pe_grid_shows_each_pe_under_its_row_and_column():
+    from qlearn.viz.hardware.systolic import pe_grid
+
+    out = pe_grid(np.array([[4, 5, 6], [5, 6, 7]]), caption="first <MAC>").data
+    assert out.count("<tr>") == 3 and "<caption>first &lt;MAC&gt;</caption>" in out
+    rows = re.findall(r"<tr><th scope='row'>(row \d)</th>(.*?)</tr>", out)
+    assert [(r, re.findall(r"<td>(\d+)</td>", cells)) for r, cells in rows] == [
+        ("row 0", ["4", "5", "6"]), ("row 1", ["5", "6", "7"])]
+    assert re.findall(r"<th scope='col'>(col \d)</th>", out) == ["col 0", "col 1", "col 2"]
+
+
+@pytest.mark.parametrize("bad, err", [(np.zeros((0, 3), int), ValueError), (np.arange(4), ValueError),
+                                      (np.ones((2, 2)), TypeError)])
+def test_pe_grid_refuses_what_is_not_a_grid_of_integers(bad, err):
+    from qlearn.viz.hardware.systolic import pe_grid
+
+    with pytest.raises(err, match="values"):
+        pe_grid(bad, caption="x")

@@ -228,3 +228,31 @@ def tiling_explorer() -> Explorer:
 
     fig = go.FigureWidget(fig)  # Explorer syncs the first update into the widget state
     return Explorer(controls, fig, update)
+
+
+def pe_grid(values, *, caption: str):
+    """A rows x cols integer array shown as the array of PEs it describes: an HTML table with
+    the PE's row and column as headers (what a notebook shows instead of a NumPy matrix repr).
+
+    Parameters
+    ----------
+    values : array-like of int, 2-D, at least 1 x 1
+    caption : str
+        What each number is (shown above the table).
+
+    Returns
+    -------
+    IPython.display.HTML
+    """
+    from IPython.display import HTML
+
+    a = np.asarray(values)
+    if a.ndim != 2 or a.size == 0:
+        raise ValueError(f"values must be a non-empty 2-D array (rows x cols of PEs), got shape {a.shape}")
+    if not np.issubdtype(a.dtype, np.integer):
+        raise TypeError(f"values must be integers (one per PE), got dtype {a.dtype}")
+    head = "".join(f"<th scope='col'>col {j}</th>" for j in range(a.shape[1]))
+    body = "".join(f"<tr><th scope='row'>row {i}</th>" + "".join(f"<td>{int(v)}</td>" for v in row) + "</tr>"
+                   for i, row in enumerate(a))
+    return HTML(f"<table class='qlearn-pe-grid'><caption>{html.escape(caption)}</caption>"
+                f"<thead><tr><th></th>{head}</tr></thead><tbody>{body}</tbody></table>")
