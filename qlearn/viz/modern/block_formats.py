@@ -93,34 +93,34 @@ def tradeoff_figure() -> go.Figure:
 def block_format_explorer() -> Explorer:
     """A window of 128 weights with its blocks, each block's scale and element grid; the trade-off below.
 
-    Top: the weights ``x`` (blue) and ``x_hat`` (orange) in the window, dashed lines between blocks,
-    each block's grid of representable values (grey) and its largest level (thick). Bottom: SQNR vs
-    bits per weight of every scheme over block sizes 16-128 (the whole tensor), the current choice
-    ringed. Everything is precomputed at build time (2 tensors x 5 schemes x 4 sizes).
+    First figure (``explorer.fig``): the weights ``x`` (blue) and ``x_hat`` (orange) in the window,
+    dashed lines between blocks, each block's grid of representable values (grey) and its largest
+    level (thick). Second (``explorer.tradeoff``): SQNR vs bits per weight of every scheme over block
+    sizes 16-128 (the whole tensor), the current choice ringed. Everything is precomputed at build
+    time (2 tensors x 5 schemes x 4 sizes).
     """
     data = tensors()
     pre = {name: _precomputed(name) for name in data}
-    fig = go.FigureWidget(make_subplots(rows=2, cols=1, row_heights=[0.6, 0.4], vertical_spacing=0.14))
+    # Two figures, not two panels of one: moving the window redraws only the window, the
+    # trade-off below does not change (plotly.js redraws every panel of a figure on any update).
+    fig = go.FigureWidget()
     fig.add_scatter(x=[], y=[], mode="lines", name="element grid (scale x values)", hoverinfo="skip",
-                    line=dict(color=COLORS["grid"], width=0.6), row=1, col=1)
+                    line=dict(color=COLORS["grid"], width=0.6))
     fig.add_scatter(x=[], y=[], mode="lines", name="largest level of the block",
-                    line=dict(color=COLORS["clip"], width=2.5), row=1, col=1)
+                    line=dict(color=COLORS["clip"], width=2.5))
     fig.add_scatter(x=[], y=[], mode="lines", name="block boundary",
-                    line=dict(color=COLORS["dark"], dash="dash", width=1), hoverinfo="skip", row=1, col=1)
-    fig.add_scatter(x=[], y=[], mode="markers", name="x", marker=dict(color=COLORS["float"], size=6), row=1, col=1)
-    fig.add_scatter(x=[], y=[], mode="markers", name="x_hat", marker=dict(color=COLORS["quant"], size=6, symbol="x"),
-                    row=1, col=1)
+                    line=dict(color=COLORS["dark"], dash="dash", width=1), hoverinfo="skip")
+    fig.add_scatter(x=[], y=[], mode="markers", name="x", marker=dict(color=COLORS["float"], size=6))
+    fig.add_scatter(x=[], y=[], mode="markers", name="x_hat", marker=dict(color=COLORS["quant"], size=6, symbol="x"))
+    base_layout(fig, xaxis_title="index in the flattened tensor", yaxis_title="weight", height=400)
+    trade = go.FigureWidget()
     for i, s in enumerate(SCHEME_LABELS):
-        fig.add_scatter(x=[], y=[], mode="lines+markers", name=SCHEME_LABELS[s], line=dict(color=CYCLE[i]),
-                        showlegend=False, row=2, col=1)
-    fig.add_scatter(x=[], y=[], mode="markers", name="current", showlegend=False,
-                    marker=dict(size=18, color="rgba(0,0,0,0)", line=dict(color=COLORS["dark"], width=2.5)),
-                    row=2, col=1)
-    base_layout(fig, height=640)
-    fig.update_xaxes(title_text="index in the flattened tensor", row=1, col=1)
-    fig.update_yaxes(title_text="weight", row=1, col=1)
-    fig.update_xaxes(title_text="bits per weight (scales included)", type="log", row=2, col=1)
-    fig.update_yaxes(title_text="SQNR (dB), whole tensor", row=2, col=1)
+        trade.add_scatter(x=[], y=[], mode="lines+markers", name=SCHEME_LABELS[s], line=dict(color=CYCLE[i]))
+    trade.add_scatter(x=[], y=[], mode="markers", name="current choice",
+                      marker=dict(size=18, color="rgba(0,0,0,0)", line=dict(color=COLORS["dark"], width=2.5)))
+    base_layout(trade, xaxis_title="bits per weight (scales included)", yaxis_title="SQNR (dB), whole tensor",
+                height=340)
+    trade.update_xaxes(type="log")
     controls = {
         "tensor": C.dropdown("tensor", [(v, k) for k, v in TENSOR_LABELS.items()], "real"),
         "scheme": C.dropdown("format", [(v, k) for k, v in SCHEME_LABELS.items()], "mxfp4"),
@@ -158,10 +158,11 @@ def block_format_explorer() -> Explorer:
         fig.data[2].x, fig.data[2].y = bx, by
         fig.data[3].x, fig.data[3].y = idx, xs
         fig.data[4].x, fig.data[4].y = idx, xh
-        for i, sch in enumerate(SCHEME_LABELS):
-            fig.data[5 + i].x = [p[sch, kk]["bpw"] for kk in BLOCK_SIZES]
-            fig.data[5 + i].y = [p[sch, kk]["sqnr"] for kk in BLOCK_SIZES]
-        fig.data[10].x, fig.data[10].y = [r["bpw"]], [r["sqnr"]]
+        with trade.batch_update():
+            for i, sch in enumerate(SCHEME_LABELS):
+                trade.data[i].x = [p[sch, kk]["bpw"] for kk in BLOCK_SIZES]
+                trade.data[i].y = [p[sch, kk]["sqnr"] for kk in BLOCK_SIZES]
+            trade.data[-1].x, trade.data[-1].y = [r["bpw"]], [r["sqnr"]]
         scales = r["scales"][first:last + 1]
         note = " (the MX spec fixes 32)" if s in B.MX_ELEMENTS and k != 32 else ""
         note += " (NVFP4 uses 16)" if s == "nvfp4" and k != 16 else ""
@@ -169,7 +170,9 @@ def block_format_explorer() -> Explorer:
                 f"SQNR over the whole tensor <b>{r['sqnr']:.1f} dB</b>; window SQNR {sqnr_db(xs, xh):.1f} dB. "
                 f"Scales of the blocks shown: {', '.join(f'{sc:.3g}' for sc in scales)}")
 
-    return Explorer(controls, fig, update)
+    ex = Explorer(controls, fig, update, extra=[trade])
+    ex.tradeoff = trade
+    return ex
 
 
 __all__ = ["block_format_explorer", "tradeoff_figure", "tensors", "SCHEME_LABELS", "TENSOR_LABELS", "BLOCK_SIZES"]
