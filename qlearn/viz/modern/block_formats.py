@@ -119,7 +119,7 @@ def block_format_explorer() -> Explorer:
     trade.add_scatter(x=[], y=[], mode="markers", name="current choice",
                       marker=dict(size=18, color="rgba(0,0,0,0)", line=dict(color=COLORS["dark"], width=2.5)))
     base_layout(trade, xaxis_title="bits per weight (scales included)", yaxis_title="SQNR (dB), whole tensor",
-                height=340)
+                height=380)
     trade.update_xaxes(type="log")
     controls = {
         "tensor": C.dropdown("tensor", [(v, k) for k, v in TENSOR_LABELS.items()], "real"),
