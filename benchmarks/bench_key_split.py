@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "browser"))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from bench_voila import settled, start  # noqa: E402
+from bench_voila import KEY_INIT_JS, settled, slider_key, start  # noqa: E402
 from qbrowser import CHROMIUM_ARGS, find_chromium, open_lesson  # noqa: E402
 
 #: Every websocket message the page receives, with the kernel's stamp when the header shows one.
@@ -69,15 +69,6 @@ PLOTLY_JS = """() => {
   }
 }"""
 
-MARK_JS = """ex => {
-  const t = {key: [], after: []};
-  ex.__qlearn_t = t;
-  ex.addEventListener('keydown', () => t.key.push(performance.now()), true);
-  for (const p of ex.querySelectorAll('.js-plotly-plot')) {
-    p.on('plotly_afterplot', () => t.after.push(performance.now()));
-  }
-}"""
-
 RESET_JS = ("ex => { ex.__qlearn_t.key.length = 0; ex.__qlearn_t.after.length = 0; "
             "window.__qlearn_calls.length = 0; window.__qlearn_ws.length = 0; }")
 
@@ -90,14 +81,10 @@ def pct(xs, q):
 def split_presses(page, explorer, n: int, window_ms: int = 600) -> list[dict]:
     explorer.scroll_into_view_if_needed()
     handle = explorer.locator(".widget-slider .noUi-handle").first
-    explorer.evaluate(MARK_JS)
+    explorer.evaluate(KEY_INIT_JS)
     out, key = [], "ArrowRight"
     for _ in range(n):
-        now, top, bottom = (handle.get_attribute(a) for a in ("aria-valuenow", "aria-valuemax", "aria-valuemin"))
-        if float(now) >= float(top):
-            key = "ArrowLeft"
-        elif float(now) <= float(bottom):
-            key = "ArrowRight"
+        key = slider_key(handle, key)
         explorer.evaluate(RESET_JS)
         handle.focus()
         page.keyboard.press(key)

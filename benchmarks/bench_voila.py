@@ -300,6 +300,17 @@ KEY_INIT_JS = """ex => {
 }"""
 
 
+def slider_key(handle, key: str) -> str:
+    """The arrow key that moves a slider's handle on from where it is: ``key`` (the last one),
+    reversed at either end of the range."""
+    now, top, bottom = (float(handle.get_attribute(a)) for a in ("aria-valuenow", "aria-valuemax", "aria-valuemin"))
+    if now >= top:
+        return "ArrowLeft"
+    if now <= bottom:
+        return "ArrowRight"
+    return key
+
+
 def key_latency(page, explorer, n: int = 20, window_ms: int = 600) -> list[float]:
     """Seconds from a key press on the explorer's first slider to its figure redrawn, measured in
     the page: the keydown event to the last ``plotly_afterplot`` of the explorer's figures within
@@ -310,11 +321,7 @@ def key_latency(page, explorer, n: int = 20, window_ms: int = 600) -> list[float
     out = []
     key = "ArrowRight"
     for _ in range(n):
-        now, top, bottom = (handle.get_attribute(a) for a in ("aria-valuenow", "aria-valuemax", "aria-valuemin"))
-        if float(now) >= float(top):
-            key = "ArrowLeft"
-        elif float(now) <= float(bottom):
-            key = "ArrowRight"
+        key = slider_key(handle, key)
         explorer.evaluate("ex => { ex.__qlearn_t.key.length = 0; ex.__qlearn_t.after.length = 0; }")
         handle.focus()
         page.keyboard.press(key)
