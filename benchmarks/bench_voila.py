@@ -187,6 +187,12 @@ FIGURE_FRAME_JS = """(() => {
 })();"""
 
 
+def frame_median(runs) -> float | None:
+    """Median "figure-frame" mark (s) of ``runs``, ``(seconds, marks)`` pairs; None if none has it."""
+    fr = [m[3] for _, m in runs if m and m[3] is not None]
+    return statistics.median(fr) if fr else None
+
+
 FIGURE_JSON_JS = """() => {
     const p = Array.from(document.querySelectorAll('.js-plotly-plot')).find(p => p.data && p.data.length > 0);
     if (!p) return null;
@@ -699,9 +705,8 @@ def main() -> int:
                     r["render_s"][name] = t
                     r.setdefault("marks", {})[name] = marks
                     r.setdefault("render_runs", {})[name] = [x[0] for x in rs]
-                    fr = [x[1][3] for x in rs if x[1] and x[1][3] is not None]
-                    if fr:
-                        r.setdefault("frame_s", {})[name] = statistics.median(fr)
+                    if (fr := frame_median(rs)) is not None:
+                        r.setdefault("frame_s", {})[name] = fr
                 if paired:
                     static_ctx.close()
                     httpd.shutdown()
@@ -712,9 +717,8 @@ def main() -> int:
                             rk["render_s"][name] = t
                             rk["marks"][name] = marks
                             rk["render_runs"][name] = [x[0] for x in rs]
-                            fr = [x[1][3] for x in rs if x[1] and x[1][3] is not None]
-                            if fr:
-                                rk.setdefault("frame_s", {})[name] = statistics.median(fr)
+                            if (fr := frame_median(rs)) is not None:
+                                rk.setdefault("frame_s", {})[name] = fr
                 ctx.close()
                 time.sleep(2)
                 r["rss_mb"] = kernel_rss_mb(server)

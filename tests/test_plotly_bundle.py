@@ -133,21 +133,11 @@ def _figure_functions():
 
 
 def _figures_of(obj) -> list:
-    """The plotly figures a built object holds: a figure itself, an Explorer's (its ``figures()``),
-    or the FigureWidgets inside a plain widget box."""
-    from plotly.basewidget import BaseFigureWidget
+    """The plotly figures a built object holds: a figure itself, or every FigureWidget in a widget
+    (an Explorer, a plain box)."""
+    from qlearn.viz.explorer import figure_widgets
 
-    if isinstance(obj, go.Figure):
-        return [obj]
-    if callable(getattr(obj, "figures", None)):
-        return list(obj.figures())
-    found, stack = [], [obj]
-    while stack:
-        w = stack.pop()
-        if isinstance(w, BaseFigureWidget):
-            found.append(w)
-        stack.extend(getattr(w, "children", ()) or ())
-    return found
+    return [obj] if isinstance(obj, go.Figure) else figure_widgets(obj)
 
 
 @pytest.fixture(scope="module")

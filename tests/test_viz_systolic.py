@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from qlearn.hardware import systolic
-from qlearn.viz.hardware.systolic import dataflow_explorer, shape_for, systolic_explorer, tiling_explorer
+from qlearn.viz.hardware.systolic import dataflow_explorer, pe_grid, shape_for, systolic_explorer, tiling_explorer
 
 
 def test_systolic_explorer_scrubs_the_simulated_trace():
@@ -61,8 +61,6 @@ def test_dataflow_explorer_names_every_dataflow_in_a_tie():
 
 
 def test_pe_grid_shows_each_pe_under_its_row_and_column():
-    from qlearn.viz.hardware.systolic import pe_grid
-
     out = pe_grid(np.array([[4, 5, 6], [5, 6, 7]]), caption="first <MAC>").data
     assert out.count("<tr>") == 3 and "<caption>first &lt;MAC&gt;</caption>" in out
     rows = re.findall(r"<tr><th scope='row'>(row \d)</th>(.*?)</tr>", out)
@@ -74,7 +72,5 @@ def test_pe_grid_shows_each_pe_under_its_row_and_column():
 @pytest.mark.parametrize("bad, err", [(np.zeros((0, 3), int), ValueError), (np.arange(4), ValueError),
                                       (np.ones((2, 2)), TypeError)])
 def test_pe_grid_refuses_what_is_not_a_grid_of_integers(bad, err):
-    from qlearn.viz.hardware.systolic import pe_grid
-
     with pytest.raises(err, match="values"):
         pe_grid(bad, caption="x")

@@ -83,6 +83,19 @@ def ignore_browser_defaults(fig) -> None:
             pass
 
 
+def figure_widgets(widget) -> list:
+    """Every plotly FigureWidget in ``widget`` and the boxes inside it (``widget`` itself included)."""
+    from plotly.basewidget import BaseFigureWidget
+
+    found, stack = [], [widget]
+    while stack:
+        w = stack.pop()
+        if isinstance(w, BaseFigureWidget):
+            found.append(w)
+        stack.extend(getattr(w, "children", ()) or ())
+    return found
+
+
 class FigureBox(widgets.VBox):
     """A figure with no controls (``ql.viz.widget``): a FigureWidget in a box that, like an
     explorer, sends a server-rendered preview with its widget view."""
@@ -144,15 +157,7 @@ class Explorer(widgets.VBox):
 
     def figures(self) -> list:
         """Every plotly FigureWidget inside this explorer (its figure and any in ``extra``)."""
-        from plotly.basewidget import BaseFigureWidget
-
-        found, stack = [], [self]
-        while stack:
-            w = stack.pop()
-            if isinstance(w, BaseFigureWidget):
-                found.append(w)
-            stack.extend(getattr(w, "children", ()) or ())
-        return found
+        return figure_widgets(self)
 
     def sync_figure_state(self) -> None:
         """Copy each figure's current traces and layout into the state a new view starts from.
