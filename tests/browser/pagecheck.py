@@ -276,7 +276,9 @@ FIT_STATE_JS = """() => ({visibility: document.visibilityState, innerWidth: wind
     figures: Array.from(document.querySelectorAll('.qlearn-explorer .js-plotly-plot')).map(g => ({
         width: g._fullLayout && g._fullLayout.width, layoutWidth: g.layout && g.layout.width,
         autosize: g.layout && g.layout.autosize, responsive: !!(g._context && g._context.responsive),
-        handler: !!g._responsiveChartHandler, stacked: !!g._qlearnStacked}))})"""
+        handler: !!g._responsiveChartHandler, stacked: !!g._qlearnStacked, follows: g._qlearnAuto,
+        pendingPromises: (g._promises || []).length, hidden: getComputedStyle(g).display,
+        computedWidth: getComputedStyle(g).width}))})"""
 
 
 def layout_lessons(names) -> list[str]:
@@ -313,7 +315,8 @@ def assert_figures_fit(page, where: str, timeout_ms: int = 150_000) -> None:
     viewport = page.viewport_size["width"]
     for i, w in enumerate(widths):
         assert abs(w["figure"] - w["box"]) <= 4, (
-            f"{where}: figure {i} is {w['figure']:.0f} px in a {w['box']:.0f} px box")
+            f"{where}: figure {i} is {w['figure']:.0f} px in a {w['box']:.0f} px box; "
+            f"the page's figures: {page.evaluate(FIT_STATE_JS)}")
         assert w["right"] <= viewport + 1, f"{where}: figure {i} runs past the screen ({w['right']:.0f} > {viewport})"
 
 

@@ -9,7 +9,7 @@ wide screen. In the whole suite test_lessons.py does this on the page it loads f
 from __future__ import annotations
 
 import pytest
-from pagecheck import LAYOUT_RESULTS, PHONE, check_layout, layout_lessons
+from pagecheck import LAYOUT_RESULTS, PHONE, assert_figures_fit, check_layout, layout_lessons
 from qbrowser import PageGuard, lesson_names, open_lesson
 
 pytestmark = pytest.mark.browser
@@ -26,5 +26,26 @@ def test_figures_fill_their_box_at_every_width(lesson, lesson_server, pw_browser
     try:
         page, _ = open_lesson(context, lesson_server.url, lesson)
         check_layout(page, lesson)
+    finally:
+        context.close()
+
+
+def test_a_figure_whose_width_plotly_pinned_still_follows_the_window(lesson_server, pw_browser):
+    """plotly.js fixes a figure's width (``layout.width`` = the width drawn then) when a relayout sets
+    its height alone, and its own resize handling then does nothing: seen on CI, a figure left at its
+    1366 px width in a 1920 px window. The page template gives such a figure back to autosize on the
+    next resize. Here the pin is made on purpose, the way plotly makes it."""
+    lesson = layout_lessons(lesson_names())[0]
+    context = pw_browser.new_context(viewport={"width": 1366, "height": 768})
+    PageGuard(context)
+    try:
+        page, _ = open_lesson(context, lesson_server.url, lesson)
+        assert_figures_fit(page, f"{lesson} at 1366 px")
+        pinned = page.evaluate("""() => {
+            const g = document.querySelector('.qlearn-explorer .js-plotly-plot');
+            return Plotly.relayout(g, {height: g._fullLayout.height}).then(() => g.layout.width); }""")
+        assert pinned, "the height-only relayout did not pin the width: this test no longer tests anything"
+        page.set_viewport_size({"width": 1920, "height": 1080})
+        assert_figures_fit(page, f"{lesson} resized to 1920 px after plotly pinned its width")
     finally:
         context.close()
