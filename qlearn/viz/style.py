@@ -66,9 +66,13 @@ def make_responsive(fig):
     return fig
 
 
-#: Characters per line of a panel's title and x-axis title, by panels side by side: what a phone
-#: (390 px, figures ~340 px wide) shows at :data:`FONT_SIZE` without running into the next panel.
-LINE_CHARS = {1: 40, 2: 18, 3: 11}
+#: Characters per line of a panel's title and x-axis title, by panels side by side, at
+#: :data:`FONT_SIZE`: one panel on a phone (390 px, figures ~340 px wide); side-by-side panels each
+#: have at least 280 px of the page's width, as the page template stacks them on anything narrower
+#: (index.html.j2, qlearn-narrow's PANEL_MIN), where 26 characters stay clear of the next panel's
+#: title (tests/browser: checked at the narrowest side-by-side width). Wrapping for a phone's half
+#: width (18) put five-line titles over a projector's panels.
+LINE_CHARS = {1: 40, 2: 26, 3: 26}
 #: ... and of a figure's title (a larger font).
 TITLE_CHARS = 32
 #: Pixels a line of figure text takes.
@@ -95,7 +99,8 @@ def _lines(text) -> int:
 
 
 def fit_text(fig):
-    """Make ``fig``'s texts fit a phone's width and stay clear of each other (in place; returns it).
+    """Make ``fig``'s texts fit the narrowest width they are drawn at and stay clear of each other
+    (in place; returns it).
 
     Panel titles (``make_subplots(subplot_titles=...)``) and x-axis titles are wrapped to
     :data:`LINE_CHARS` per line for the number of panels side by side, the figure's top margin grows

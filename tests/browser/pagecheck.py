@@ -230,9 +230,11 @@ def served_files(lesson_dir) -> list[str]:
 
 # ----------------------------------------------------------------------------- figure widths
 
-#: The phone every layout check starts on; then a laptop / a projector, then a wide screen.
+#: The phone every layout check starts on; then the narrowest window where two panels stand side by
+#: side (each gets the page template's PANEL_MIN, 280 px: their titles are closest there), a
+#: laptop / a projector, then a wide screen.
 PHONE = {"width": 390, "height": 844}
-LAYOUT_RESIZES = ((1366, 768), (1920, 1080))
+LAYOUT_RESIZES = ((620, 900), (1366, 768), (1920, 1080))
 
 FIGURE_WIDTHS_JS = """() => Array.from(document.querySelectorAll('.qlearn-explorer .js-plotly-plot'))
     .filter(p => p.querySelector('.main-svg')).map(p => {
@@ -337,6 +339,8 @@ def check_layout(page, lesson: str) -> None:
             pass
         stacked = page.evaluate(STACKED_JS)
         assert not stacked, f"{lesson} resized to {w} px: figures {stacked} still have their panels stacked"
+        overlaps = text_overlaps(page) + narrow_panels(page)
+        assert not overlaps, f"{lesson} resized to {w} px: " + "; ".join(overlaps)
 
 
 def record_layout(lesson: str, page) -> None:
