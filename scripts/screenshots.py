@@ -37,6 +37,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default="/tmp/qlearn-shots")
     ap.add_argument("--widths", default="1366x768,390x844", help="comma-separated WxH viewports")
     ap.add_argument("--tiles", action="store_true", help="also write the page in viewport-sized pieces")
+    ap.add_argument("--figures", action="store_true", help="also write each figure as drawn in the page")
     args = ap.parse_args(argv)
     names = sorted(p.name for p in NOTEBOOKS_DIR.glob("*.ipynb"))
     if args.lessons:
@@ -76,6 +77,14 @@ def main(argv=None) -> int:
                         for k, y in enumerate(range(0, height, h)):
                             page.screenshot(path=str(path.with_suffix(f".{k:02d}.png")),
                                             clip={"x": 0, "y": y, "width": w, "height": min(h, height - y)})
+                    if args.figures:  # each figure on its own, as drawn in the page (not an element shot)
+                        rects = page.evaluate("() => Array.from(document.querySelectorAll('.js-plotly-plot'))"
+                                              ".map(g => g.getBoundingClientRect()).filter(r => r.width > 0)"
+                                              ".map(r => ({x: r.x, y: r.y, width: r.width, height: r.height}))")
+                        for k, r in enumerate(rects):
+                            page.screenshot(path=str(path.with_suffix(f".fig{k:02d}.png")),
+                                            clip={"x": max(0, r["x"] - 8), "y": max(0, r["y"] - 8),
+                                                  "width": min(w, r["width"] + 16), "height": r["height"] + 16})
                     raw = content_problems(page_facts(page, maths_timeout_ms=5_000))  # as test_page_content
                     errors = error_outputs(page)
                     drawn = text_overlaps(page)  # figure texts or radio choices that collide

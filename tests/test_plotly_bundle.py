@@ -168,3 +168,20 @@ def test_every_live_figure_skips_plotly_s_quadratic_tick_label_check(built_figur
     wrong = {where: name for where, fig in live for name, ax in fig.layout.to_plotly_json().items()
              if name.startswith(("xaxis", "yaxis")) and ax.get("ticklabeloverflow") != TICKLABEL_OVERFLOW}
     assert not wrong, wrong
+
+
+def test_every_log_axis_labels_its_minor_ticks_in_whole_numbers(built_figures):
+    """plotly's default labels a log axis's minor ticks with their first digit ("2 3 4" for 20 30 40
+    between 10 and 100); the course's template asks for whole numbers (qlearn.viz.style.TEMPLATE)."""
+    logs, wrong = 0, {}
+    for where, fig in built_figures:
+        lay = fig.layout
+        for name in lay:
+            if name.startswith(("xaxis", "yaxis")) and lay[name].type == "log":
+                logs += 1
+                own = lay[name].minorloglabels
+                inherited = lay.template.layout[name[:5]].minorloglabels
+                if (own or inherited) != "complete":
+                    wrong[where] = name
+    assert logs > 10
+    assert not wrong, wrong

@@ -4,6 +4,7 @@ from __future__ import annotations
 import textwrap
 
 import plotly.graph_objects as go
+import plotly.io as pio
 
 #: Colour of each role, the same in every lesson (colour-blind safe, Okabe-Ito).
 COLORS = {
@@ -23,12 +24,20 @@ HEIGHT = 380
 FONT_SIZE = 15  # readable on a projector
 
 
+#: The course's plotly template: plotly's white one, with a log axis's minor ticks labelled in whole
+#: numbers. plotly's default ("small digits") labels them with their first digit only: between 10
+#: and 100 a learner reads "2 3 4" where the axis means 20 30 40 (lesson 18's outlier panel).
+TEMPLATE = go.layout.Template(pio.templates["plotly_white"])
+TEMPLATE.layout.xaxis.minorloglabels = "complete"
+TEMPLATE.layout.yaxis.minorloglabels = "complete"
+
+
 def base_layout(fig: go.Figure, *, title: str = "", xaxis_title: str = "", yaxis_title: str = "",
                 height: int = HEIGHT) -> go.Figure:
     """Apply the course layout to ``fig`` in place and return it."""
     fig.update_layout(
         title=dict(text=title, x=0.01, xanchor="left"),
-        template="plotly_white",
+        template=TEMPLATE,
         height=height,
         margin=dict(l=60, r=20, t=50 if title else 20, b=50),
         font=dict(size=FONT_SIZE),

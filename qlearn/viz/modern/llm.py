@@ -190,7 +190,8 @@ def awq_explorer() -> Explorer:
     fig.update_xaxes(title_text="alpha", row=1, col=1)
     fig.update_yaxes(title_text="mean squared output error", type="log", row=1, col=1)
     fig.update_xaxes(title_text="mean |X_c| of the channel", type="log", row=1, col=2)
-    fig.update_yaxes(title_text="s_c", type="log", row=1, col=2)
+    # minor ticks at 2 and 5 only: a 280 px panel has no room for 0.6 0.7 0.8 0.9 (they ran together)
+    fig.update_yaxes(title_text="s_c", type="log", dtick="D2", row=1, col=2)
     controls = {"alpha": C.float_slider("alpha", min=0.0, max=0.95, value=0.0, step=0.05),
                 "bits": C.dropdown("bits", list(AWQ_BITS), 3)}
 
