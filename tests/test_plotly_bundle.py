@@ -185,3 +185,17 @@ def test_every_log_axis_labels_its_minor_ticks_in_whole_numbers(built_figures):
                     wrong[where] = name
     assert logs > 10
     assert not wrong, wrong
+
+
+def test_every_overlaying_axis_has_round_ticks_of_its_own(built_figures):
+    """plotly.js syncs an overlaying axis's ticks to the left axis's grid by default (tick values like
+    201, 401, 603); every figure the course builds sets that axis's tick mode (qlearn.viz.style.own_ticks)."""
+    overlaying, wrong = 0, {}
+    for where, fig in built_figures:
+        for name, ax in fig.layout.to_plotly_json().items():
+            if name.startswith(("xaxis", "yaxis")) and ax.get("overlaying"):
+                overlaying += 1
+                if ax.get("tickmode", "sync") == "sync":
+                    wrong[where] = name
+    assert overlaying >= 3
+    assert not wrong, wrong

@@ -71,7 +71,21 @@ def make_responsive(fig):
     fig._config = {**(fig._config or {}), **FIGURE_CONFIG}
     fig.update_xaxes(ticklabeloverflow=TICKLABEL_OVERFLOW)
     fig.update_yaxes(ticklabeloverflow=TICKLABEL_OVERFLOW)
+    own_ticks(fig)
     fit_text(fig)
+    return fig
+
+
+def own_ticks(fig):
+    """Give each overlaying axis (a second y axis on the right) round tick values of its own (in
+    place; returns ``fig``). plotly.js's default for such an axis, ``tickmode="sync"``, puts its ticks
+    at the left axis's grid lines, labelled with whatever values fall there (lesson 10 showed 201, 401,
+    603, 803 weights per level). An axis that sets its ticks keeps them."""
+    lay = fig.layout
+    for name in lay:
+        ax = lay[name]
+        if name.startswith(("xaxis", "yaxis")) and ax.overlaying and ax.tickmode is None:
+            ax.tickmode = "auto"
     return fig
 
 
