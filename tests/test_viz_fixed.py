@@ -52,3 +52,20 @@ def test_image_dither_explorer():
     ex.controls["image"].value = "gradient"
     np.testing.assert_allclose(np.array(ex.fig.data[0].z), signals.gradient_image(32, 40))
     assert "gray levels" in ex.readout.value
+
+
+def test_the_staircase_drawn_step_by_step_is_every_sample_s_stored_value():
+    """The transfer curve is sent as the points where the stored value changes (drawn "hv"): read
+    back as a step function it gives every sample's stored value, in saturate and wrap modes."""
+    ex = V.fixed_point_explorer()
+    for m, n, overflow in [(3, 4, "wrap"), (2, 5, "saturate"), (0, 12, "wrap"), (8, 0, "saturate")]:
+        ex.controls["int_bits"].value, ex.controls["frac_bits"].value = m, n
+        ex.controls["overflow"].value = overflow
+        xs, ys = np.array(ex.fig.data[1].x), np.array(ex.fig.data[1].y)
+        assert ex.fig.data[1].line.shape == "hv" and len(xs) <= 1201
+        if (m, n) == (3, 4):  # the lesson's start: 410 steps of 1/16 across +-12.8, not 1201 samples
+            assert len(xs) < 420
+        grid = np.linspace(-1.6 * 2.0**m, 1.6 * 2.0**m, 1201)
+        drawn = ys[np.searchsorted(xs, grid, side="right") - 1]
+        np.testing.assert_array_equal(drawn, quantize_fixed(grid, FixedFormat(1 + m + n, n), overflow=overflow)[0])
+        assert list(ex.fig.data[0].x) == [grid[0], grid[-1]]

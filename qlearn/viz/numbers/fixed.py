@@ -15,6 +15,19 @@ _ROUNDINGS = [("nearest, ties to even", "half_even"), ("nearest, ties away", "ha
               ("floor (drop the low bits)", "floor"), ("truncate (toward zero)", "toward_zero")]
 
 
+def _steps(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The samples of a step function where its value changes, and its last one: drawn with
+    ``line.shape="hv"`` they give the same staircase as every sample, in a fraction of the points
+    (a browser redraws the figure on every slider step).
+
+    >>> _steps(np.arange(6.0), np.array([0, 0, 1, 1, 1, 2.0]))
+    (array([0., 2., 5.]), array([0., 1., 2.]))
+    """
+    keep = np.r_[0, np.flatnonzero(np.diff(y)) + 1, len(y) - 1]
+    keep = keep[np.r_[True, np.diff(keep) > 0]]
+    return x[keep], y[keep]
+
+
 def fixed_point_explorer(*, int_bits: int = 3, frac_bits: int = 4) -> Explorer:
     """A signed Qm.n format: its transfer curve (top) and a sine that may overflow it (bottom).
 
@@ -27,7 +40,8 @@ def fixed_point_explorer(*, int_bits: int = 3, frac_bits: int = 4) -> Explorer:
     fig = go.FigureWidget(make_subplots(rows=2, cols=1, row_heights=[0.5, 0.5], vertical_spacing=0.14))
     fig.add_scatter(x=[], y=[], mode="lines", name="x (ideal)", line=dict(color=COLORS["float"], dash="dot"),
                     row=1, col=1)
-    fig.add_scatter(x=[], y=[], mode="lines", name="stored value", line=dict(color=COLORS["quant"]), row=1, col=1)
+    fig.add_scatter(x=[], y=[], mode="lines", name="stored value", line=dict(color=COLORS["quant"], shape="hv"),
+                    row=1, col=1)
     fig.add_scatter(x=t, y=np.zeros(n_sig), mode="lines", name="signal", line=dict(color=COLORS["float"]),
                     row=2, col=1)
     fig.add_scatter(x=t, y=np.zeros(n_sig), mode="lines", name="in Qm.n", line=dict(color=COLORS["quant"]),
@@ -51,8 +65,8 @@ def fixed_point_explorer(*, int_bits: int = 3, frac_bits: int = 4) -> Explorer:
         top = 2.0 ** v["int_bits"]
         x = np.linspace(-1.6 * top, 1.6 * top, n_curve)
         y, _ = quantize_fixed(x, fmt, overflow=v["overflow"], rounding=v["rounding"])
-        fig.data[0].x = fig.data[0].y = x
-        fig.data[1].x, fig.data[1].y = x, y
+        fig.data[0].x = fig.data[0].y = x[[0, -1]]  # a straight line: its two ends
+        fig.data[1].x, fig.data[1].y = _steps(x, y)
         sig = v["amplitude"] * top * np.sin(2 * np.pi * t / 97.3) * np.exp(-t / 300)
         ys, rep = quantize_fixed(sig, fmt, overflow=v["overflow"], rounding=v["rounding"])
         fig.data[2].y, fig.data[3].y = sig, ys
