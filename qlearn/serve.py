@@ -469,6 +469,10 @@ def voila_config(options: ServeOptions | None = None, notebooks_dir: str | os.Pa
     if notebooks_dir is not None:
         available = {p.name for p in Path(notebooks_dir).glob("*.ipynb")}
     q["nav"] = course_nav(available=available)
+    # Voila's styles from a stylesheet, not from a parser-blocking script (qlearn.server.voila_style)
+    from .server.voila_style import stylesheet_matches
+
+    q["style_css"] = stylesheet_matches()
     if o.plotly_module:
         q["plotly_module"] = o.plotly_module
         # Lessons with explorers (qlearn.course, checked against the notebooks by tests/test_course.py)

@@ -21,6 +21,9 @@ pytestmark = pytest.mark.browser
 
 TOP_RECT_JS = """() => { const r = document.querySelector('nav.qlearn-nav-top').getBoundingClientRect();
                          return {top: r.top, left: r.left, right: r.right, height: r.height}; }"""
+#: The page's first frame is on screen: the head's stylesheets are in by then (they hold up painting,
+#: not parsing: a bar measured before them was measured unstyled, as no one ever sees it).
+FIRST_PAINT_JS = "() => performance.getEntriesByType('paint').length > 0"
 
 
 def _course(lesson_dir) -> list[str]:
@@ -98,6 +101,7 @@ def test_following_the_links_loads_the_neighbours(lesson_server, lesson_dir, pw_
     try:
         page, _ = start_lesson(context, lesson_server.url, second)
         page.wait_for_selector("nav.qlearn-nav-top", state="attached")
+        page.wait_for_function(FIRST_PAINT_JS)
         before = page.evaluate(TOP_RECT_JS)  # drawn from the first bytes, above Voila's spinner
         _wait_revealed(page, second)
         _assert_no_shift(page, before, second)
@@ -110,6 +114,7 @@ def test_following_the_links_loads_the_neighbours(lesson_server, lesson_dir, pw_
         link.click()
         page.wait_for_url("**/voila/render/" + home, timeout=RENDER_TIMEOUT_MS)
         page.wait_for_selector("nav.qlearn-nav-top", state="attached")
+        page.wait_for_function(FIRST_PAINT_JS)
         before = page.evaluate(TOP_RECT_JS)
         _wait_revealed(page, home)
         _assert_no_shift(page, before, f"{home} at 390 px")
