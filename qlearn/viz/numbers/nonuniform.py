@@ -47,8 +47,9 @@ def codebook_explorer(*, layer: int = 0, method: str = "kmeans", bits: int = 2) 
     fig = go.FigureWidget()
     fig.add_histogram(x=model.layers[layer].W.ravel(), name="weights", marker_color=COLORS["muted"],
                       opacity=0.7, nbinsx=80)
+    # a bar 0.006 wide is ~4 px on a laptop but under 1 px on a phone: an outline of fixed pixels keeps it seen
     fig.add_bar(x=[0.0], y=[0], name="weights sharing each level", marker_color=COLORS["quant"], width=0.006,
-                yaxis="y2")
+                marker_line=dict(color=COLORS["quant"], width=2), yaxis="y2")
     base_layout(fig, xaxis_title="weight value", yaxis_title="count (histogram)", height=380)
     fig.update_layout(yaxis2=dict(title="weights per level", overlaying="y", side="right", showgrid=False),
                       barmode="overlay")
