@@ -7,6 +7,9 @@ its first slider's arrow key N times and splits each press, measured in the page
   new data (the slider's message to the kernel, the explorer's callback, the update back, and the
   frame the page draws for the slider's own move before it takes the message);
 * **plotly**: from that call to the figure's last ``plotly_afterplot`` (plotly.js redrawing);
+* with ``--compare``, every other press is drawn by plotly.js's full redraw
+  (``window.qlearnFullRedraw``) and the rest by the data-only redraw the served plotly module
+  uses (``tools/plotly_bundle/data_redraw.js``): both in one page, one run, side by side;
 * with ``--messages``, each press's websocket messages: when the page handled each and when the
   kernel stamped it (its header ``date``), in ms after the key.
 
@@ -78,13 +81,15 @@ def pct(xs, q):
     return xs[min(len(xs) - 1, int(q * (len(xs) - 1)))]
 
 
-def split_presses(page, explorer, n: int, window_ms: int = 600) -> list[dict]:
+def split_presses(page, explorer, n: int, window_ms: int = 600, compare: bool = False) -> list[dict]:
     explorer.scroll_into_view_if_needed()
     handle = explorer.locator(".widget-slider .noUi-handle").first
     explorer.evaluate(KEY_INIT_JS)
     out, key = [], "ArrowRight"
-    for _ in range(n):
+    for press in range(n):
         key = slider_key(handle, key)
+        full = compare and press % 2 == 1
+        page.evaluate(f"window.qlearnFullRedraw = {'true' if full else 'false'}")
         explorer.evaluate(RESET_JS)
         handle.focus()
         page.keyboard.press(key)
@@ -96,7 +101,7 @@ def split_presses(page, explorer, n: int, window_ms: int = 600) -> list[dict]:
         k0, k1, c0 = t["key"][0], max(t["after"]), min(calls)
         msgs = [(round(m["t"] - k0), None if m["stamp"] is None else round(m["stamp"] - k0), m["type"], m["state"],
                  m["bytes"]) for m in page.evaluate("window.__qlearn_ws")]
-        out.append({"total": k1 - k0, "kernel_wire": c0 - k0, "plotly": k1 - c0, "messages": msgs})
+        out.append({"total": k1 - k0, "kernel_wire": c0 - k0, "plotly": k1 - c0, "messages": msgs, "full": full})
     return out
 
 
@@ -106,6 +111,8 @@ def main() -> int:
     ap.add_argument("--lessons", nargs="*", default=None, help="notebook names (default: all)")
     ap.add_argument("--presses", type=int, default=20)
     ap.add_argument("--messages", action="store_true", help="print each press's websocket messages")
+    ap.add_argument("--compare", action="store_true",
+                    help="alternate plotly.js's full redraw and the data-only redraw, press by press")
     args = ap.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -127,14 +134,24 @@ def main() -> int:
                 page.evaluate(PLOTLY_JS)
                 explorers = page.locator(".qlearn-explorer:has(.widget-slider):has(.js-plotly-plot)")
                 for i in range(explorers.count()):
-                    rows = split_presses(page, explorers.nth(i), args.presses)
+                    before = page.evaluate("JSON.parse(JSON.stringify(window.qlearnDataRedraws))")
+                    rows = split_presses(page, explorers.nth(i), args.presses, compare=args.compare)
                     if not rows:
                         continue
-                    parts = []
-                    for k, label in (("total", "total"), ("kernel_wire", "kernel+wire"), ("plotly", "plotly")):
-                        xs = [r[k] for r in rows]
-                        parts.append(f"{label} {statistics.median(xs):4.0f} / {pct(xs, .95):4.0f}")
-                    print(f"{name[:2]}#{i}: " + "   ".join(parts) + f"   ({len(rows)})", flush=True)
+                    after = page.evaluate("JSON.parse(JSON.stringify(window.qlearnDataRedraws))")
+                    why = {k: v - before["why"].get(k, 0) for k, v in after["why"].items() if v - before["why"].get(k, 0)}
+                    drawn = (f"data-only redraws {after['data'] - before['data']}, full {after['full'] - before['full']}"
+                             + (f" ({', '.join(f'{k}: {v}' for k, v in why.items())})" if why else ""))
+                    modes = [("", rows)] if not args.compare else [
+                        (" full redraw", [r for r in rows if r["full"]]),
+                        (" data-only  ", [r for r in rows if not r["full"]])]
+                    for mode, sel in modes:
+                        parts = []
+                        for k, label in (("total", "total"), ("kernel_wire", "kernel+wire"), ("plotly", "plotly")):
+                            xs = [r[k] for r in sel]
+                            parts.append(f"{label} {statistics.median(xs):4.0f} / {pct(xs, .95):4.0f}")
+                        print(f"{name[:2]}#{i}{mode}: " + "   ".join(parts) + f"   ({len(sel)})", flush=True)
+                    print(f"    {drawn}", flush=True)
                     if args.messages:
                         for r in rows:
                             shown = ", ".join(f"{t}/{'-' if s is None else s} {ty}{(' ' + st) if st else ''} {b}B"

@@ -485,6 +485,78 @@ def check_explorer(page, explorer, timeout_ms: int = 30_000) -> str:
     return action
 
 
+REDRAW_JS = """async gd => {
+  await window.Plotly.redraw(gd);
+  await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
+}"""
+
+SETTLE_JS = """async el => {
+  await Promise.all(Array.from(el.querySelectorAll('.js-plotly-plot')).map(gd => Promise.all(gd._promises || [])));
+  await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
+}"""
+
+#: Two PNG pictures (base64) decoded by the page: how many pixels differ by more than `tolerance`
+#: in a colour channel (0-255), and the largest difference.
+PIXELS_JS = """async ([a, b, tolerance]) => {
+  const pixels = async (s) => {
+    const bytes = Uint8Array.from(atob(s), c => c.charCodeAt(0));
+    const img = await createImageBitmap(new Blob([bytes], {type: 'image/png'}));
+    const ctx = new OffscreenCanvas(img.width, img.height).getContext('2d');
+    ctx.drawImage(img, 0, 0);
+    return ctx.getImageData(0, 0, img.width, img.height);
+  };
+  const [A, B] = await Promise.all([pixels(a), pixels(b)]);
+  if (A.width !== B.width || A.height !== B.height) return {differ: -1, worst: 255};
+  let differ = 0, worst = 0;
+  for (let i = 0; i < A.data.length; i += 4) {
+    const d = Math.max(Math.abs(A.data[i] - B.data[i]), Math.abs(A.data[i + 1] - B.data[i + 1]),
+                       Math.abs(A.data[i + 2] - B.data[i + 2]));
+    if (d > tolerance) differ++;
+    if (d > worst) worst = d;
+  }
+  return {differ, worst};
+}"""
+
+#: Text drawn at a position that differs by a fraction of a pixel can differ by a few levels in
+#: its anti-aliased edge; a misplaced mark, line, label or legend differs by far more.
+PIXEL_TOLERANCE = 16
+
+
+def differing_pixels(page, a: bytes, b: bytes, tolerance: int = PIXEL_TOLERANCE) -> dict:
+    """``{'differ': pixels differing by more than tolerance (-1: sizes differ), 'worst': largest}``."""
+    import base64
+
+    return page.evaluate(PIXELS_JS, [base64.b64encode(a).decode(), base64.b64encode(b).decode(), tolerance])
+
+
+def assert_same_picture(page, a: bytes, b: bytes, what: str) -> None:
+    """Fails, saving both pictures, when any pixel differs by more than PIXEL_TOLERANCE."""
+    found = differing_pixels(page, a, b)
+    if found["differ"]:
+        import tempfile
+
+        out = Path(tempfile.mkdtemp(prefix="qlearn-redraw-"))
+        (out / "updated.png").write_bytes(a)
+        (out / "full-redraw.png").write_bytes(b)
+        raise AssertionError(f"{what}: {found['differ']} pixels differ (by up to {found['worst']}/255); "
+                             f"pictures in {out}")
+
+
+def assert_drawn_as_full_redraw(explorer) -> None:
+    """Each figure of the explorer, as its last update drew it, is what plotly.js's full redraw of
+    the same data draws (the served plotly module draws data-only updates its own shorter way:
+    tools/plotly_bundle/data_redraw.js)."""
+    explorer.evaluate(SETTLE_JS)
+    figures = explorer.locator(".js-plotly-plot")
+    for j in range(figures.count()):
+        fig = figures.nth(j)
+        updated = fig.screenshot(animations="disabled")
+        fig.evaluate(REDRAW_JS)
+        redrawn = fig.screenshot(animations="disabled")
+        assert_same_picture(explorer.page, updated, redrawn,
+                            f"figure {j}: the update drew something other than plotly.js's full redraw of its data")
+
+
 def check_question(page, question, timeout_ms: int = 30_000) -> None:
     """Answer a quiz question and wait for its feedback."""
     question.scroll_into_view_if_needed()

@@ -3,7 +3,8 @@
 For each notebook in notebooks/ (or the demo notebooks while there are none): the page renders,
 shows no error output, logs no console or page error and no console warning (pagecheck's guard;
 test_console.py checks the extensions' version ranges), requests nothing from any host but
-127.0.0.1, every explorer's figure changes when its first control is moved, and every quiz
+127.0.0.1, every explorer's figure changes when its first control is moved (and is drawn, pixel for
+pixel, as plotly.js's full redraw draws its new data), and every quiz
 question gives feedback. Then five learners open the same lesson at once and all stay live.
 
 Each lesson is loaded once for the whole suite: the same page gives test_page_content.py and
@@ -18,6 +19,7 @@ import pytest
 from pagecheck import PHONE, layout_lessons, record, record_layout
 from qbrowser import (
     PageGuard,
+    assert_drawn_as_full_redraw,
     busiest_lesson,
     check_explorer,
     check_question,
@@ -73,6 +75,7 @@ def test_lesson(notebook, lesson_server, learner):
         explorers = page.locator(".qlearn-explorer")
         for i in range(explorers.count()):
             check_explorer(page, explorers.nth(i))
+            assert_drawn_as_full_redraw(explorers.nth(i))
         questions = page.locator(".qlearn-quiz .qlearn-question")
         for i in range(questions.count()):
             check_question(page, questions.nth(i))

@@ -11,6 +11,12 @@ Plotly.register([
     require('./node_modules/plotly.js/lib/table'),
 ]);
 
+// a figure update with new trace data only is drawn without redrawing the figure's frame, legend
+// and unmoved axes (data_redraw.js says when, and why)
+require('./data_redraw')(Plotly);
+// a resized figure's legend is drawn again where its new margins put it (legend_resize.js)
+require('./legend_resize')();
+
 // plotly's dist build also sets this global (its bundle's last statement, `window.Plotly = ...`);
 // the qlearn template uses it to lay figures out for a narrow screen (qlearnNarrow's relayout)
 window.Plotly = Plotly;

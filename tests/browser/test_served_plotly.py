@@ -1,0 +1,215 @@
+"""What the served plotly module changes in plotly.js (tools/plotly_bundle), checked in a static page
+with the module `qlearn serve` sends.
+
+* An update that changes trace data only is drawn without plotly.js's full redraw (data_redraw.js):
+  what it draws must be, pixel for pixel, what the full redraw draws, and it must take the short way
+  exactly when the update allows it.
+* A resized figure's legend is drawn again (legend_resize.js): after a phone-to-laptop resize it
+  stands where a full redraw puts it, not where the phone's margins put it.
+
+Each case draws a figure in a static page with the module `qlearn serve` sends, applies an update
+with ``Plotly.update`` (as plotly's widget does for a key press), takes a picture of the figure,
+redraws it with ``Plotly.redraw`` (plotly.js's own full redraw) and takes a second picture: no
+pixel may differ by more than qbrowser.PIXEL_TOLERANCE (a text edge's anti-aliasing).
+test_lessons.py does the same after moving every explorer of every lesson.
+"""
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import threading
+
+import plotly.graph_objects as go
+import pytest
+from plotly.subplots import make_subplots
+from qbrowser import assert_same_picture
+
+from qlearn import serve
+
+pytestmark = pytest.mark.browser
+
+PAGE = """<!doctype html><html><head><meta charset="utf-8"></head>
+<body style="margin:0"><div id="fig" style="width:800px;height:420px"></div>
+<script type="module">
+import("./plotly-served.js").then(() => {
+  const f = %s;
+  return Plotly.newPlot("fig", f.data, f.layout, {responsive: false});
+}).then(() => { window.drawn = true; });
+</script></body></html>"""
+
+UPDATE_JS = """async ([style, layout, traces]) => {
+  const gd = document.getElementById('fig');
+  const before = JSON.parse(JSON.stringify(window.qlearnDataRedraws));
+  await Plotly.update(gd, style, layout, traces);
+  await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
+  const after = window.qlearnDataRedraws;
+  return {data: after.data - before.data, full: after.full - before.full};
+}"""
+
+REDRAW_JS = """async () => {
+  const gd = document.getElementById('fig');
+  await Plotly.redraw(gd);
+  await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
+}"""
+
+
+@pytest.fixture(scope="module")
+def static_dir(tmp_path_factory):
+    d = tmp_path_factory.mktemp("data-redraw")
+    (d / "plotly-served.js").write_text(serve.quiet_plotly_bundle(serve.plotly_bundle_file().read_text("utf-8")))
+    quiet = type("Quiet", (http.server.SimpleHTTPRequestHandler,), {"log_message": lambda *a: None})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(quiet, directory=d))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield d, f"http://127.0.0.1:{server.server_port}/"
+    server.shutdown()
+
+
+def open_figure(pw_browser, static_dir, fig: go.Figure, name: str):
+    d, base = static_dir
+    (d / f"{name}.html").write_text(PAGE % fig.to_json())
+    page = pw_browser.new_page(viewport={"width": 820, "height": 460})
+    page.goto(base + f"{name}.html")
+    page.wait_for_function("() => window.drawn === true", timeout=30_000)
+    return page
+
+
+def update_and_compare(page, style: dict, layout: dict, traces: list[int], label: str) -> dict:
+    """Apply the update, picture the figure, redraw it fully, picture it again: the pictures must
+    match. Returns how the update was drawn ({'data': n, 'full': n})."""
+    drawn = page.evaluate(UPDATE_JS, [style, layout, traces])
+    fig = page.locator("#fig")
+    short = fig.screenshot()
+    page.evaluate(REDRAW_JS)
+    full = fig.screenshot()
+    assert_same_picture(page, short, full, f"{label}: the update drew a different figure from a full redraw")
+    return drawn
+
+
+def two_panels() -> go.Figure:
+    """Shared x axes (plotly's `matches`), lines with markers and text, bars, a legend, a title."""
+    fig = make_subplots(rows=1, cols=2, shared_xaxes="all", subplot_titles=("lines", "bars"))
+    x = list(range(12))
+    fig.add_trace(go.Scatter(x=x, y=[(i % 5) - 2 for i in x], mode="lines+markers", name="a"), 1, 1)
+    fig.add_trace(go.Scatter(x=x, y=[2 - (i % 3) for i in x], mode="markers+text", text=[str(i) for i in x],
+                             textposition="top center", name="b"), 1, 1)
+    fig.add_trace(go.Bar(x=x, y=[1 + i % 4 for i in x], name="c"), 1, 2)
+    fig.update_layout(title="two panels", width=800, height=420, showlegend=True)
+    return fig
+
+
+def test_new_data_inside_the_old_ranges_is_drawn_without_a_full_redraw(pw_browser, static_dir):
+    page = open_figure(pw_browser, static_dir, two_panels(), "inside")
+    try:
+        # the same extremes (so autorange keeps every range), new values between them
+        y = [[-2, 0, 1, -1, 2, 0, 1, -2, 0, 2, 1, 0], [2, 1, 0, 0, 1, 2, 2, 1, 0, 0, 1, 2]]
+        drawn = update_and_compare(page, {"y": y}, {}, [0, 1], "inside")
+        assert drawn == {"data": 1, "full": 0}
+        drawn = update_and_compare(page, {"y": [[4, 1, 2, 3, 1, 2, 3, 4, 1, 2, 3, 1]]}, {}, [2], "bars")
+        assert drawn == {"data": 1, "full": 0}
+    finally:
+        page.close()
+
+
+def test_new_data_that_moves_an_axis_redraws_that_axis(pw_browser, static_dir):
+    page = open_figure(pw_browser, static_dir, two_panels(), "moves")
+    try:
+        # y to 40 (the left y axis's ticks change), x to 30 (both matched x axes move)
+        y = [[40 * (i % 2) for i in range(12)]]
+        drawn = update_and_compare(page, {"y": y}, {}, [0], "y-moves")
+        assert drawn == {"data": 1, "full": 0}
+        x = [[i * 2.5 for i in range(12)]]
+        drawn = update_and_compare(page, {"x": x}, {}, [2], "x-moves")
+        assert drawn == {"data": 1, "full": 0}
+        # and back: the axes shrink again
+        y = [[(i % 5) - 2 for i in range(12)]]
+        drawn = update_and_compare(page, {"y": y, "x": [list(range(12))]}, {}, [0], "back")
+        assert drawn == {"data": 1, "full": 0}
+    finally:
+        page.close()
+
+
+def test_a_heatmap_without_a_colour_bar_is_drawn_without_a_full_redraw(pw_browser, static_dir):
+    fig = go.Figure(go.Heatmap(z=[[i * j for j in range(8)] for i in range(6)], showscale=False,
+                               hovertemplate="%{z}<extra></extra>"))
+    fig.update_layout(width=800, height=420, yaxis_autorange="reversed")
+    page = open_figure(pw_browser, static_dir, fig, "heatmap")
+    try:
+        z = [[[(i + j) % 5 for j in range(8)] for i in range(6)]]
+        style = {"z": z, "zmax": [3], "hovertemplate": ["%{z:.1f}"]}
+        drawn = update_and_compare(page, style, {}, [0], "heatmap")
+        assert drawn == {"data": 1, "full": 0}
+        z = [[[(i + j) % 5 for j in range(10)] for i in range(6)]]  # wider: the x axis moves
+        drawn = update_and_compare(page, {"z": z}, {}, [0], "heatmap-wider")
+        assert drawn == {"data": 1, "full": 0}
+    finally:
+        page.close()
+
+
+@pytest.mark.parametrize("case", ["layout change", "style change", "colour bar", "axis type"])
+def test_updates_the_short_way_cannot_draw_get_plotlys_full_redraw(case, pw_browser, static_dir):
+    if case == "colour bar":
+        fig = go.Figure(go.Heatmap(z=[[1, 2], [3, 4]], showscale=True))
+        style, layout = {"z": [[[1, 2], [3, 9]]]}, {}
+    else:
+        fig = two_panels()
+        style, layout = {"y": [[1] * 12]}, {}
+        if case == "layout change":
+            layout = {"title.text": "new title"}
+        elif case == "style change":
+            style = {"marker.color": ["red"]}
+        elif case == "axis type":  # numbers -> category names: the x axis becomes a category axis
+            style = {"x": [[f"c{i}" for i in range(12)]]}
+    page = open_figure(pw_browser, static_dir, fig, case.replace(" ", "-"))
+    try:
+        drawn = update_and_compare(page, style, layout, [0], case.replace(" ", "-"))
+        assert drawn == {"data": 0, "full": 1}, case
+    finally:
+        page.close()
+
+
+def test_the_full_redraw_switch_turns_the_short_way_off(pw_browser, static_dir):
+    page = open_figure(pw_browser, static_dir, two_panels(), "switch")
+    try:
+        page.evaluate("window.qlearnFullRedraw = true")
+        drawn = update_and_compare(page, {"y": [[0] * 12]}, {}, [0], "switch")
+        assert drawn == {"data": 0, "full": 1}
+        assert page.evaluate("window.qlearnDataRedraws.why['turned off']") == 1
+        keys = json.loads(page.evaluate("JSON.stringify(Object.keys(window.qlearnDataRedraws))"))
+        assert keys == ["data", "full", "margins", "why"]
+    finally:
+        page.close()
+
+
+RESIZE_PAGE = """<!doctype html><html><head><meta charset="utf-8"></head>
+<body style="margin:0"><div id="fig" style="width:100%%"></div>
+<script type="module">
+import("./plotly-served.js").then(() => {
+  const f = %s;
+  return Plotly.newPlot("fig", f.data, f.layout, {responsive: true});
+}).then(() => { window.drawn = true; });
+</script></body></html>"""
+
+
+def test_a_legend_stands_where_a_full_redraw_puts_it_after_the_window_grows(pw_browser, static_dir):
+    """Eight legend entries in a row above the plot (as lesson 01's format explorer): three rows at
+    a phone's width push the top margin down; at a laptop's width they fit in one row."""
+    d, base = static_dir
+    fig = go.Figure([go.Scatter(x=[0, 1], y=[i, i + 1], name=f"format {i}") for i in range(8)])
+    fig.update_layout(height=400, legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="right", x=1))
+    (d / "resize.html").write_text(RESIZE_PAGE % fig.to_json())
+    page = pw_browser.new_page(viewport={"width": 390, "height": 844})
+    try:
+        page.goto(base + "resize.html")
+        page.wait_for_function("() => window.drawn === true", timeout=30_000)
+        top = "() => document.getElementById('fig')._fullLayout._size.t"
+        phone_top = page.evaluate(top)
+        page.set_viewport_size({"width": 1280, "height": 900})
+        page.wait_for_function(f"() => ({top})() < {phone_top}", timeout=10_000)  # plotly's own resize ran
+        page.wait_for_timeout(300)
+        resized = page.locator("#fig").screenshot()
+        page.evaluate(REDRAW_JS)
+        redrawn = page.locator("#fig").screenshot()
+        assert_same_picture(page, resized, redrawn, "the figure after the resize is not what a full redraw draws")
+    finally:
+        page.close()
