@@ -146,20 +146,49 @@ def test_a_heatmap_without_a_colour_bar_is_drawn_without_a_full_redraw(pw_browse
         page.close()
 
 
-@pytest.mark.parametrize("case", ["layout change", "style change", "colour bar", "axis type"])
+def test_a_colour_bar_follows_the_new_data(pw_browser, static_dir):
+    fig = go.Figure(go.Heatmap(z=[[1, 2], [3, 4]], showscale=True, colorbar=dict(title="z")))
+    fig.update_layout(width=800, height=420)
+    page = open_figure(pw_browser, static_dir, fig, "colorbar")
+    try:
+        drawn = update_and_compare(page, {"z": [[[1, 2], [3, 900]]]}, {}, [0], "colour-bar-wider")  # wider labels
+        assert drawn == {"data": 1, "full": 0}
+        drawn = update_and_compare(page, {"z": [[[-5, 2], [3, 4]]]}, {}, [0], "colour-bar-back")
+        assert drawn == {"data": 1, "full": 0}
+    finally:
+        page.close()
+
+
+def test_markers_keep_their_style_when_their_number_changes(pw_browser, static_dir):
+    """plotly.js styles the markers once here, not twice: new markers (more points), markers with
+    per-point colours and sizes, and a bar trace beside them (bars are styled in the second pass)."""
+    fig = make_subplots(rows=1, cols=2)
+    fig.add_trace(go.Scatter(x=[0, 1, 2], y=[0, 1, 0], mode="markers",
+                             marker=dict(color=["red", "green", "blue"], size=[8, 12, 16], symbol="x")), 1, 1)
+    fig.add_trace(go.Scatter(x=[0, 1, 2], y=[1, 0, 1], mode="lines+markers+text", text=["a", "b", "c"]), 1, 1)
+    fig.add_trace(go.Bar(x=[0, 1, 2], y=[3, 1, 2], marker_color=["#1b9e77", "#d95f02", "#7570b3"]), 1, 2)
+    fig.update_layout(width=800, height=420, showlegend=False)
+    page = open_figure(pw_browser, static_dir, fig, "markers")
+    try:
+        style = {"x": [[0, 1, 2], list(range(6)), list(range(5))],
+                 "y": [[2, 1, 2], [1, 0, 1, 0, 1, 0], [1, 2, 3, 2, 1]],
+                 "text": [None, list("abcdef"), None]}
+        drawn = update_and_compare(page, style, {}, [0, 1, 2], "more-points")
+        assert drawn == {"data": 1, "full": 0}
+    finally:
+        page.close()
+
+
+@pytest.mark.parametrize("case", ["layout change", "style change", "axis type"])
 def test_updates_the_short_way_cannot_draw_get_plotlys_full_redraw(case, pw_browser, static_dir):
-    if case == "colour bar":
-        fig = go.Figure(go.Heatmap(z=[[1, 2], [3, 4]], showscale=True))
-        style, layout = {"z": [[[1, 2], [3, 9]]]}, {}
-    else:
-        fig = two_panels()
-        style, layout = {"y": [[1] * 12]}, {}
-        if case == "layout change":
-            layout = {"title.text": "new title"}
-        elif case == "style change":
-            style = {"marker.color": ["red"]}
-        elif case == "axis type":  # numbers -> category names: the x axis becomes a category axis
-            style = {"x": [[f"c{i}" for i in range(12)]]}
+    fig = two_panels()
+    style, layout = {"y": [[1] * 12]}, {}
+    if case == "layout change":
+        layout = {"title.text": "new title"}
+    elif case == "style change":
+        style = {"marker.color": ["red"]}
+    elif case == "axis type":  # numbers -> category names: the x axis becomes a category axis
+        style = {"x": [[f"c{i}" for i in range(12)]]}
     page = open_figure(pw_browser, static_dir, fig, case.replace(" ", "-"))
     try:
         drawn = update_and_compare(page, style, layout, [0], case.replace(" ", "-"))

@@ -10,8 +10,7 @@
 // change (docs/hosting.md, "Key presses: where the time goes").
 //
 // When: `Plotly.update(gd, traceUpdate, {}, traces)` with only the keys in DATA_KEYS, on a figure
-// already drawn whose base plot is cartesian only, with no colour bar (a margin pusher that
-// follows the data), and no axis changing type.
+// already drawn whose base plot is cartesian only, and no axis changing type.
 // Anything else runs plotly.js's own full redraw, unchanged. `window.qlearnFullRedraw = true`
 // turns the short path off (the browser tests draw each explorer both ways and compare pixels).
 var Registry = require('./node_modules/plotly.js/src/registry');
@@ -31,24 +30,12 @@ var DATA_KEYS = {
 // how updates were drawn, and why not data-only (read by the browser tests and benchmarks)
 var counts = {data: 0, full: 0, margins: 0, why: {}};
 var pending = null;  // the graph div of the data-only update being run, while it runs
+var markersStyled = false;  // while drawData runs: scatter markers were styled as they were placed
 
 function dataOnly(traceUpdate, layoutUpdate) {
     if (layoutUpdate && Object.keys(layoutUpdate).length) return false;
     var keys = Object.keys(traceUpdate || {}).filter(function(k) { return k !== '_doNotReportToPy'; });
     return keys.length > 0 && keys.every(function(k) { return DATA_KEYS[k] === 1; });
-}
-
-function hasColorbar(gd) {
-    var fl = gd._fullLayout;
-    for(var k in fl._colorAxes) if(fl[k].showscale) return true;
-    return gd._fullData.some(function(trace) {
-        var opts = trace._module && trace._module.colorbar;
-        if(trace.visible !== true || !opts) return false;
-        return [].concat(opts).some(function(o) {
-            var cont = o.container ? trace[o.container] : trace;
-            return Boolean(cont && cont.showscale);
-        });
-    });
 }
 
 function axesOf(gd) {
@@ -66,7 +53,6 @@ function ineligible(gd, before) {
     var bases = fl._basePlotModules;
     if(bases.length !== 1 || bases[0].name !== 'cartesian') return 'not only cartesian';
     if(fl._shouldCreateBgLayer) return 'new background layer';
-    if(hasColorbar(gd)) return 'colour bar';
     var after = axesOf(gd);
     var ids = Object.keys(after);
     if(ids.length !== Object.keys(before).length) return 'axes added or removed';
@@ -121,7 +107,19 @@ function drawData(gd, before, fullRedraw) {
             // under 20 points and lines only from 20 on
             if(fullLayout.showlegend) return Registry.getComponentMethod('legend', 'draw')(gd);
         },
-        subroutines.drawData,
+        // a colour bar follows the data's range (a heatmap's zmin/zmax)
+        Registry.getComponentMethod('colorbar', 'draw'),
+        function() {
+            // plotly.js styles each scatter marker as it places it, then styles every marker
+            // again (Plots.style); the second pass repeats the first, and was a seventh of a key
+            // press on the course's marker-heavy explorers
+            markersStyled = true;
+            try {
+                return subroutines.drawData(gd);
+            } finally {
+                markersStyled = false;
+            }
+        },
         subroutines.finalDraw,
         Plots.previousPromises,
         function() {
@@ -148,6 +146,13 @@ function drawData(gd, before, fullRedraw) {
 function install(Plotly) {
     var update = Plotly.update;
     var doPlot = plotApi._doPlot;
+    var pointStyle = Drawing.pointStyle;
+
+    // scatter's style step (Plots.style) restyles every marker that its plot step just styled
+    Drawing.pointStyle = function(s, trace) {
+        if(markersStyled && trace && trace.type === 'scatter' && (trace.mode || '').indexOf('markers') !== -1) return;
+        return pointStyle.apply(this, arguments);
+    };
 
     // `Plotly.update` runs `plot_api`'s `exports._doPlot` for new data: this is that function
     plotApi._doPlot = function(gd) {
