@@ -41,10 +41,15 @@ import("./plotly-served.js").then(() => {
 UPDATE_JS = """async ([style, layout, traces]) => {
   const gd = document.getElementById('fig');
   const before = JSON.parse(JSON.stringify(window.qlearnDataRedraws));
+  let afterplots = 0;
+  const count = () => { afterplots++; };
+  gd.on('plotly_afterplot', count);
   await Plotly.update(gd, style, layout, traces);
+  await new Promise(r => setTimeout(r, 100));
   await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
+  gd.removeListener('plotly_afterplot', count);
   const after = window.qlearnDataRedraws;
-  return {data: after.data - before.data, full: after.full - before.full};
+  return {data: after.data - before.data, full: after.full - before.full, afterplots};
 }"""
 
 REDRAW_JS = """async () => {
@@ -78,6 +83,8 @@ def update_and_compare(page, style: dict, layout: dict, traces: list[int], label
     """Apply the update, picture the figure, redraw it fully, picture it again: the pictures must
     match. Returns how the update was drawn ({'data': n, 'full': n})."""
     drawn = page.evaluate(UPDATE_JS, [style, layout, traces])
+    # what the page's own code waits for (the widget, the benchmarks): one per update, however drawn
+    assert drawn.pop("afterplots") == 1, f"{label}: plotly_afterplot not emitted exactly once"
     fig = page.locator("#fig")
     short = fig.screenshot()
     page.evaluate(REDRAW_JS)
@@ -95,6 +102,8 @@ def two_panels() -> go.Figure:
                              textposition="top center", name="b"), 1, 1)
     fig.add_trace(go.Bar(x=x, y=[1 + i % 4 for i in x], name="c"), 1, 2)
     fig.update_layout(title="two panels", width=800, height=420, showlegend=True)
+    fig.update_yaxes(automargin=True)
+    fig.update_layout(margin=dict(l=20))  # so that wider tick labels push the left margin
     return fig
 
 
@@ -120,6 +129,10 @@ def test_new_data_that_moves_an_axis_redraws_that_axis(pw_browser, static_dir):
         assert drawn == {"data": 1, "full": 0}
         x = [[i * 2.5 for i in range(12)]]
         drawn = update_and_compare(page, {"x": x}, {}, [2], "x-moves")
+        assert drawn == {"data": 1, "full": 0}
+        # labels much wider: the left margin grows, and plotly.js redraws the figure in full
+        # from inside the update (Plots.doAutoMargin)
+        drawn = update_and_compare(page, {"y": [[123456.5 * (i % 2) for i in range(12)]]}, {}, [0], "y-wide-labels")
         assert drawn == {"data": 1, "full": 0}
         # and back: the axes shrink again
         y = [[(i % 5) - 2 for i in range(12)]]

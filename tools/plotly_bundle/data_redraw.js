@@ -81,9 +81,14 @@ function sameSize(a, b) {
 }
 
 function drawData(gd, before, fullRedraw) {
-    var fullLayout = gd._fullLayout;
-    var size = Lib.extendFlat({}, fullLayout._size);
-    var redraws = fullLayout._redrawFromAutoMarginCount || 0;
+    // A margin pushed by more than 1 px makes plotly.js redraw the figure in full from inside one of
+    // the steps below (Plots.doAutoMargin), with a new _fullLayout: the steps after it are then
+    // that redraw's to do, and the bookkeeping is read from gd._fullLayout as it is at each point.
+    var start = gd._fullLayout;
+    var size = Lib.extendFlat({}, start._size);
+    function mine(step) {
+        return function() { if(gd._fullLayout === start) return step(gd); };
+    }
     var replotted = false;
     Drawing.initGradients(gd);
     Drawing.initPatterns(gd);
@@ -92,24 +97,24 @@ function drawData(gd, before, fullRedraw) {
 
     var moved = [];
     var seq = [
-        Registry.getComponentMethod('shapes', 'calcAutorange'),
-        Registry.getComponentMethod('annotations', 'calcAutorange'),
-        subroutines.doAutoRangeAndConstraints,
-        function() {
+        mine(Registry.getComponentMethod('shapes', 'calcAutorange')),
+        mine(Registry.getComponentMethod('annotations', 'calcAutorange')),
+        mine(subroutines.doAutoRangeAndConstraints),
+        mine(function() {
             Axes.list(gd, '', true).forEach(function(ax) {
                 if(!sameRange(ax.range, before[ax._id].range)) moved.push(ax._id);
             });
             // only those axes, with their titles (tick labels of a new width move a title)
             if(moved.length) return Axes.draw(gd, moved);
-        },
-        function() {
+        }),
+        mine(function() {
             // a legend's symbols follow the data: a scatter trace with no mode set draws markers
             // under 20 points and lines only from 20 on
-            if(fullLayout.showlegend) return Registry.getComponentMethod('legend', 'draw')(gd);
-        },
+            if(start.showlegend) return Registry.getComponentMethod('legend', 'draw')(gd);
+        }),
         // a colour bar follows the data's range (a heatmap's zmin/zmax)
-        Registry.getComponentMethod('colorbar', 'draw'),
-        function() {
+        mine(Registry.getComponentMethod('colorbar', 'draw')),
+        mine(function() {
             // plotly.js styles each scatter marker as it places it, then styles every marker
             // again (Plots.style); the second pass repeats the first, and was a seventh of a key
             // press on the course's marker-heavy explorers
@@ -119,25 +124,25 @@ function drawData(gd, before, fullRedraw) {
             } finally {
                 markersStyled = false;
             }
-        },
-        subroutines.finalDraw,
+        }),
+        mine(subroutines.finalDraw),
         Plots.previousPromises,
-        function() {
-            // An axis or the legend pushed the margins: plotly.js redraws the figure in full when
-            // they move by more than 1 px (it did, if the count went up), and only records the new
-            // margins when they move by 1 px. A full redraw would draw at those: so do we.
-            if((fullLayout._redrawFromAutoMarginCount || 0) > redraws) return;
-            if(sameSize(size, fullLayout._size)) return;
+        mine(function() {
+            // plotly.js records margins that moved by only 1 px without redrawing; a full redraw
+            // would draw at them: so do we
+            if(sameSize(size, start._size)) return;
             counts.margins++;
             replotted = true;
             return fullRedraw(gd);
-        }
+        })
     ];
     var done = Lib.syncOrAsync(seq, gd);
     if(!done || !done.then) done = Promise.resolve();
     return done.then(function() {
         if(replotted) return gd;  // the full redraw said it was done
-        if(fullLayout._redrawFromAutoMarginCount) fullLayout._redrawFromAutoMarginCount--;
+        // as plotly.js's own end of a redraw (emitAfterPlot): the last of nested redraws tells
+        var fl = gd._fullLayout;
+        if(fl._redrawFromAutoMarginCount) fl._redrawFromAutoMarginCount--;
         else gd.emit('plotly_afterplot');
         return gd;
     });
