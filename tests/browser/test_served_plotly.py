@@ -29,14 +29,20 @@ from qlearn import serve
 
 pytestmark = pytest.mark.browser
 
+#: A figure alone in a page: fixed at 800 x 420 px, or (responsive) following the window's width.
 PAGE = """<!doctype html><html><head><meta charset="utf-8"></head>
-<body style="margin:0"><div id="fig" style="width:800px;height:420px"></div>
+<body style="margin:0"><div id="fig" style="%(size)s"></div>
 <script type="module">
 import("./plotly-served.js").then(() => {
-  const f = %s;
-  return Plotly.newPlot("fig", f.data, f.layout, {responsive: false});
+  const f = %(figure)s;
+  return Plotly.newPlot("fig", f.data, f.layout, {responsive: %(responsive)s});
 }).then(() => { window.drawn = true; });
 </script></body></html>"""
+
+
+def page_html(fig: go.Figure, responsive: bool = False) -> str:
+    size = "width:100%" if responsive else "width:800px;height:420px"
+    return PAGE % {"size": size, "figure": fig.to_json(), "responsive": "true" if responsive else "false"}
 
 UPDATE_JS = """async ([style, layout, traces]) => {
   const gd = document.getElementById('fig');
@@ -72,7 +78,7 @@ def static_dir(tmp_path_factory):
 
 def open_figure(pw_browser, static_dir, fig: go.Figure, name: str):
     d, base = static_dir
-    (d / f"{name}.html").write_text(PAGE % fig.to_json())
+    (d / f"{name}.html").write_text(page_html(fig))
     page = pw_browser.new_page(viewport={"width": 820, "height": 460})
     page.goto(base + f"{name}.html")
     page.wait_for_function("() => window.drawn === true", timeout=30_000)
@@ -223,23 +229,13 @@ def test_the_full_redraw_switch_turns_the_short_way_off(pw_browser, static_dir):
         page.close()
 
 
-RESIZE_PAGE = """<!doctype html><html><head><meta charset="utf-8"></head>
-<body style="margin:0"><div id="fig" style="width:100%%"></div>
-<script type="module">
-import("./plotly-served.js").then(() => {
-  const f = %s;
-  return Plotly.newPlot("fig", f.data, f.layout, {responsive: true});
-}).then(() => { window.drawn = true; });
-</script></body></html>"""
-
-
 def test_a_legend_stands_where_a_full_redraw_puts_it_after_the_window_grows(pw_browser, static_dir):
     """Eight legend entries in a row above the plot (as lesson 01's format explorer): three rows at
     a phone's width push the top margin down; at a laptop's width they fit in one row."""
     d, base = static_dir
     fig = go.Figure([go.Scatter(x=[0, 1], y=[i, i + 1], name=f"format {i}") for i in range(8)])
     fig.update_layout(height=400, legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="right", x=1))
-    (d / "resize.html").write_text(RESIZE_PAGE % fig.to_json())
+    (d / "resize.html").write_text(page_html(fig, responsive=True))
     page = pw_browser.new_page(viewport={"width": 390, "height": 844})
     try:
         page.goto(base + "resize.html")
