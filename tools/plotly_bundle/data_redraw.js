@@ -1,18 +1,21 @@
 'use strict';
 // A figure update that changes trace data only, drawn the way plotly.js draws a zoom: new data,
-// autorange, the axes whose range moved, the legend and the traces. Not the axes that did not
-// move, the titles, the plot's frame and background, which plotly.js's full redraw (`_doPlot`,
-// what `Plotly.update` runs for any new data) draws again every time. Margins still follow what
-// is drawn: an axis or legend that pushes them makes plotly.js redraw the figure in full.
+// autorange, the axes whose range moved (with their titles), the legend and colour bars (they
+// follow the data), then the traces, each scatter marker styled once. Not the axes that did not
+// move, the figure's title, frame and background, which plotly.js's full redraw (`_doPlot`, what
+// `Plotly.update` runs for any new data) draws again every time. Margins still follow what is
+// drawn: a push of more than 1 px makes plotly.js redraw the figure in full, a 1 px one (which
+// plotly.js records without redrawing) gets the full redraw here.
 //
 // Why: a key press on a course explorer sends `Plotly.update` with new x/y/z arrays and no layout
 // change; plotly.js then spent two thirds of the press redrawing parts of the figure that did not
 // change (docs/hosting.md, "Key presses: where the time goes").
 //
 // When: `Plotly.update(gd, traceUpdate, {}, traces)` with only the keys in DATA_KEYS, on a figure
-// already drawn whose base plot is cartesian only, and no axis changing type.
-// Anything else runs plotly.js's own full redraw, unchanged. `window.qlearnFullRedraw = true`
-// turns the short path off (the browser tests draw each explorer both ways and compare pixels).
+// already drawn, at the margins its layout has, whose base plot is cartesian only, and no axis
+// changing type. Anything else runs plotly.js's own full redraw, unchanged.
+// `window.qlearnFullRedraw = true` turns the short path off. The browser tests picture each update
+// and plotly.js's full redraw of the same data, and compare (tests/browser/test_served_plotly.py).
 var Registry = require('./node_modules/plotly.js/src/registry');
 var Plots = require('./node_modules/plotly.js/src/plots/plots');
 var Axes = require('./node_modules/plotly.js/src/plots/cartesian/axes');
@@ -21,7 +24,8 @@ var Lib = require('./node_modules/plotly.js/src/lib');
 var subroutines = require('./node_modules/plotly.js/src/plot_api/subroutines');
 var plotApi = require('./node_modules/plotly.js/src/plot_api/plot_api');
 
-// trace attributes that are data: they change calcdata and the marks, never the legend or margins
+// trace attributes that are data: they change calcdata, the marks, and what follows them (axis
+// ranges, legend symbols, colour bars), never the figure's style
 var DATA_KEYS = {
     x: 1, y: 1, z: 1, text: 1, hovertext: 1, customdata: 1, hovertemplate: 1,
     zmin: 1, zmax: 1, zmid: 1, base: 1, width: 1
