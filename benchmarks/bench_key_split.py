@@ -72,6 +72,10 @@ PLOTLY_JS = """() => {
   }
 }"""
 
+#: How the served plotly module drew updates (tools/plotly_bundle/data_redraw.js); zeros when the page
+#: has plotly's own module (QLEARN_FULL_PLOTLY=1), which has no data-only redraw.
+COUNTS_JS = "JSON.parse(JSON.stringify(window.qlearnDataRedraws || {data: 0, full: 0, why: {}}))"
+
 RESET_JS = ("ex => { ex.__qlearn_t.key.length = 0; ex.__qlearn_t.after.length = 0; "
             "window.__qlearn_calls.length = 0; window.__qlearn_ws.length = 0; }")
 
@@ -134,14 +138,15 @@ def main() -> int:
                 page.evaluate(PLOTLY_JS)
                 explorers = page.locator(".qlearn-explorer:has(.widget-slider):has(.js-plotly-plot)")
                 for i in range(explorers.count()):
-                    before = page.evaluate("JSON.parse(JSON.stringify(window.qlearnDataRedraws))")
+                    before = page.evaluate(COUNTS_JS)
                     rows = split_presses(page, explorers.nth(i), args.presses, compare=args.compare)
                     if not rows:
                         continue
-                    after = page.evaluate("JSON.parse(JSON.stringify(window.qlearnDataRedraws))")
-                    why = {k: v - before["why"].get(k, 0) for k, v in after["why"].items() if v - before["why"].get(k, 0)}
-                    drawn = (f"data-only redraws {after['data'] - before['data']}, full {after['full'] - before['full']}"
-                             + (f" ({', '.join(f'{k}: {v}' for k, v in why.items())})" if why else ""))
+                    after = page.evaluate(COUNTS_JS)
+                    why = {k: n - before["why"].get(k, 0) for k, n in after["why"].items()}
+                    why = ", ".join(f"{k}: {n}" for k, n in why.items() if n)
+                    drawn = (f"data-only redraws {after['data'] - before['data']}, "
+                             f"full {after['full'] - before['full']}" + (f" ({why})" if why else ""))
                     modes = [("", rows)] if not args.compare else [
                         (" full redraw", [r for r in rows if r["full"]]),
                         (" data-only  ", [r for r in rows if not r["full"]])]
