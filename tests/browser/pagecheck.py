@@ -280,7 +280,16 @@ FIT_STATE_JS = """() => ({visibility: document.visibilityState, innerWidth: wind
         autosize: g.layout && g.layout.autosize, responsive: !!(g._context && g._context.responsive),
         handler: !!g._responsiveChartHandler, stacked: !!g._qlearnStacked, follows: g._qlearnAuto,
         pendingPromises: (g._promises || []).length, hidden: getComputedStyle(g).display,
-        computedWidth: getComputedStyle(g).width}))})"""
+        computedWidth: getComputedStyle(g).width, resizeTimer: !!g._redrawTimer,
+        resizePending: !!g._resolveResize, initialAutoSize: g._initialAutoSize || null,
+        replotting: !!(g._fullLayout && g._fullLayout._replotting), transitioning: !!g._transitioning})),
+    resizeEvents: window.qlearnResizeEvents})"""
+
+
+def fit_state(page) -> str:
+    """What the page's figures hold (FIT_STATE_JS) and the errors the page raised, for a message."""
+    guard = getattr(page.context, "qlearn_guard", None)
+    return f"{page.evaluate(FIT_STATE_JS)}; {guard.errors() if guard else 'no PageGuard'}"
 
 
 def layout_lessons(names) -> list[str]:
@@ -305,7 +314,7 @@ def assert_figures_fit(page, where: str, timeout_ms: int = 150_000) -> None:
         # a figure still at the previous width 20 s after the resize. Say what the page held, then
         # announce the resize once more (a real window drag sends dozens) and wait again; the
         # assertions below fail if the figure does not follow even then.
-        warnings.warn(f"{where}: figures not fitted 20 s after the resize: {page.evaluate(FIT_STATE_JS)}; "
+        warnings.warn(f"{where}: figures not fitted 20 s after the resize: {fit_state(page)}; "
                       "announcing the resize again (shown in pytest's warnings summary)", stacklevel=2)
         page.evaluate("() => window.dispatchEvent(new Event('resize'))")
         try:
@@ -318,7 +327,7 @@ def assert_figures_fit(page, where: str, timeout_ms: int = 150_000) -> None:
     for i, w in enumerate(widths):
         assert abs(w["figure"] - w["box"]) <= 4, (
             f"{where}: figure {i} is {w['figure']:.0f} px in a {w['box']:.0f} px box; "
-            f"the page's figures: {page.evaluate(FIT_STATE_JS)}")
+            f"the page's figures: {fit_state(page)}")
         assert w["right"] <= viewport + 1, f"{where}: figure {i} runs past the screen ({w['right']:.0f} > {viewport})"
 
 

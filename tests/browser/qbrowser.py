@@ -332,6 +332,10 @@ class PageGuard:
         # anywidget's import of the 5 MB plotly module past anywidget's own 2 s initialisation limit.
         context.route(re.compile(r"^(?!blob:|data:)"), self._route)
         context.on("page", self.watch)
+        # for failure messages (pagecheck.FIT_STATE_JS): how many "resize" events the window saw
+        context.add_init_script("window.qlearnResizeEvents = 0;"
+                                "window.addEventListener('resize', () => { window.qlearnResizeEvents++; }, true);")
+        context.qlearn_guard = self  # pagecheck reads the page's errors through it
 
     @staticmethod
     def _local(url: str) -> bool:
@@ -359,6 +363,10 @@ class PageGuard:
         page.on("pageerror", lambda e: self.page_errors.append(str(e)))
         page.on("websocket", lambda ws: None if self._local(ws.url) else self.external.append(ws.url))
         return page
+
+    def errors(self) -> str:
+        """The page errors and console errors recorded so far, for a failure message."""
+        return f"page errors: {self.page_errors}; console errors: {self.console_errors}"
 
     def reset(self) -> None:
         """Forget what earlier pages did (one guard, many lessons)."""
