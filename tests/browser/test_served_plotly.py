@@ -174,6 +174,12 @@ def test_a_colour_bar_follows_the_new_data(pw_browser, static_dir):
         assert drawn == {"data": 1, "full": 0}
         drawn = update_and_compare(page, {"z": [[[-5, 2], [3, 4]]]}, {}, [0], "colour-bar-back")
         assert drawn == {"data": 1, "full": 0}
+        # a fixed range: new values inside it leave the colour bar as it is (not drawn again)
+        drawn = update_and_compare(page, {"z": [[[0, 2], [3, 4]]], "zmin": [-10], "zmax": [10]}, {}, [0],
+                                   "colour-bar-fixed")
+        assert drawn == {"data": 1, "full": 0}
+        drawn = update_and_compare(page, {"z": [[[7, -2], [1, 9]]]}, {}, [0], "colour-bar-same-range")
+        assert drawn == {"data": 1, "full": 0}
     finally:
         page.close()
 
@@ -197,6 +203,56 @@ def test_markers_keep_their_style_when_their_number_changes(pw_browser, static_d
     finally:
         page.close()
 
+
+def test_annotations_and_shapes_on_a_moved_axis_move_with_it(pw_browser, static_dir):
+    """An update draws annotations and shapes again only when one refers to an axis whose range
+    moved: here a data-placed arrow and line, beside a panel title and a band placed on the paper."""
+    fig = two_panels()
+    fig.add_annotation(x=5, y=1, xref="x", yref="y", text="five", showarrow=True, arrowhead=2)
+    fig.add_shape(type="line", x0=3, x1=3, y0=0, y1=1, xref="x", yref="y domain", line=dict(color="red", width=3))
+    fig.add_shape(type="rect", x0=0.6, x1=0.7, y0=0, y1=1, xref="paper", yref="paper",
+                  fillcolor="rgba(0,0,255,0.2)", line_width=0)
+    page = open_figure(pw_browser, static_dir, fig, "annotations")
+    try:
+        drawn = update_and_compare(page, {"y": [[10 * (i % 2) for i in range(12)]]}, {}, [0], "annotation-y-moves")
+        assert drawn == {"data": 1, "full": 0}
+        drawn = update_and_compare(page, {"x": [[i * 3 for i in range(12)]]}, {}, [0], "annotation-x-moves")
+        assert drawn == {"data": 1, "full": 0}
+        drawn = update_and_compare(page, {"y": [[1 + i % 3 for i in range(12)]]}, {}, [2], "annotations-stay")
+        assert drawn == {"data": 1, "full": 0}
+    finally:
+        page.close()
+
+
+def test_a_category_axis_whose_names_change_is_drawn_again(pw_browser, static_dir):
+    """Three categories renamed: the axis's range stays [-0.5, 2.5], its tick labels must not."""
+    fig = go.Figure(go.Bar(x=["a", "b", "c"], y=[1, 2, 3]))
+    fig.update_layout(width=800, height=420)
+    page = open_figure(pw_browser, static_dir, fig, "categories")
+    try:
+        drawn = update_and_compare(page, {"x": [["first", "second", "third"]]}, {}, [0], "categories")
+        assert drawn == {"data": 1, "full": 0}
+    finally:
+        page.close()
+
+
+def test_a_legend_symbol_that_follows_the_number_of_points_is_drawn_again(pw_browser, static_dir):
+    """A scatter trace with no mode draws lines and markers under 20 points, lines alone from 20 on,
+    and its legend symbol follows; a trace with its mode given keeps its symbol (its legend is not
+    drawn again)."""
+    fig = go.Figure([go.Scatter(x=list(range(5)), y=[0, 1, 0, 1, 0], name="no mode given"),
+                     go.Scatter(x=[0, 4], y=[2, 2], mode="lines+markers", name="mode given")])
+    fig.update_layout(width=800, height=420, showlegend=True)
+    page = open_figure(pw_browser, static_dir, fig, "legend-symbols")
+    try:
+        drawn = update_and_compare(page, {"x": [list(range(25))], "y": [[i % 2 for i in range(25)]]}, {}, [0],
+                                   "legend-lines-only")
+        assert drawn == {"data": 1, "full": 0}
+        drawn = update_and_compare(page, {"x": [list(range(5))], "y": [[1, 0, 1, 0, 1]]}, {}, [0],
+                                   "legend-markers-again")
+        assert drawn == {"data": 1, "full": 0}
+    finally:
+        page.close()
 
 @pytest.mark.parametrize("case", ["layout change", "style change", "axis type"])
 def test_updates_the_short_way_cannot_draw_get_plotlys_full_redraw(case, pw_browser, static_dir):

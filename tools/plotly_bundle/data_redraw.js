@@ -1,11 +1,14 @@
 'use strict';
 // A figure update that changes trace data only, drawn the way plotly.js draws a zoom: new data,
-// autorange, the axes whose range moved (with their titles), the legend and colour bars (they
-// follow the data), then the traces, each scatter marker styled once. Not the axes that did not
-// move, the figure's title, frame and background, which plotly.js's full redraw (`_doPlot`, what
-// `Plotly.update` runs for any new data) draws again every time. Margins still follow what is
-// drawn: a push of more than 1 px makes plotly.js redraw the figure in full, a 1 px one (which
-// plotly.js records without redrawing) gets the full redraw here.
+// autorange, the axes whose range or categories moved (with their titles), then the traces. What
+// can follow the data is drawn again when it did: the legend when a symbol depends on the number
+// of points, colour bars whose range or scale moved, annotations and shapes placed on a moved axis.
+// A marker placed again keeps the style it has (it was styled once when it was first drawn; its
+// trace's style did not change). Not drawn again: the axes that did not move, the figure's title,
+// frame and background, which plotly.js's full redraw (`_doPlot`, what `Plotly.update` runs for any
+// new data) draws again every time. Margins still follow what is drawn: a push of more than 1 px
+// makes plotly.js redraw the figure in full, a 1 px one (which plotly.js records without
+// redrawing) gets the full redraw here.
 //
 // Why: a key press on a course explorer sends `Plotly.update` with new x/y/z arrays and no layout
 // change; plotly.js then spent two thirds of the press redrawing parts of the figure that did not
@@ -35,6 +38,9 @@ var DATA_KEYS = {
 var counts = {data: 0, full: 0, margins: 0, why: {}};
 var pending = null;  // the graph div of the data-only update being run, while it runs
 var markersStyled = false;  // while drawData runs: scatter markers were styled as they were placed
+// while drawData runs: {moved: {axis id: true}, the axes whose range or categories moved;
+// markers: Map(trace -> what its first marker styled this time recorded on its point)}
+var redrawing = null;
 
 function dataOnly(traceUpdate, layoutUpdate) {
     if (layoutUpdate && Object.keys(layoutUpdate).length) return false;
@@ -45,7 +51,7 @@ function dataOnly(traceUpdate, layoutUpdate) {
 function axesOf(gd) {
     var out = {};
     Axes.list(gd, '', true).forEach(function(ax) {
-        out[ax._id] = {type: ax.type, range: ax.range.slice()};
+        out[ax._id] = {type: ax.type, range: ax.range.slice(), categories: (ax._categories || []).join('\u0000')};
     });
     return out;
 }
@@ -84,7 +90,71 @@ function sameSize(a, b) {
     return ['l', 'r', 't', 'b', 'p', 'w', 'h'].every(function(k) { return a[k] === b[k]; });
 }
 
-function drawData(gd, before, fullRedraw) {
+// What each colour bar shows: per trace with one, its range (resolved by the last calc) and colour
+// scale. null when that does not tell: a colour bar with its own calc, or a shared colour axis.
+function colorBarsOf(gd) {
+    var fl = gd._fullLayout;
+    if(fl._colorAxes && Object.keys(fl._colorAxes).length) return null;
+    var out = [];
+    var calcdata = gd.calcdata || [];
+    for(var i = 0; i < calcdata.length; i++) {
+        var trace = calcdata[i] && calcdata[i][0] && calcdata[i][0].trace;
+        var opts = trace && trace._module && trace._module.colorbar;
+        if(!opts || trace.visible !== true) continue;
+        var list = Array.isArray(opts) ? opts : [opts];
+        for(var j = 0; j < list.length; j++) {
+            var cont = list[j].container ? trace[list[j].container] : trace;
+            if(!cont || !cont.showscale) continue;
+            if(typeof list[j].calc === 'function') return null;
+            out.push([trace.uid, cont[list[j].min], cont[list[j].max], Boolean(cont.reversescale), cont.colorscale]);
+        }
+    }
+    return JSON.stringify(out);
+}
+
+// Does an annotation or shape stand where the moved axes put it? Those referring to paper or to
+// an axis's domain (its place in the figure, fixed while margins are) do not move with the data;
+// the data update changes none of their own attributes.
+function followsMovedAxis(items, moved) {
+    return (items || []).some(function(item) {
+        return ['xref', 'yref', 'axref', 'ayref'].some(function(k) {
+            var m = String(item[k] || '').match(/^([xy]\d*)$/);
+            return Boolean(m && moved[m[1]]);
+        });
+    });
+}
+
+// Can a legend entry's symbol follow the data? A scatter trace with no mode given draws markers
+// under 20 points and lines from 20 on, and its legend symbol follows; text samples are drawn from
+// the trace's text. Bars' and lines' symbols are their style, which a data update leaves alone.
+function legendFollowsData(gd) {
+    return gd._fullData.some(function(trace) {
+        if(!trace.showlegend || trace.visible === false) return false;
+        if(trace.type === 'bar' || trace.type === 'histogram' || trace.type === 'heatmap') return false;
+        if(trace.type !== 'scatter') return true;
+        var mode = (trace._input || {}).mode;
+        return mode === undefined || String(mode).indexOf('text') !== -1;
+    });
+}
+
+// A marker's style comes from its trace's marker attributes, or per point from arrays (the keys
+// below on its calcdata point). A data update changes neither; a marker drawn before, in the same
+// trace, has its style already. Markers whose look depends on their position or on the defs that
+// each redraw rebuilds (gradients, patterns) are styled every time.
+var POINT_STYLE_KEYS = ['mo', 'ms', 'mx', 'ma', 'mf', 'mlw', 'mlc', 'mc', 'mld', 'mgt', 'mgc', 'so', 'isBlank'];
+
+function styledAlready(d, sel, trace, fns) {
+    if(fns.selectedOpacityFn || fns.selectedSizeFn || fns.selectedColorFn) return false;
+    var marker = trace.marker || {};
+    if(marker.angleref === 'previous' || marker.angleref === 'north') return false;
+    if((marker.gradient && marker.gradient.type && marker.gradient.type !== 'none') ||
+        (marker.pattern && (marker.pattern.shape || marker.pattern.path))) return false;
+    if(POINT_STYLE_KEYS.some(function(k) { return k in d; })) return false;
+    var node = typeof sel.node === 'function' ? sel.node() : null;
+    return Boolean(node && node.hasAttribute('d') && node.style.opacity !== '');
+}
+
+function drawData(gd, before, barsBefore, fullRedraw) {
     // A margin pushed by more than 1 px makes plotly.js redraw the figure in full from inside one of
     // the steps below (Plots.doAutoMargin), with a new _fullLayout: the steps after it are then
     // that redraw's to do, and the bookkeeping is read from gd._fullLayout as it is at each point.
@@ -106,7 +176,10 @@ function drawData(gd, before, fullRedraw) {
         mine(subroutines.doAutoRangeAndConstraints),
         mine(function() {
             Axes.list(gd, '', true).forEach(function(ax) {
-                if(!sameRange(ax.range, before[ax._id].range)) moved.push(ax._id);
+                var was = before[ax._id];
+                if(!sameRange(ax.range, was.range) || (ax._categories || []).join('\u0000') !== was.categories) {
+                    moved.push(ax._id);
+                }
             });
             // only those axes, with their titles (tick labels of a new width move a title)
             if(moved.length) return Axes.draw(gd, moved);
@@ -114,19 +187,27 @@ function drawData(gd, before, fullRedraw) {
         mine(function() {
             // a legend's symbols follow the data: a scatter trace with no mode set draws markers
             // under 20 points and lines only from 20 on
-            if(start.showlegend) return Registry.getComponentMethod('legend', 'draw')(gd);
+            if(start.showlegend && legendFollowsData(gd)) return Registry.getComponentMethod('legend', 'draw')(gd);
         }),
-        // a colour bar follows the data's range (a heatmap's zmin/zmax)
-        mine(Registry.getComponentMethod('colorbar', 'draw')),
+        mine(function() {
+            // a colour bar follows the data's range (a heatmap's zmin/zmax): drawn again when
+            // that range or its scale moved
+            var bars = colorBarsOf(gd);
+            if(bars !== null && bars === barsBefore) return;
+            return Registry.getComponentMethod('colorbar', 'draw')(gd);
+        }),
         mine(function() {
             // plotly.js styles each scatter marker as it places it, then styles every marker
             // again (Plots.style); the second pass repeats the first, and was a seventh of a key
             // press on the course's marker-heavy explorers
             markersStyled = true;
+            redrawing = {moved: {}, markers: new Map()};
+            moved.forEach(function(id) { redrawing.moved[id] = true; });
             try {
                 return subroutines.drawData(gd);
             } finally {
                 markersStyled = false;
+                redrawing = null;
             }
         }),
         mine(subroutines.finalDraw),
@@ -163,11 +244,38 @@ function install(Plotly) {
         return pointStyle.apply(this, arguments);
     };
 
+    // a marker placed again, in a trace whose style the update did not change, keeps its style
+    // (what plotly.js records on the point for hover is copied from the trace's first marker)
+    var singlePointStyle = Drawing.singlePointStyle;
+    Drawing.singlePointStyle = function(d, sel, trace, fns) {
+        var first = redrawing && trace ? redrawing.markers.get(trace) : undefined;
+        if(first && trace.type === 'scatter' && fns && styledAlready(d, sel, trace, fns)) {
+            d.mrc = first.mrc;
+            d.om = first.om;
+            return;
+        }
+        var out = singlePointStyle.apply(this, arguments);
+        if(redrawing && trace && !first) redrawing.markers.set(trace, {mrc: d.mrc, om: d.om});
+        return out;
+    };
+
+    // annotations and shapes stand where they stood unless they refer to an axis that moved
+    ['annotations', 'shapes'].forEach(function(name) {
+        var component = Registry.componentsRegistry[name];
+        if(!component || typeof component.draw !== 'function') return;
+        var draw = component.draw;
+        component.draw = function(gd) {
+            if(redrawing && !followsMovedAxis(gd._fullLayout[name], redrawing.moved)) return;
+            return draw.apply(this, arguments);
+        };
+    });
+
     // `Plotly.update` runs `plot_api`'s `exports._doPlot` for new data: this is that function
     plotApi._doPlot = function(gd) {
         if(pending === null || pending !== gd || arguments.length > 1) return doPlot.apply(this, arguments);
         pending = null;
         var before = axesOf(gd);
+        var barsBefore = colorBarsOf(gd);  // gd.calcdata is still the drawn one
         var drawn = drawnAtItsMargins(gd);
         Plots.supplyDefaults(gd);
         var why = drawn ? ineligible(gd, before) : 'drawn at other margins';
@@ -177,7 +285,7 @@ function install(Plotly) {
             return doPlot.call(this, gd);
         }
         counts.data++;
-        return drawData(gd, before, function(div) { return doPlot.call(null, div); });
+        return drawData(gd, before, barsBefore, function(div) { return doPlot.call(null, div); });
     };
 
     Plotly.update = function(gd, traceUpdate, layoutUpdate) {
