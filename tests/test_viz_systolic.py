@@ -29,6 +29,25 @@ def test_systolic_explorer_scrubs_the_simulated_trace():
     assert ex.last_error is None
 
 
+def test_systolic_explorer_keeps_one_colour_scale_for_the_whole_run():
+    """The colour of a sum means the same at every cycle: the scale is the run's largest |sum| on
+    both sides of 0 (the diverging scale's white), and every sum of the run lies inside it."""
+    ex = systolic_explorer()
+    c = ex.controls
+    for size, df in ((4, "weight_stationary"), (8, "output_stationary")):
+        c["size"].value, c["dataflow"].value = size, df
+        ranges, sums = set(), []
+        for t in range(c["cycle"].max + 1):
+            c["cycle"].value = t
+            ranges.add((ex.fig.data[0].zmin, ex.fig.data[0].zmax))
+            sums.append(np.asarray(ex.fig.data[0].z))
+        assert len(ranges) == 1
+        (lo, hi), = ranges
+        top = np.abs(np.stack(sums)).max()
+        assert lo == -hi and hi == max(top, 1)
+    assert ex.last_error is None
+
+
 def test_dataflow_explorer_bars_are_the_closed_form():
     ex = dataflow_explorer()
     c = ex.controls

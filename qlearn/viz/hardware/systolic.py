@@ -48,7 +48,8 @@ def shape_for(size: int, preset: str) -> tuple[int, int, int]:
 def systolic_explorer(*, seed: int = 0) -> Explorer:
     """The systolic array animated cycle by cycle (Play + cycle slider, linked in the browser).
 
-    Each cell is a PE: colour = the partial sum it holds; text = its stationary value, the
+    Each cell is a PE: colour = the partial sum it holds (one scale for the whole run: a colour
+    means the same sum at every cycle); text = its stationary value, the
     operand passing through it and its sum; a ring marks the PEs doing a useful MAC this
     cycle (the diagonal wavefront). The trace is simulated once per (size, dataflow, shape)
     with :class:`qlearn.hardware.systolic.SystolicArray` and the slider only scrubs it.
@@ -119,6 +120,10 @@ def systolic_explorer(*, seed: int = 0) -> Explorer:
                               f"Σ {ps[i, j]}" if vvld[i, j] else "Σ ·"]
                 text[i, j] = "<br>".join(parts) if not small else "<br>".join(parts[1:] if df != "output_stationary"
                                                                             else parts[:1] + parts[1:2])
+        # one colour scale for the whole run (its largest |sum|): a colour means the same sum at every
+        # cycle, and the colour bar stays put while the slider moves
+        top = float(max(np.abs(tr.psum).max(), 1))
+        fig.data[0].zmin, fig.data[0].zmax = -top, top
         fig.data[0].z = ps.astype(float)
         fig.data[0].text = text
         fig.data[0].x = list(range(size))
