@@ -37,6 +37,7 @@ var DATA_KEYS = {
 // how updates were drawn, and why not data-only (read by the browser tests and benchmarks)
 var counts = {data: 0, full: 0, margins: 0, why: {}};
 var pending = null;  // the graph div of the data-only update being run, while it runs
+var pendingBars = null;  // its colour bars as drawn (colorBarsOf), read before the update
 var markersStyled = false;  // while drawData runs: scatter markers were styled as they were placed
 // while drawData runs: {moved: {axis id: true}, the axes whose range or categories moved;
 // markers: Map(trace -> what its first marker styled this time recorded on its point)}
@@ -112,6 +113,22 @@ function colorBarsOf(gd) {
     return JSON.stringify(out);
 }
 
+// plotly.js's start of a redraw: the gradients in the figure's defs are removed, and drawn again
+// by what uses them. Colour bars that are not drawn again keep theirs (and the mark on their fill).
+function initGradients(gd, keepColorBars) {
+    if(!keepColorBars) return Drawing.initGradients(gd);
+    var fl = gd._fullLayout;
+    var group = Lib.ensureSingle(fl._defs, 'g', 'gradients').node();
+    var prefix = 'g' + fl._uid + '-cb';
+    var kept = Array.prototype.filter.call(group.querySelectorAll('linearGradient,radialGradient'), function(n) {
+        return n.id.indexOf(prefix) === 0;
+    });
+    var filled = Array.prototype.slice.call(gd.querySelectorAll('g.colorbar .gradient_filled'));
+    Drawing.initGradients(gd);
+    kept.forEach(function(n) { group.appendChild(n); });
+    filled.forEach(function(n) { n.classList.add('gradient_filled'); });
+}
+
 // Does an annotation or shape stand where the moved axes put it? Those referring to paper or to
 // an axis's domain (its place in the figure, fixed while margins are) do not move with the data;
 // the data update changes none of their own attributes.
@@ -164,10 +181,12 @@ function drawData(gd, before, barsBefore, fullRedraw) {
         return function() { if(gd._fullLayout === start) return step(gd); };
     }
     var replotted = false;
-    Drawing.initGradients(gd);
-    Drawing.initPatterns(gd);
     Plots.doCalcdata(gd);
     for(var i = 0; i < gd.calcdata.length; i++) gd.calcdata[i][0].trace = gd._fullData[i];
+    var bars = colorBarsOf(gd);
+    var barsStay = bars !== null && bars === barsBefore;
+    initGradients(gd, barsStay);
+    Drawing.initPatterns(gd);
 
     var moved = [];
     var seq = [
@@ -192,9 +211,7 @@ function drawData(gd, before, barsBefore, fullRedraw) {
         mine(function() {
             // a colour bar follows the data's range (a heatmap's zmin/zmax): drawn again when
             // that range or its scale moved
-            var bars = colorBarsOf(gd);
-            if(bars !== null && bars === barsBefore) return;
-            return Registry.getComponentMethod('colorbar', 'draw')(gd);
+            if(!barsStay) return Registry.getComponentMethod('colorbar', 'draw')(gd);
         }),
         mine(function() {
             // plotly.js styles each scatter marker as it places it, then styles every marker
@@ -275,7 +292,7 @@ function install(Plotly) {
         if(pending === null || pending !== gd || arguments.length > 1) return doPlot.apply(this, arguments);
         pending = null;
         var before = axesOf(gd);
-        var barsBefore = colorBarsOf(gd);  // gd.calcdata is still the drawn one
+        var barsBefore = pendingBars;
         var drawn = drawnAtItsMargins(gd);
         Plots.supplyDefaults(gd);
         var why = drawn ? ineligible(gd, before) : 'drawn at other margins';
@@ -299,10 +316,13 @@ function install(Plotly) {
             return update.apply(this, arguments);
         }
         pending = gd;
+        // read while gd.calcdata is the drawn one (the update clears it before the redraw)
+        pendingBars = colorBarsOf(gd);
         try {
             return update.apply(this, arguments);
         } finally {
             pending = null;
+            pendingBars = null;
         }
     };
     window.qlearnDataRedraws = counts;
