@@ -321,6 +321,10 @@ def assert_figures_fit(page, where: str, timeout_ms: int = 150_000) -> None:
             page.wait_for_function(fits, timeout=10_000, polling=200)
         except Exception:
             pass  # the assertions below say which figure does not fit
+    fallbacks = page.evaluate("() => window.qlearnResizeFallbacks || 0")
+    if fallbacks:  # the page fitted a figure plotly.js's own resize had left (index.html.j2, ensureFits)
+        warnings.warn(f"{where}: the page's fallback fitted {fallbacks} figure(s) plotly.js's resize did not; "
+                      f"{fit_state(page)}", stacklevel=2)
     widths = page.evaluate(FIGURE_WIDTHS_JS)
     assert widths, f"{where}: no explorer figure"
     viewport = page.viewport_size["width"]
