@@ -308,7 +308,7 @@ def smoothquant_explorer() -> Explorer:
     """SmoothQuant's alpha on the planted-outlier layer (synthetic): who carries the range.
 
     Left: per input channel, ``max |X_j / s_j|`` (activation difficulty) and ``max |W_j s_j|``
-    (weight difficulty). Right: W8A8's output SQNR against alpha, per-tensor and per-token
+    (weight difficulty), on one log scale for every alpha. Right: W8A8's output SQNR against alpha, per-tensor and per-token
     activation scales; without smoothing dotted.
     """
     p = smoothquant_precomputed()
@@ -330,7 +330,13 @@ def smoothquant_explorer() -> Explorer:
                     row=1, col=2)
     base_layout(fig, height=430)
     fig.update_xaxes(title_text="input channel", row=1, col=1)
-    fig.update_yaxes(title_text="max |value|", type="log", row=1, col=1)
+    # one scale for every alpha (plotly's log ranges are in decades): the maxima move on a fixed axis
+    # instead of the axis following them, and the axis is not drawn again on every step
+    every = np.concatenate([np.ravel(p[key][a]) for key in ("x_max", "w_max") for a in SQ_ALPHAS])
+    decades = np.log10(every[every > 0])
+    pad = 0.05 * max(float(decades.max() - decades.min()), 1.0)
+    fig.update_yaxes(title_text="max |value|", type="log", row=1, col=1,
+                     range=[float(decades.min()) - pad, float(decades.max()) + pad])
     fig.update_xaxes(title_text="alpha (migration strength)", row=1, col=2)
     fig.update_yaxes(title_text="output SQNR (dB)", row=1, col=2)
     controls = {"alpha": C.float_slider("alpha", min=0.0, max=1.0, value=0.5, step=0.05),
