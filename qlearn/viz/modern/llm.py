@@ -308,8 +308,8 @@ def smoothquant_explorer() -> Explorer:
     """SmoothQuant's alpha on the planted-outlier layer (synthetic): who carries the range.
 
     Left: per input channel, ``max |X_j / s_j|`` (activation difficulty) and ``max |W_j s_j|``
-    (weight difficulty), on one log scale for every alpha. Right: W8A8's output SQNR against alpha, per-tensor and per-token
-    activation scales; without smoothing dotted.
+    (weight difficulty), on one log scale for every alpha. Right: W8A8's output SQNR against
+    alpha, per-tensor and per-token activation scales; without smoothing dotted.
     """
     p = smoothquant_precomputed()
     in_f = next(iter(p["x_max"].values())).size
