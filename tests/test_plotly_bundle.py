@@ -199,3 +199,19 @@ def test_every_overlaying_axis_has_round_ticks_of_its_own(built_figures):
                     wrong[where] = name
     assert overlaying >= 3
     assert not wrong, wrong
+
+
+def test_the_module_s_url_changes_with_its_content(tmp_path, monkeypatch):
+    """Browsers keep the module for a year under its name (Cache-Control immutable): the name carries
+    the served bytes' SHA-256, so a rebuilt module is fetched again instead of run stale from cache."""
+    import hashlib
+
+    name = serve.plotly_bundle_name()
+    assert hashlib.sha256(serve.served_plotly_bundle()).hexdigest()[:12] in name
+    assert serve.served_plotly_bundle() == serve.quiet_plotly_bundle(
+        serve.plotly_bundle_file().read_text("utf-8")).encode()
+    rebuilt = tmp_path / "widget-trimmed.js"  # the same module, one comment longer
+    rebuilt.write_bytes(serve.plotly_bundle_file().read_bytes() + b"/* rebuilt */\n")
+    monkeypatch.setattr(serve, "plotly_bundle_file", lambda: rebuilt)
+    other = serve.plotly_bundle_name()
+    assert other != name and other.split("-q1-")[0] == name.split("-q1-")[0]

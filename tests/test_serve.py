@@ -224,6 +224,11 @@ def test_served_page_is_offline_and_private(tmp_path):
     nb.cells = [nbformat.v4.new_markdown_cell("# Landing"), nbformat.v4.new_code_cell("x = 'hidden source'"),
                 nbformat.v4.new_code_cell("raise RuntimeError('internal detail 42')")]
     nbformat.write(nb, tmp_path / serve.LANDING)
+    lesson = nbformat.v4.new_notebook()  # a lesson the course lists as drawing figures, by its name
+    lesson.metadata["kernelspec"] = nb.metadata["kernelspec"]
+    lesson.cells = [nbformat.v4.new_markdown_cell("# A lesson with figures")]
+    figure_lesson = serve.figure_pages()[0] + ".ipynb"
+    nbformat.write(lesson, tmp_path / figure_lesson)
     port = _free_port()
     log = open(tmp_path / "serve.log", "wb")
     proc = subprocess.Popen([sys.executable, "-m", "qlearn.cli", "serve", "--no-browser", "--port", str(port),
@@ -247,6 +252,13 @@ def test_served_page_is_offline_and_private(tmp_path):
                 time.sleep(0.3)
         with urllib.request.urlopen(base + "voila/render/" + serve.LANDING, timeout=120) as r:
             page = r.read().decode()
+            assert r.headers["Link"] is None  # no figure: plotly's module is not preloaded
+        # a lesson with figures: the module is asked for by the response's header (before the page
+        # is parsed) and by its head, at the URL the figures import
+        bundle_url = "/" + serve.BUNDLE_ROUTE + serve.plotly_bundle_name()
+        with urllib.request.urlopen(base + "voila/render/" + figure_lesson, timeout=120) as r:
+            assert r.headers["Link"] == f"<{bundle_url}>; rel=modulepreload"
+            assert f'<link rel="modulepreload" href="{bundle_url}">' in r.read().decode()
         links = re.findall(r"""(?:src|href)\s*=\s*["']([^"']+)""", page)
         external = [u for u in links if re.match(r"(https?:)?//", u) and "127.0.0.1" not in u]
         assert not external, external
@@ -256,7 +268,6 @@ def test_served_page_is_offline_and_private(tmp_path):
         # no figure (tests/browser/test_first_paint.py checks it is never fetched); Voila's front end
         # started by the first-view script, not by a plain <script src>
         assert f"ms === 2000 ? {serve.MODULE_DEADLINE_MS} : ms" in page
-        bundle_url = "/" + serve.BUNDLE_ROUTE + serve.plotly_bundle_name()
         assert f'var plotlyUrl = "{bundle_url}";' in page
         assert "modulepreload" not in page
         assert 'window.qlearnStartVoila("/voila/static/voila.js", 4000);' in page
