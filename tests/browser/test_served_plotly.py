@@ -148,6 +148,38 @@ def test_new_data_that_moves_an_axis_redraws_that_axis(pw_browser, static_dir):
         page.close()
 
 
+SIZE_JS = """() => {
+  const gd = document.getElementById('fig');
+  return {l: gd._fullLayout._size.l, pushed: window.qlearnDataRedraws.pushed};
+}"""
+
+
+def test_a_margin_grows_with_wider_tick_labels_and_does_not_shrink_back(pw_browser, static_dir):
+    """Tick labels changing width ("-5", "-10", "-100") moved the left margin on every such press,
+    and each move made plotly.js redraw the whole figure from inside the update (data_redraw.js,
+    widestPush): the margin now grows to the widest labels seen and stays there."""
+    page = open_figure(pw_browser, static_dir, two_panels(), "margins")
+    try:
+        start = page.evaluate(SIZE_JS)
+        wide = [[123456.5 * (i % 2) for i in range(12)]]
+        drawn = update_and_compare(page, {"y": wide}, {}, [0], "wider labels")
+        assert drawn == {"data": 1, "full": 0}
+        grown = page.evaluate(SIZE_JS)
+        assert grown["l"] > start["l"], (start, grown)  # the labels are not cut: the margin grew ("120k")
+        assert grown["pushed"] == start["pushed"] + 1  # by plotly.js's redraw from inside the update
+        narrow = [[(i % 5) - 2 for i in range(12)]]
+        drawn = update_and_compare(page, {"y": narrow}, {}, [0], "narrower labels")
+        assert drawn == {"data": 1, "full": 0}
+        after = page.evaluate(SIZE_JS)
+        assert after == grown, (grown, after)  # same margin, no redraw from inside the update
+        # a figure drawn anew starts from its own labels
+        page.evaluate("() => { const gd = document.getElementById('fig');"
+                      " return Plotly.newPlot(gd, gd.data, gd.layout); }")
+        assert page.evaluate(SIZE_JS)["l"] == start["l"]
+    finally:
+        page.close()
+
+
 def test_a_heatmap_without_a_colour_bar_is_drawn_without_a_full_redraw(pw_browser, static_dir):
     fig = go.Figure(go.Heatmap(z=[[i * j for j in range(8)] for i in range(6)], showscale=False,
                                hovertemplate="%{z}<extra></extra>"))
@@ -280,7 +312,7 @@ def test_the_full_redraw_switch_turns_the_short_way_off(pw_browser, static_dir):
         assert drawn == {"data": 0, "full": 1}
         assert page.evaluate("window.qlearnDataRedraws.why['turned off']") == 1
         keys = json.loads(page.evaluate("JSON.stringify(Object.keys(window.qlearnDataRedraws))"))
-        assert keys == ["data", "full", "margins", "why"]
+        assert keys == ["data", "full", "margins", "pushed", "why"]
     finally:
         page.close()
 

@@ -8,7 +8,9 @@
 // frame and background, which plotly.js's full redraw (`_doPlot`, what `Plotly.update` runs for any
 // new data) draws again every time. Margins still follow what is drawn: a push of more than 1 px
 // makes plotly.js redraw the figure in full, a 1 px one (which plotly.js records without
-// redrawing) gets the full redraw here.
+// redrawing) gets the full redraw here. An axis's push grows to its widest tick labels and does
+// not shrink back while the figure stands (widestPush), so labels that change width with the data
+// move the margin once, not on every press.
 //
 // Why: a key press on a course explorer sends `Plotly.update` with new x/y/z arrays and no layout
 // change; plotly.js then spent two thirds of the press redrawing parts of the figure that did not
@@ -35,7 +37,9 @@ var DATA_KEYS = {
 };
 
 // how updates were drawn, and why not data-only (read by the browser tests and benchmarks)
-var counts = {data: 0, full: 0, margins: 0, why: {}};
+// (`pushed`: data-only updates in which a margin moved by more than 1 px, so that plotly.js redrew
+// the figure in full from inside them)
+var counts = {data: 0, full: 0, margins: 0, pushed: 0, why: {}};
 var pending = null;  // the graph div of the data-only update being run, while it runs
 var pendingBars = null;  // its colour bars as drawn (colorBarsOf), read before the update
 var markersStyled = false;  // while drawData runs: scatter markers were styled as they were placed
@@ -242,6 +246,7 @@ function drawData(gd, before, barsBefore, fullRedraw) {
     if(!done || !done.then) done = Promise.resolve();
     return done.then(function() {
         if(replotted) return gd;  // the full redraw said it was done
+        if(gd._fullLayout !== start) counts.pushed++;
         // as plotly.js's own end of a redraw (emitAfterPlot): the last of nested redraws tells
         var fl = gd._fullLayout;
         if(fl._redrawFromAutoMarginCount) fl._redrawFromAutoMarginCount--;
@@ -250,10 +255,58 @@ function drawData(gd, before, barsBefore, fullRedraw) {
     });
 }
 
+// An axis's margin push (its tick labels' extent beyond the plot area) never shrinks while the
+// figure stands: a push is the largest of those this axis has made, side by side (from the same
+// anchor). Tick labels change width with the data ("-5" to "-10" to "-100"); each change of more
+// than 1 px made plotly.js redraw the whole figure from inside a key press (Plots.doAutoMargin):
+// those presses took twice the others (lesson 06's two explorers, `counts.pushed`), and the plot
+// area jumped sideways under the learner's eyes. Now the margin grows to the widest labels seen
+// and stays. Every redraw of the figure (plotly.js's own too) uses the same pushes, so the short
+// way and the full redraw still draw the same figure. Forgotten when the figure is drawn anew
+// (Plotly.newPlot, Plotly.react).
+var SIDES = {l: 'xl', r: 'xr', t: 'yt', b: 'yb'};
+
+function widestPush(gd, id, o) {
+    var seen = gd._qlearnPushes || (gd._qlearnPushes = {});
+    var was = seen[id];
+    var now = {};
+    Object.keys(SIDES).forEach(function(side) {
+        var anchor = o[SIDES[side]] !== undefined ? o[SIDES[side]] : (side === 'l' || side === 'r' ? o.x : o.y);
+        var size = o[side] || 0;
+        var old = was && was[side];
+        // a side that pushes nothing keeps the push it had; one from the same anchor, the wider
+        if(old && old.size > 0 && (size <= 0 || (old.anchor === anchor && old.size > size))) now[side] = old;
+        else now[side] = {anchor: anchor, size: size};
+    });
+    seen[id] = now;
+    var out = Lib.extendFlat({}, o);
+    Object.keys(SIDES).forEach(function(side) {
+        out[side] = now[side].size;
+        out[SIDES[side]] = now[side].anchor;
+    });
+    return out;
+}
+
 function install(Plotly) {
     var update = Plotly.update;
     var doPlot = plotApi._doPlot;
     var pointStyle = Drawing.pointStyle;
+    var autoMargin = Plots.autoMargin;
+
+    Plots.autoMargin = function(gd, id, o) {
+        if(o && gd && typeof id === 'string' && /\.automargin$/.test(id) && !window.qlearnFullRedraw) {
+            o = widestPush(gd, id, o);
+        }
+        return autoMargin.call(this, gd, id, o);
+    };
+    ['newPlot', 'react'].forEach(function(name) {
+        var draw = Plotly[name];
+        Plotly[name] = function(gd) {
+            var div = Lib.getGraphDiv(gd);
+            if(div) div._qlearnPushes = {};
+            return draw.apply(this, arguments);
+        };
+    });
 
     // scatter's style step (Plots.style) restyles every marker that its plot step just styled
     Drawing.pointStyle = function(s, trace) {
