@@ -694,8 +694,9 @@ def make_app(notebooks_dir: str | os.PathLike, options: ServeOptions | None = No
                         request.kernel_ids.append(kid)
                 CLIENT.set(request)
                 if Path(str(path)).stem in preload_pages:
-                    # plotly's module requested when the response arrives, not when the parser reaches
-                    # the page head's <link rel=modulepreload> (after the navigation commits): ~0.2 s
+                    # plotly's module requested from the response's header, not when the parser reaches
+                    # the head's <link rel=modulepreload> (a trace of lesson 01: before the first parse
+                    # task instead of with it; no gain measured on loopback, docs/hosting.md)
                     self.set_header("Link", f"<{self.settings.get('base_url', '/')}{o.plotly_module}>; "
                                             "rel=modulepreload")
                 await super().get(path)
