@@ -247,7 +247,7 @@ def static_pages(figures: dict[str, str], out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     shutil.copy(Path(plotly.__file__).parent / "package_data" / "plotly.min.js", out / "plotly.min.js")
     if not (out / "plotly-served.js").exists():
-        (out / "plotly-served.js").write_text(serve.quiet_plotly_bundle(serve.plotly_bundle_file().read_text("utf-8")))
+        (out / "plotly-served.js").write_bytes(serve.served_plotly_bundle())
     for name, fig_json in figures.items():
         height = max(200, int(json.loads(fig_json).get("height") or 450))
         for template, suffix in ((STATIC_PAGE, ""), (STATIC_MODULE_PAGE, "-module")):

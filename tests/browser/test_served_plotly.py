@@ -68,7 +68,7 @@ REDRAW_JS = """async () => {
 @pytest.fixture(scope="module")
 def static_dir(tmp_path_factory):
     d = tmp_path_factory.mktemp("data-redraw")
-    (d / "plotly-served.js").write_text(serve.quiet_plotly_bundle(serve.plotly_bundle_file().read_text("utf-8")))
+    (d / "plotly-served.js").write_bytes(serve.served_plotly_bundle())
     quiet = type("Quiet", (http.server.SimpleHTTPRequestHandler,), {"log_message": lambda *a: None})
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(quiet, directory=d))
     threading.Thread(target=server.serve_forever, daemon=True).start()
