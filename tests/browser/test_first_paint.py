@@ -26,8 +26,7 @@ FIRST_VIEW_JS = """() => {
                                            p.data.length] : null;
   });
   return {visible: !!cells && cells.offsetHeight > 0, text: text,
-          first_view: document.documentElement.classList.contains('qlearn-first-view'),
-          maths: document.querySelectorAll('math').length,
+          first_view: document.documentElement.classList.contains('qlearn-first-view'), maths: document.querySelectorAll('math').length,
           previews: previews.length, figs: figs.length, drawn: drawn,
           controls: previews.map(p => p.querySelector('.qlearn-ssr-controls').innerText),
           live: document.querySelectorAll('.qlearn-explorer').length,
