@@ -25,7 +25,9 @@ FIRST_VIEW_JS = """() => {
     return p && p.data && p.data.length ? [p.getBoundingClientRect().width, f.getBoundingClientRect().width,
                                            p.data.length] : null;
   });
-  return {visible: !!cells && cells.offsetHeight > 0, text: text, maths: document.querySelectorAll('math').length,
+  return {visible: !!cells && cells.offsetHeight > 0, text: text,
+          first_view: document.documentElement.classList.contains('qlearn-first-view'),
+          maths: document.querySelectorAll('math').length,
           previews: previews.length, figs: figs.length, drawn: drawn,
           controls: previews.map(p => p.querySelector('.qlearn-ssr-controls').innerText),
           live: document.querySelectorAll('.qlearn-explorer').length,
@@ -72,6 +74,9 @@ def test_lesson_readable_before_voila_runs(pw_browser, server):
             " return p && p.data && p.data.length; }); }", timeout=60_000)
         v = page.evaluate(FIRST_VIEW_JS)
         assert v["visible"] and "Quantization noise" in v["text"]
+        # cells off screen were left unlaid-out only until the first figure was drawn: the whole
+        # lesson is laid out now, down to its last cell
+        assert not v["first_view"] and "Score: 0 of" in v["text"], (v["first_view"], v["text"][-300:])
         assert v["maths"] > 20, v["maths"]
         tex = re.findall(r"\$[^$\n]{1,40}\$|\\(?:frac|Delta|sigma|log)\b", v["text"])
         assert not tex, tex[:5]
