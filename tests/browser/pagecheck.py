@@ -283,7 +283,7 @@ FIT_STATE_JS = """() => ({visibility: document.visibilityState, innerWidth: wind
         computedWidth: getComputedStyle(g).width, resizeTimer: !!g._redrawTimer,
         resizePending: !!g._resolveResize, initialAutoSize: g._initialAutoSize || null,
         replotting: !!(g._fullLayout && g._fullLayout._replotting), transitioning: !!g._transitioning})),
-    resizeEvents: window.qlearnResizeEvents})"""
+    resizeEvents: window.qlearnResizeEvents, trace: window.qlearnFigureTrace})"""
 
 
 def fit_state(page) -> str:
@@ -304,30 +304,30 @@ def assert_figures_fit(page, where: str, timeout_ms: int = 150_000) -> None:
     page.wait_for_function("() => document.querySelector('.qlearn-explorer .js-plotly-plot .main-svg') !== null",
                            timeout=timeout_ms)
     # the resize is announced debounced (60 ms) and plotly redraws: on a loaded machine that can take
-    # seconds, so wait (up to 20 s) until every figure fits, then check and report what is there
-    fits = (f"() => {{ const w = ({FIGURE_WIDTHS_JS})(); return w.length > 0 && "
+    # seconds, so wait (up to 20 s) until every figure fits, then check and report what is there.
+    # The boxes must have their new width first. Playwright's set_viewport_size returns when the page
+    # has the new window.innerWidth; the page's "resize" event follows at the next frame, and Voila's
+    # shell (Lumino) sets its panels' widths in pixels a frame after that. Until then the figures
+    # "fit" boxes still at the old width (seen on CI and locally, 2026-12-02: the wait ended 4 ms
+    # after a resize to 1920 px, the figure then 1336 px in a 1890 px box). So the figures must fit
+    # at the new innerWidth, and still fit a few frames later.
+    viewport = page.viewport_size["width"]
+    fits = (f"() => {{ if (window.innerWidth !== {viewport}) {{ return false; }} "
+            f"const w = ({FIGURE_WIDTHS_JS})(); return w.length > 0 && "
             f"w.every(f => Math.abs(f.figure - f.box) <= 4 && f.right <= window.innerWidth + 1); }}")
-    try:
-        page.wait_for_function(fits, timeout=20_000, polling=200)
-    except Exception:
-        # Seen once on CI (2026-12-01, two lessons at 1920 px, not reproduced in three local runs):
-        # a figure still at the previous width 20 s after the resize. Say what the page held, then
-        # announce the resize once more (a real window drag sends dozens) and wait again; the
-        # assertions below fail if the figure does not follow even then.
-        warnings.warn(f"{where}: figures not fitted 20 s after the resize: {fit_state(page)}; "
-                      "announcing the resize again (shown in pytest's warnings summary)", stacklevel=2)
-        page.evaluate("() => window.dispatchEvent(new Event('resize'))")
+    frames = "() => new Promise(r => { let n = 0; const f = () => (++n < 4 ? requestAnimationFrame(f) : r()); f(); })"
+    for _ in range(2):
         try:
-            page.wait_for_function(fits, timeout=10_000, polling=200)
+            page.wait_for_function(fits, timeout=20_000, polling=200)
         except Exception:
-            pass  # the assertions below say which figure does not fit
+            break  # the assertions below say which figure does not fit, and what the page held
+        page.evaluate(frames)
     fallbacks = page.evaluate("() => window.qlearnResizeFallbacks || 0")
     if fallbacks:  # the page fitted a figure plotly.js's own resize had left (index.html.j2, ensureFits)
         warnings.warn(f"{where}: the page's fallback fitted {fallbacks} figure(s) plotly.js's resize did not; "
                       f"{fit_state(page)}", stacklevel=2)
     widths = page.evaluate(FIGURE_WIDTHS_JS)
     assert widths, f"{where}: no explorer figure"
-    viewport = page.viewport_size["width"]
     for i, w in enumerate(widths):
         assert abs(w["figure"] - w["box"]) <= 4, (
             f"{where}: figure {i} is {w['figure']:.0f} px in a {w['box']:.0f} px box; "

@@ -315,6 +315,39 @@ def start_qlearn_serve(notebooks_dir: Path, log_path: Path, *extra: str) -> Serv
 
 # ----------------------------------------------------------------------------- page helpers
 
+#: For failure messages (pagecheck.FIT_STATE_JS): what each explorer figure went through, as
+#: ``window.qlearnFigureTrace`` (the last 80 entries: ms since navigation, figure index, event, the
+#: width plotly drew at, the width of its box). The window's "resize" events; plotly's
+#: ``plotly_autosize`` (its resize timer fired and a relayout measured the box), ``plotly_relayout``
+#: (that relayout finished) and ``plotly_afterplot``; and, sampled every 100 ms, changes of whether a
+#: resize is pending (``_resolveResize``) or the layout has a fixed width.
+FIGURE_TRACE_JS = r"""(() => {
+  const trace = window.qlearnFigureTrace = [];
+  const figures = [];
+  const add = (i, what, gd) => {
+    const box = gd && gd.parentElement ? Math.round(gd.parentElement.getBoundingClientRect().width) : null;
+    trace.push([Math.round(performance.now()), i, what, gd && gd._fullLayout ? gd._fullLayout.width : null, box]);
+    if (trace.length > 80) { trace.shift(); }
+  };
+  window.addEventListener('resize', () => add(-1, 'window resize ' + window.innerWidth, null), true);
+  setInterval(() => {
+    document.querySelectorAll('.qlearn-explorer .js-plotly-plot').forEach(gd => {
+      if (!gd.on || !gd._fullLayout) { return; }
+      let i = figures.indexOf(gd);
+      if (i < 0) {
+        i = figures.push(gd) - 1;
+        ['plotly_autosize', 'plotly_relayout', 'plotly_afterplot'].forEach(ev => gd.on(ev, () => add(i, ev, gd)));
+        add(i, 'seen', gd);
+      }
+      const state = (gd._resolveResize ? 'resize pending' : 'no resize pending') +
+        (gd.layout && gd.layout.width ? ', layout.width ' + gd.layout.width : '') +
+        (gd.isConnected ? '' : ', detached');
+      if (state !== gd.__qlearnTraceState) { gd.__qlearnTraceState = state; add(i, state, gd); }
+    });
+  }, 100);
+})();"""
+
+
 class PageGuard:
     """Records every request of a browser context; aborts and records any not to 127.0.0.1.
 
@@ -335,6 +368,7 @@ class PageGuard:
         # for failure messages (pagecheck.FIT_STATE_JS): how many "resize" events the window saw
         context.add_init_script("window.qlearnResizeEvents = 0;"
                                 "window.addEventListener('resize', () => { window.qlearnResizeEvents++; }, true);")
+        context.add_init_script(FIGURE_TRACE_JS)
         context.qlearn_guard = self  # pagecheck reads the page's errors through it
 
     @staticmethod
@@ -568,15 +602,38 @@ def assert_drawn_as_full_redraw(explorer) -> None:
     for j in range(figures.count()):
         fig = figures.nth(j)
         state = fig.evaluate(GEOMETRY_JS)
+        svg_updated = fig.evaluate(SVG_JS)
         updated = fig.screenshot(animations="disabled")
         fig.evaluate(REDRAW_JS)
         redrawn = fig.screenshot(animations="disabled")
         # what the figure's geometry was after the update and is after the redraw, and where it sits
         # in the page: said with a failure (seen on CI, lesson 16: cause not found)
         geometry = f"geometry after the update {state}, after the redraw {fig.evaluate(GEOMETRY_JS)}"
-        assert_same_picture(explorer.page, updated, redrawn,
-                            f"figure {j}: the update drew something other than plotly.js's full redraw of its data "
-                            f"({geometry})")
+        try:
+            assert_same_picture(explorer.page, updated, redrawn,
+                                f"figure {j}: the update drew something other than plotly.js's full redraw of "
+                                f"its data ({geometry})")
+        except AssertionError as e:
+            raise AssertionError(f"{e}; {svg_difference(svg_updated, fig.evaluate(SVG_JS))}") from None
+
+
+#: A figure's drawn SVG, for :func:`svg_difference` (its ids stay while the figure stands).
+SVG_JS = """gd => Array.from(gd.querySelectorAll('svg.main-svg')).map(s => s.outerHTML).join('')"""
+
+
+def svg_difference(a: str, b: str, limit: int = 12) -> str:
+    """Where two drawings of a figure (:data:`SVG_JS`) differ, element by element, for a message."""
+    import difflib
+
+    def elements(svg: str) -> list[str]:
+        return svg.replace("><", ">\n<").splitlines()
+    ea, eb = elements(a), elements(b)
+    lines = [line for line in difflib.unified_diff(ea, eb, "update", "full redraw", n=0, lineterm="")
+             if not line.startswith(("---", "+++"))]
+    if not lines:
+        return f"the two SVGs are the same ({len(ea)} elements): the difference is in how they were painted"
+    return f"the SVG after the update and after the full redraw differ in {len(lines)} diff lines; the first: " + \
+        " | ".join(line[:300] for line in lines[:limit])
 
 
 def check_question(page, question, timeout_ms: int = 30_000) -> None:
