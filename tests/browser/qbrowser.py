@@ -316,18 +316,19 @@ def start_qlearn_serve(notebooks_dir: Path, log_path: Path, *extra: str) -> Serv
 # ----------------------------------------------------------------------------- page helpers
 
 #: For failure messages (pagecheck.FIT_STATE_JS): what each explorer figure went through, as
-#: ``window.qlearnFigureTrace`` (the last 80 entries: ms since navigation, figure index, event, the
+#: ``window.qlearnFigureTrace`` (the last 120 entries: ms since navigation, figure index, event, the
 #: width plotly drew at, the width of its box). The window's "resize" events; plotly's
 #: ``plotly_autosize`` (its resize timer fired and a relayout measured the box), ``plotly_relayout``
-#: (that relayout finished) and ``plotly_afterplot``; and, sampled every 100 ms, changes of whether a
-#: resize is pending (``_resolveResize``) or the layout has a fixed width.
+#: (that relayout finished), ``plotly_update`` and ``plotly_afterplot``; and, sampled every 100 ms,
+#: changes of whether a resize is pending (``_resolveResize``), whether the layout has a fixed width,
+#: and whether the plot area is drawn at other margins than plotly recorded.
 FIGURE_TRACE_JS = r"""(() => {
   const trace = window.qlearnFigureTrace = [];
   const figures = [];
   const add = (i, what, gd) => {
     const box = gd && gd.parentElement ? Math.round(gd.parentElement.getBoundingClientRect().width) : null;
     trace.push([Math.round(performance.now()), i, what, gd && gd._fullLayout ? gd._fullLayout.width : null, box]);
-    if (trace.length > 80) { trace.shift(); }
+    if (trace.length > 120) { trace.shift(); }
   };
   window.addEventListener('resize', () => add(-1, 'window resize ' + window.innerWidth, null), true);
   setInterval(() => {
@@ -336,11 +337,17 @@ FIGURE_TRACE_JS = r"""(() => {
       let i = figures.indexOf(gd);
       if (i < 0) {
         i = figures.push(gd) - 1;
-        ['plotly_autosize', 'plotly_relayout', 'plotly_afterplot'].forEach(ev => gd.on(ev, () => add(i, ev, gd)));
+        ['plotly_autosize', 'plotly_relayout', 'plotly_update', 'plotly_afterplot']
+          .forEach(ev => gd.on(ev, () => add(i, ev, gd)));
         add(i, 'seen', gd);
       }
+      // the plot area as drawn (plotly's drag rectangle) against the margins plotly records
+      const drag = gd.querySelector('rect.nsewdrag'), size = gd._fullLayout._size || {};
+      const drawn = drag ? [+drag.getAttribute('x'), +drag.getAttribute('y')] : null;
       const state = (gd._resolveResize ? 'resize pending' : 'no resize pending') +
         (gd.layout && gd.layout.width ? ', layout.width ' + gd.layout.width : '') +
+        (drawn && (drawn[0] !== size.l || drawn[1] !== size.t) ?
+          ', plot area drawn at ' + drawn + ', margins l, t ' + [size.l, size.t] : '') +
         (gd.isConnected ? '' : ', detached');
       if (state !== gd.__qlearnTraceState) { gd.__qlearnTraceState = state; add(i, state, gd); }
     });
@@ -614,7 +621,9 @@ def assert_drawn_as_full_redraw(explorer) -> None:
                                 f"figure {j}: the update drew something other than plotly.js's full redraw of "
                                 f"its data ({geometry})")
         except AssertionError as e:
-            raise AssertionError(f"{e}; {svg_difference(svg_updated, fig.evaluate(SVG_JS))}") from None
+            trace = explorer.page.evaluate("() => window.qlearnFigureTrace")
+            raise AssertionError(f"{e}; {svg_difference(svg_updated, fig.evaluate(SVG_JS))}; "
+                                 f"what the page's figures went through: {trace}") from None
 
 
 #: A figure's drawn SVG, for :func:`svg_difference` (its ids stay while the figure stands).

@@ -76,16 +76,10 @@ function ineligible(gd, before) {
 }
 
 // plotly.js records margins that moved by 1 px without redrawing (Plots.doAutoMargin's tolerance):
-// a figure can stand drawn at margins its layout no longer has. Only a full redraw puts it where
-// its layout says; drawing some axes again would mix the two.
-function drawnAtItsMargins(gd) {
-    return Axes.list(gd, '', true).every(function(ax) {
-        var length = ax._length;
-        var offset = ax._offset;
-        ax.setScale();
-        return ax._length === length && ax._offset === offset;
-    });
-}
+// a figure can stand drawn at margins its layout no longer has (margins_settle.js draws it again
+// when a draw ends so, but a data update can come first). Only a full redraw puts it where its
+// layout says; drawing some axes again would mix the two.
+var drawnAtItsMargins = require('./margins_settle').drawnAtItsMargins;
 
 function sameRange(a, b) {
     return a.length === b.length && a.every(function(v, i) { return v === b[i]; });

@@ -16,6 +16,8 @@ Plotly.register([
 require('./data_redraw')(Plotly);
 // a resized figure's legend is drawn again where its new margins put it (legend_resize.js)
 require('./legend_resize')();
+// a figure whose draw ended 1 px off the margins plotly.js recorded is drawn at them (margins_settle.js)
+require('./margins_settle')(Plotly);
 
 // plotly's dist build also sets this global (its bundle's last statement, `window.Plotly = ...`);
 // the qlearn template uses it to lay figures out for a narrow screen (qlearnNarrow's relayout)
