@@ -316,12 +316,12 @@ def assert_figures_fit(page, where: str, timeout_ms: int = 150_000) -> None:
             f"const w = ({FIGURE_WIDTHS_JS})(); return w.length > 0 && "
             f"w.every(f => Math.abs(f.figure - f.box) <= 4 && f.right <= window.innerWidth + 1); }}")
     frames = "() => new Promise(r => { let n = 0; const f = () => (++n < 4 ? requestAnimationFrame(f) : r()); f(); })"
-    for _ in range(2):
-        try:
-            page.wait_for_function(fits, timeout=20_000, polling=200)
-        except Exception:
-            break  # the assertions below say which figure does not fit, and what the page held
+    try:
+        page.wait_for_function(fits, timeout=20_000, polling=200)
         page.evaluate(frames)
+        page.wait_for_function(fits, timeout=20_000, polling=200)
+    except Exception:
+        pass  # the assertions below say which figure does not fit, and what the page held
     fallbacks = page.evaluate("() => window.qlearnResizeFallbacks || 0")
     if fallbacks:  # the page fitted a figure plotly.js's own resize had left (index.html.j2, ensureFits)
         warnings.warn(f"{where}: the page's fallback fitted {fallbacks} figure(s) plotly.js's resize did not; "

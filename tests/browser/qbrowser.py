@@ -613,8 +613,9 @@ def assert_drawn_as_full_redraw(explorer) -> None:
         updated = fig.screenshot(animations="disabled")
         fig.evaluate(REDRAW_JS)
         redrawn = fig.screenshot(animations="disabled")
-        # what the figure's geometry was after the update and is after the redraw, and where it sits
-        # in the page: said with a failure (seen on CI, lesson 16: cause not found)
+        # said with a failure: the figure's geometry after the update and after the redraw, where the
+        # two SVGs differ, and what the page's figures went through (how lesson 16's 1 px margin,
+        # docs/hosting.md "An intermittent picture check", was found)
         geometry = f"geometry after the update {state}, after the redraw {fig.evaluate(GEOMETRY_JS)}"
         try:
             assert_same_picture(explorer.page, updated, redrawn,

@@ -31,28 +31,20 @@ var counts = {settled: 0, left: 0};
 
 function settle(gd) {
     var fl = gd._fullLayout;
-    if(gd._qlearnSettling || !fl || !fl._size || fl._replotting || gd._transitioning) return;
+    if(!fl || !fl._size || fl._replotting || gd._transitioning) return;
     var bases = fl._basePlotModules || [];
     if(bases.length !== 1 || bases[0].name !== 'cartesian') return;
     if(drawnAtItsMargins(gd)) return;
-    if(gd._qlearnSettled) {  // the extra draw moved a margin by 1 px again: leave it
+    if(gd._qlearnSettled) {  // the extra draw itself ended 1 px off again: leave it
         gd._qlearnSettled = false;
         counts.left++;
         return;
     }
     counts.settled++;
-    gd._qlearnSettling = true;
-    var done;
-    try {
-        done = Registry.call('_doPlot', gd);
-    } finally {
-        gd._qlearnSettling = false;
-    }
+    // set while the extra draw runs and its own afterplot is checked (above); later draws afresh
     gd._qlearnSettled = true;
-    Promise.resolve(done).then(function() {
-        // checked once more by this draw's own afterplot (above); later draws are checked afresh
-        setTimeout(function() { gd._qlearnSettled = false; }, 0);
-    });
+    var clear = function() { setTimeout(function() { gd._qlearnSettled = false; }, 0); };
+    Promise.resolve(Registry.call('_doPlot', gd)).then(clear, clear);
 }
 
 function install(Plotly) {
